@@ -1,0 +1,323 @@
+#include "common/event_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/status.h"
+
+namespace vrec {
+namespace {
+
+constexpr char kMagic[8] = {'V', 'R', 'E', 'C', 'L', 'O', 'G', '\0'};
+constexpr uint32_t kBlockMagic = 0x4B4C4256;  // "VBLK" little-endian
+
+struct BlockHeader {
+  uint32_t magic;
+  uint32_t count;
+  uint32_t payload_crc;
+  uint32_t header_crc;
+};
+static_assert(sizeof(BlockHeader) == kEventLogBlockHeaderBytes);
+
+std::string Errno(absl::string_view what, const std::string& path) {
+  return absl::StrCat(what, " ", path, ": ", std::strerror(errno));
+}
+
+void EncodeFileHeader(TimestampMs created_ms, char* out) {
+  std::memset(out, 0, kEventLogHeaderBytes);
+  std::memcpy(out, kMagic, 8);
+  const uint32_t version = kEventLogFormatVersion;
+  const uint32_t record_size = sizeof(Event);
+  std::memcpy(out + 8, &version, 4);
+  std::memcpy(out + 12, &record_size, 4);
+  std::memcpy(out + 16, &created_ms, 8);
+  const uint32_t crc = Crc32c(out, 60);
+  std::memcpy(out + 60, &crc, 4);
+}
+
+// Checks a 64-byte file header; on success stores the creation time.
+absl::Status DecodeFileHeader(const char* in, size_t size, const std::string& path,
+                              TimestampMs* created_ms) {
+  if (size < 8 || std::memcmp(in, kMagic, 8) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a vrec event log (bad magic bytes)"));
+  }
+  if (size < kEventLogHeaderBytes) {
+    return absl::DataLossError(absl::StrCat(path, ": event log header is truncated"));
+  }
+  uint32_t crc, version, record_size;
+  std::memcpy(&crc, in + 60, 4);
+  if (crc != Crc32c(in, 60)) {
+    return absl::DataLossError(absl::StrCat(path, ": event log header checksum mismatch"));
+  }
+  std::memcpy(&version, in + 8, 4);
+  std::memcpy(&record_size, in + 12, 4);
+  if (version != kEventLogFormatVersion || record_size != sizeof(Event)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": event log format version ", version, " (record size ", record_size,
+        ") is not supported; this build reads version ", kEventLogFormatVersion));
+  }
+  std::memcpy(created_ms, in + 16, 8);
+  return absl::OkStatus();
+}
+
+bool HeaderValid(const BlockHeader& h) {
+  return h.magic == kBlockMagic && h.count >= 1 && h.count <= kEventLogMaxBlockRecords &&
+         h.header_crc == Crc32c(&h, 12);
+}
+
+absl::Status PreadFull(int fd, void* buf, size_t size, uint64_t offset, size_t* got) {
+  *got = 0;
+  auto* p = static_cast<char*>(buf);
+  while (*got < size) {
+    const ssize_t n = ::pread(fd, p + *got, size - *got, static_cast<off_t>(offset + *got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat("pread failed: ", std::strerror(errno)));
+    }
+    if (n == 0) break;
+    *got += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Scans an existing log and returns the offset just past its last complete, valid block.
+absl::StatusOr<uint64_t> FindValidEnd(int fd, const std::string& path, uint64_t file_size,
+                                      uint64_t* event_count) {
+  uint64_t offset = kEventLogHeaderBytes;
+  *event_count = 0;
+  std::vector<char> payload;
+  while (offset < file_size) {
+    BlockHeader header;
+    size_t got;
+    VREC_RETURN_IF_ERROR(PreadFull(fd, &header, sizeof(header), offset, &got));
+    const uint64_t payload_bytes = static_cast<uint64_t>(header.count) * sizeof(Event);
+    const bool header_ok = got == sizeof(header) && HeaderValid(header);
+    const bool complete = header_ok && offset + sizeof(header) + payload_bytes <= file_size;
+    const bool is_last = !complete || offset + sizeof(header) + payload_bytes == file_size;
+    if (!complete) {
+      if (got == sizeof(header) && !header_ok &&
+          file_size - offset >= sizeof(header) + sizeof(Event) * kEventLogMaxBlockRecords) {
+        return absl::DataLossError(
+            absl::StrCat(path, ": corrupt block header at byte ", offset));
+      }
+      return offset;  // torn tail
+    }
+    if (is_last) {  // only the final block can be torn: verify its payload
+      payload.resize(payload_bytes);
+      VREC_RETURN_IF_ERROR(
+          PreadFull(fd, payload.data(), payload_bytes, offset + sizeof(header), &got));
+      if (Crc32c(payload.data(), payload_bytes) != header.payload_crc) return offset;
+    }
+    offset += sizeof(header) + payload_bytes;
+    *event_count += header.count;
+  }
+  return offset;
+}
+
+}  // namespace
+
+EventLogWriter::EventLogWriter(const std::string& path, int fd,
+                               const EventLogWriterOptions& options)
+    : path_(path), fd_(fd), options_(options) {
+  buffer_.reserve(options_.block_records);
+}
+
+EventLogWriter::~EventLogWriter() {
+  if (fd_ >= 0) (void)Close();
+}
+
+absl::StatusOr<std::unique_ptr<EventLogWriter>> EventLogWriter::Open(
+    const std::string& path, const EventLogWriterOptions& options) {
+  if (options.block_records < 1 || options.block_records > kEventLogMaxBlockRecords) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block_records must be in [1, ", kEventLogMaxBlockRecords, "]"));
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(Errno("cannot open event log", path));
+  std::unique_ptr<EventLogWriter> writer(new EventLogWriter(path, fd, options));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return absl::InternalError(Errno("cannot stat", path));
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size == 0) {
+    char header[kEventLogHeaderBytes];
+    EncodeFileHeader(options.created_ms, header);
+    if (::write(fd, header, sizeof(header)) != static_cast<ssize_t>(sizeof(header)) ||
+        ::fdatasync(fd) != 0) {
+      return absl::InternalError(Errno("cannot write event log header to", path));
+    }
+    return writer;
+  }
+  char header[kEventLogHeaderBytes];
+  size_t got;
+  VREC_RETURN_IF_ERROR(PreadFull(fd, header, sizeof(header), 0, &got));
+  TimestampMs created_ms;
+  VREC_RETURN_IF_ERROR(DecodeFileHeader(header, got, path, &created_ms));
+  uint64_t events = 0;
+  VREC_ASSIGN_OR_RETURN(const uint64_t valid_end, FindValidEnd(fd, path, file_size, &events));
+  if (valid_end < file_size) {
+    if (::ftruncate(fd, static_cast<off_t>(valid_end)) != 0 || ::fdatasync(fd) != 0) {
+      return absl::InternalError(Errno("cannot truncate torn tail of", path));
+    }
+    writer->truncated_bytes_ = file_size - valid_end;
+  }
+  if (::lseek(fd, static_cast<off_t>(valid_end), SEEK_SET) < 0) {
+    return absl::InternalError(Errno("cannot seek in", path));
+  }
+  writer->event_count_ = events;
+  return writer;
+}
+
+absl::Status EventLogWriter::Append(const Event& event) {
+  buffer_.push_back(event);
+  ++event_count_;
+  if (buffer_.size() >= options_.block_records) return Flush();
+  return absl::OkStatus();
+}
+
+absl::Status EventLogWriter::AppendBatch(absl::Span<const Event> events) {
+  buffer_.insert(buffer_.end(), events.begin(), events.end());
+  event_count_ += events.size();
+  return absl::OkStatus();
+}
+
+absl::Status EventLogWriter::WriteBlock(const Event* events, uint32_t count) {
+  const size_t payload_bytes = static_cast<size_t>(count) * sizeof(Event);
+  std::vector<char> block(sizeof(BlockHeader) + payload_bytes);
+  BlockHeader header{kBlockMagic, count, Crc32c(events, payload_bytes), 0};
+  header.header_crc = Crc32c(&header, 12);
+  std::memcpy(block.data(), &header, sizeof(header));
+  std::memcpy(block.data() + sizeof(header), events, payload_bytes);
+  size_t written = 0;
+  while (written < block.size()) {
+    const ssize_t n = ::write(fd_, block.data() + written, block.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(Errno("cannot append to event log", path_));
+    }
+    written += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventLogWriter::Flush() {
+  if (fd_ < 0) return absl::FailedPreconditionError("event log writer is closed");
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    const uint32_t count = static_cast<uint32_t>(
+        std::min<size_t>(buffer_.size() - done, options_.block_records));
+    VREC_RETURN_IF_ERROR(WriteBlock(buffer_.data() + done, count));
+    done += count;
+  }
+  buffer_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status EventLogWriter::Sync() {
+  VREC_RETURN_IF_ERROR(Flush());
+  if (::fdatasync(fd_) != 0) return absl::InternalError(Errno("cannot sync", path_));
+  return absl::OkStatus();
+}
+
+absl::Status EventLogWriter::Close() {
+  if (fd_ < 0) return absl::OkStatus();
+  absl::Status status = Flush();
+  if (::close(fd_) != 0 && status.ok()) status = absl::InternalError(Errno("cannot close", path_));
+  fd_ = -1;
+  return status;
+}
+
+EventLogReader::EventLogReader(std::string path, std::FILE* file,
+                               const EventLogReaderOptions& options)
+    : path_(std::move(path)), file_(file), options_(options) {}
+
+EventLogReader::~EventLogReader() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+absl::StatusOr<std::unique_ptr<EventLogReader>> EventLogReader::Open(
+    const std::string& path, const EventLogReaderOptions& options) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no event log at ", path));
+    return absl::InternalError(Errno("cannot open event log", path));
+  }
+  std::unique_ptr<EventLogReader> reader(new EventLogReader(path, file, options));
+  std::setvbuf(file, nullptr, _IOFBF, 1 << 20);
+  struct stat st;
+  if (::fstat(::fileno(file), &st) == 0) reader->file_bytes_ = static_cast<uint64_t>(st.st_size);
+  char header[kEventLogHeaderBytes];
+  const size_t got = std::fread(header, 1, sizeof(header), file);
+  VREC_RETURN_IF_ERROR(DecodeFileHeader(header, got, path, &reader->created_ms_));
+  reader->offset_ = kEventLogHeaderBytes;
+  return reader;
+}
+
+absl::StatusOr<absl::Span<const Event>> EventLogReader::NextBlock() {
+  BlockHeader header;
+  const size_t got = std::fread(&header, 1, sizeof(header), file_);
+  if (got == 0) return absl::Span<const Event>();
+  auto torn = [&](size_t partial) -> absl::StatusOr<absl::Span<const Event>> {
+    if (options_.tolerate_torn_tail) {
+      torn_tail_bytes_ = partial;
+      return absl::Span<const Event>();
+    }
+    return absl::DataLossError(
+        absl::StrCat(path_, ": incomplete final block at byte ", offset_));
+  };
+  if (got < sizeof(header)) return torn(got);
+  if (!HeaderValid(header)) {
+    // A bad header is a torn tail only if nothing follows it.
+    if (std::fgetc(file_) == EOF) return torn(got);
+    return absl::DataLossError(absl::StrCat(path_, ": corrupt block header at byte ", offset_));
+  }
+  block_.resize(header.count);
+  const size_t payload_bytes = static_cast<size_t>(header.count) * sizeof(Event);
+  const size_t payload_got = std::fread(block_.data(), 1, payload_bytes, file_);
+  if (payload_got < payload_bytes) return torn(sizeof(header) + payload_got);
+  if (Crc32c(block_.data(), payload_bytes) != header.payload_crc) {
+    if (std::fgetc(file_) == EOF) return torn(sizeof(header) + payload_bytes);
+    return absl::DataLossError(
+        absl::StrCat(path_, ": block checksum mismatch at byte ", offset_));
+  }
+  offset_ += sizeof(header) + payload_bytes;
+  return absl::Span<const Event>(block_.data(), block_.size());
+}
+
+absl::Status ForEachEventBlock(const std::string& path,
+                               const std::function<absl::Status(absl::Span<const Event>)>& fn) {
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader, EventLogReader::Open(path));
+  while (true) {
+    VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
+    if (block.empty()) return absl::OkStatus();
+    VREC_RETURN_IF_ERROR(fn(block));
+  }
+}
+
+absl::StatusOr<std::vector<Event>> ReadEventLog(const std::string& path) {
+  std::vector<Event> events;
+  VREC_RETURN_IF_ERROR(ForEachEventBlock(path, [&](absl::Span<const Event> block) {
+    events.insert(events.end(), block.begin(), block.end());
+    return absl::OkStatus();
+  }));
+  return events;
+}
+
+absl::Status WriteEventLog(const std::string& path, absl::Span<const Event> events) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return absl::InternalError(Errno("cannot replace", path));
+  }
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogWriter> writer, EventLogWriter::Open(path));
+  VREC_RETURN_IF_ERROR(writer->AppendBatch(events));
+  VREC_RETURN_IF_ERROR(writer->Sync());
+  return writer->Close();
+}
+
+}  // namespace vrec

@@ -1,0 +1,174 @@
+#include "common/event_log.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "common/crc32c.h"
+#include "gtest/gtest.h"
+
+namespace vrec {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  std::remove(path.c_str());
+  return path;
+}
+
+Event MakeEvent(int i) {
+  Event e;
+  e.timestamp_ms = 1000 + i;
+  e.request_id = 77 + i / 10;
+  e.user_id = i % 13;
+  e.video_id = i * 7;
+  e.type = static_cast<EventType>(i % kNumEventTypes);
+  e.watch_time_ms = e.type == EventType::kWatch ? 1000 * i : 0;
+  e.position = static_cast<uint16_t>(i % 10);
+  e.device = Device::kMobile;
+  return e;
+}
+
+bool SameEvent(const Event& a, const Event& b) {
+  return a.timestamp_ms == b.timestamp_ms && a.request_id == b.request_id &&
+         a.user_id == b.user_id && a.video_id == b.video_id && a.type == b.type &&
+         a.watch_time_ms == b.watch_time_ms && a.position == b.position && a.device == b.device;
+}
+
+long FileSize(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  return static_cast<long>(in.tellg());
+}
+
+TEST(Crc32cTest, KnownVector) {
+  // RFC 3720 test vector: 32 bytes of zeros.
+  char zeros[32] = {};
+  EXPECT_EQ(Crc32c(zeros, sizeof(zeros)), 0x8A9136AAu);
+  EXPECT_EQ(Crc32c("123456789", 9), 0xE3069283u);
+}
+
+TEST(EventLogTest, RoundTripAcrossBlocksAndReopen) {
+  const std::string path = TempPath("roundtrip.log");
+  {
+    EventLogWriterOptions options;
+    options.block_records = 3;
+    options.created_ms = 42;
+    auto writer = EventLogWriter::Open(path, options);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE((*writer)->Append(MakeEvent(i)).ok());
+    ASSERT_TRUE((*writer)->Close().ok());
+  }
+  {
+    auto writer = EventLogWriter::Open(path);  // appends
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    EXPECT_EQ((*writer)->event_count(), 10u);
+    for (int i = 10; i < 15; ++i) ASSERT_TRUE((*writer)->Append(MakeEvent(i)).ok());
+    ASSERT_TRUE((*writer)->Sync().ok());
+  }
+  auto reader = EventLogReader::Open(path);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->created_ms(), 42);
+  auto events = ReadEventLog(path);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 15u);
+  for (int i = 0; i < 15; ++i) EXPECT_TRUE(SameEvent((*events)[i], MakeEvent(i))) << i;
+}
+
+TEST(EventLogTest, TornTailIsReportedThenTruncatedByWriter) {
+  const std::string path = TempPath("torn.log");
+  std::vector<Event> events;
+  for (int i = 0; i < 100; ++i) events.push_back(MakeEvent(i));
+  ASSERT_TRUE(WriteEventLog(path, events).ok());
+  const long full = FileSize(path);
+  // Append half of a second block by hand: a crash mid-write.
+  ASSERT_TRUE(WriteEventLog(path + ".b", std::vector<Event>(events.begin(), events.begin() + 5)).ok());
+  {
+    std::ifstream extra(path + ".b", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(extra)), std::istreambuf_iterator<char>());
+    std::ofstream out(path, std::ios::binary | std::ios::app);
+    out.write(bytes.data() + kEventLogHeaderBytes, 40);  // header + part of the first record
+  }
+  ASSERT_EQ(FileSize(path), full + 40);
+
+  auto tolerant = ReadEventLog(path);
+  ASSERT_TRUE(tolerant.ok()) << tolerant.status();
+  EXPECT_EQ(tolerant->size(), 100u);
+
+  EventLogReaderOptions strict;
+  strict.tolerate_torn_tail = false;
+  auto reader = EventLogReader::Open(path, strict);
+  ASSERT_TRUE(reader.ok());
+  absl::StatusOr<absl::Span<const Event>> block;
+  do {
+    block = (*reader)->NextBlock();
+  } while (block.ok() && !block->empty());
+  EXPECT_EQ(block.status().code(), absl::StatusCode::kDataLoss);
+
+  auto writer = EventLogWriter::Open(path);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  EXPECT_EQ((*writer)->truncated_bytes(), 40u);
+  EXPECT_EQ((*writer)->event_count(), 100u);
+  ASSERT_TRUE((*writer)->Append(MakeEvent(100)).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  auto after = ReadEventLog(path);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 101u);
+  EXPECT_TRUE(SameEvent(after->back(), MakeEvent(100)));
+}
+
+TEST(EventLogTest, CorruptMiddleBlockIsDataLoss) {
+  const std::string path = TempPath("corrupt.log");
+  {
+    EventLogWriterOptions options;
+    options.block_records = 4;
+    auto writer = EventLogWriter::Open(path, options);
+    ASSERT_TRUE(writer.ok());
+    for (int i = 0; i < 12; ++i) ASSERT_TRUE((*writer)->Append(MakeEvent(i)).ok());
+  }
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(kEventLogHeaderBytes + kEventLogBlockHeaderBytes + 5);  // inside block 1's payload
+    f.put('\x7f');
+  }
+  auto events = ReadEventLog(path);
+  ASSERT_FALSE(events.ok());
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(events.status().message().find("checksum"), std::string::npos);
+}
+
+TEST(EventLogTest, ForeignAndMissingFilesAreClearErrors) {
+  const std::string path = TempPath("foreign.log");
+  { std::ofstream(path) << "user_id,video_id\n1,2\n"; }
+  auto reader = EventLogReader::Open(path);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(reader.status().message().find("not a vrec event log"), std::string::npos);
+  auto writer = EventLogWriter::Open(path);
+  EXPECT_EQ(writer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EventLogReader::Open(TempPath("absent.log")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(EventLogTest, NewerFormatVersionIsRejected) {
+  const std::string path = TempPath("v2.log");
+  ASSERT_TRUE(WriteEventLog(path, {MakeEvent(1)}).ok());
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    char header[kEventLogHeaderBytes];
+    f.read(header, sizeof(header));
+    header[8] = 2;  // version 2
+    const uint32_t crc = Crc32c(header, 60);
+    std::memcpy(header + 60, &crc, 4);
+    f.seekp(0);
+    f.write(header, sizeof(header));
+  }
+  auto reader = EventLogReader::Open(path);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_NE(reader.status().message().find("version 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vrec
