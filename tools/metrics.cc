@@ -1,0 +1,58 @@
+#include "tools/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vrec {
+
+RankingMetrics ScoreRanking(absl::Span<const VideoId> ranked, const Relevance& relevance, int k) {
+  RankingMetrics m;
+  if (relevance.empty() || k <= 0) return m;
+  const size_t depth = std::min<size_t>(ranked.size(), static_cast<size_t>(k));
+  double dcg = 0.0, precision_sum = 0.0;
+  int hits = 0;
+  for (size_t i = 0; i < depth; ++i) {
+    auto it = std::lower_bound(relevance.begin(), relevance.end(), std::make_pair(ranked[i], 0));
+    if (it == relevance.end() || it->first != ranked[i]) continue;
+    ++hits;
+    dcg += (std::pow(2.0, it->second) - 1.0) / std::log2(i + 2.0);
+    precision_sum += static_cast<double>(hits) / (i + 1.0);
+  }
+  std::vector<int> grades;
+  grades.reserve(relevance.size());
+  for (const auto& [video, grade] : relevance) grades.push_back(grade);
+  std::sort(grades.rbegin(), grades.rend());
+  double ideal = 0.0;
+  for (size_t i = 0; i < grades.size() && i < static_cast<size_t>(k); ++i) {
+    ideal += (std::pow(2.0, grades[i]) - 1.0) / std::log2(i + 2.0);
+  }
+  m.ndcg = ideal > 0 ? dcg / ideal : 0.0;
+  m.recall = static_cast<double>(hits) / relevance.size();
+  m.hit = hits > 0 ? 1.0 : 0.0;
+  m.ap = precision_sum / std::min<size_t>(relevance.size(), static_cast<size_t>(k));
+  return m;
+}
+
+void MetricsAccumulator::Add(const RankingMetrics& m) {
+  sum_.ndcg += m.ndcg;
+  sum_.recall += m.recall;
+  sum_.hit += m.hit;
+  sum_.ap += m.ap;
+  ++count_;
+}
+
+void MetricsAccumulator::Merge(const MetricsAccumulator& other) {
+  sum_.ndcg += other.sum_.ndcg;
+  sum_.recall += other.sum_.recall;
+  sum_.hit += other.sum_.hit;
+  sum_.ap += other.sum_.ap;
+  count_ += other.count_;
+}
+
+RankingMetrics MetricsAccumulator::Mean() const {
+  if (count_ == 0) return {};
+  const double n = static_cast<double>(count_);
+  return {sum_.ndcg / n, sum_.recall / n, sum_.hit / n, sum_.ap / n};
+}
+
+}  // namespace vrec

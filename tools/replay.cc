@@ -1,0 +1,439 @@
+#include "tools/replay.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <thread>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/event_log.h"
+#include "common/json_writer.h"
+#include "common/status.h"
+#include "tools/progress.h"
+
+namespace vrec {
+namespace {
+
+struct Row {  // one engagement: user, video, time, grade
+  UserId user;
+  VideoId video;
+  TimestampMs time;
+  int grade;
+};
+
+uint32_t DurationOf(const Catalog& catalog, VideoId v) {
+  const Video* video = catalog.FindVideo(v);
+  return video == nullptr ? 0 : video->duration_ms;
+}
+
+void SampleCases(const ReplayOptions& options, std::vector<TestCase>* cases) {
+  if (options.max_test_users == 0 || cases->size() <= options.max_test_users) return;
+  Rng rng(options.seed);
+  for (size_t i = cases->size(); i > 1; --i) std::swap((*cases)[i - 1], (*cases)[rng.UniformInt(i)]);
+  cases->resize(options.max_test_users);
+  std::sort(cases->begin(), cases->end(),
+            [](const TestCase& a, const TestCase& b) { return a.user < b.user; });
+}
+
+void MarkAvailable(const Catalog& catalog, TimestampMs before_ms, ReplayData* data) {
+  data->is_available.assign(catalog.video_id_limit(), 0);
+  for (const Video& v : catalog.videos()) {
+    if (v.upload_ms < before_ms) {
+      data->available.push_back(v.id);
+      data->is_available[v.id] = 1;
+    }
+  }
+  std::sort(data->available.begin(), data->available.end());
+}
+
+absl::Status BuildTimeSplit(const std::string& world_dir, const Catalog& catalog,
+                            const WorldManifest& manifest, const ReplayOptions& options,
+                            ReplayData* data) {
+  TimestampMs split = options.split_time_ms;
+  if (split == 0) {
+    split = manifest.start_ms +
+            static_cast<TimestampMs>(options.split_fraction * (manifest.end_ms - manifest.start_ms));
+  }
+  data->split_ms = split;
+  TrendingBuilder popular({split, 0});
+  TrendingBuilder recent({split, options.recent_window_ms});
+  std::vector<std::pair<UserId, VideoId>> past;  // engaged before the split
+  std::vector<Row> future;
+  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
+    for (const Event& e : block) {
+      if (e.timestamp_ms < split) {
+        ++data->past_events;
+        popular.Add(e);
+        recent.Add(e);
+        if (IsEngagement(e.type)) past.emplace_back(e.user_id, e.video_id);
+      } else {
+        ++data->future_events;
+        const int grade = RelevanceGrade(e.type, e.watch_time_ms, DurationOf(catalog, e.video_id));
+        if (grade > 0) future.push_back({e.user_id, e.video_id, e.timestamp_ms, grade});
+      }
+    }
+    return absl::OkStatus();
+  }));
+  if (data->past_events == 0 || future.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "split at ", FormatTimestamp(split), " leaves ", data->past_events,
+        " events before it and ", future.size(), " engagements after it; choose another split"));
+  }
+  std::sort(past.begin(), past.end());
+  past.erase(std::unique(past.begin(), past.end()), past.end());
+  std::sort(future.begin(), future.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.user, a.video) < std::tie(b.user, b.video);
+  });
+  for (size_t i = 0; i < future.size();) {
+    TestCase test;
+    test.user = future[i].user;
+    test.as_of_ms = split;
+    auto lo = std::lower_bound(past.begin(), past.end(), std::make_pair(test.user, VideoId{0}));
+    for (auto it = lo; it != past.end() && it->first == test.user; ++it) test.history.push_back(it->second);
+    for (; i < future.size() && future[i].user == test.user; ++i) {
+      const Row& row = future[i];
+      if (std::binary_search(test.history.begin(), test.history.end(), row.video)) continue;
+      if (!test.relevance.empty() && test.relevance.back().first == row.video) {
+        test.relevance.back().second = std::max(test.relevance.back().second, row.grade);
+      } else {
+        test.relevance.emplace_back(row.video, row.grade);
+      }
+    }
+    if (!test.relevance.empty()) data->cases.push_back(std::move(test));
+  }
+  data->eligible_users = data->cases.size();
+  SampleCases(options, &data->cases);
+  data->popular = std::move(popular).Build();
+  data->recent = std::move(recent).Build();
+  MarkAvailable(catalog, split, data);
+  return absl::OkStatus();
+}
+
+absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& catalog,
+                               const ReplayOptions& options, ReplayData* data) {
+  std::vector<Row> rows;
+  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
+    for (const Event& e : block) {
+      if (IsEngagement(e.type)) rows.push_back({e.user_id, e.video_id, e.timestamp_ms, 1});
+    }
+    return absl::OkStatus();
+  }));
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.user, a.time) < std::tie(b.user, b.time);
+  });
+  // Per user: distinct videos in order of first engagement; the last one is the test item.
+  std::vector<std::pair<UserId, VideoId>> held_out;  // sorted by user
+  std::vector<VideoId> order;
+  for (size_t i = 0; i < rows.size();) {
+    const UserId user = rows[i].user;
+    order.clear();
+    TimestampMs last_first_time = 0;
+    for (; i < rows.size() && rows[i].user == user; ++i) {
+      if (std::find(order.begin(), order.end(), rows[i].video) != order.end()) continue;
+      order.push_back(rows[i].video);
+      last_first_time = rows[i].time;
+    }
+    if (order.size() < 2) continue;
+    TestCase test;
+    test.user = user;
+    test.as_of_ms = last_first_time;
+    test.relevance = {{order.back(), 1}};
+    test.history.assign(order.begin(), order.end() - 1);
+    std::sort(test.history.begin(), test.history.end());
+    held_out.emplace_back(user, order.back());
+    data->split_ms = std::max(data->split_ms, test.as_of_ms);
+    data->cases.push_back(std::move(test));
+  }
+  if (data->cases.empty()) {
+    return absl::InvalidArgumentError("no user has two or more engaged videos to leave one out");
+  }
+  // Popularity from everything but the held-out items.
+  TrendingBuilder popular({});
+  TrendingBuilder recent({data->split_ms + 1, options.recent_window_ms});
+  for (const Row& row : rows) {
+    auto it = std::lower_bound(held_out.begin(), held_out.end(), std::make_pair(row.user, VideoId{0}));
+    if (it != held_out.end() && it->first == row.user && it->second == row.video) {
+      ++data->future_events;
+      continue;
+    }
+    ++data->past_events;
+    Event e;
+    e.timestamp_ms = row.time;
+    e.video_id = row.video;
+    e.type = EventType::kClick;
+    popular.Add(e);
+    recent.Add(e);
+  }
+  data->eligible_users = data->cases.size();
+  SampleCases(options, &data->cases);
+  data->popular = std::move(popular).Build();
+  data->recent = std::move(recent).Build();
+  MarkAvailable(catalog, INT64_MAX, data);
+  return absl::OkStatus();
+}
+
+class RandomRecommender : public Recommender {
+ public:
+  explicit RandomRecommender(const ReplayData& data) : data_(data) {}
+  std::string name() const override { return "random"; }
+  void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
+    const auto& pool = data_.available;
+    const size_t want = std::min<size_t>(k, pool.size() > test.history.size() ? pool.size() - test.history.size() : 0);
+    const size_t start = out->size();
+    for (size_t tries = 0; out->size() - start < want && tries < 100 * want; ++tries) {
+      const VideoId v = pool[rng.UniformInt(pool.size())];
+      if (std::binary_search(test.history.begin(), test.history.end(), v)) continue;
+      if (std::find(out->begin() + start, out->end(), v) != out->end()) continue;
+      out->push_back(v);
+    }
+  }
+
+ private:
+  const ReplayData& data_;
+};
+
+class PopularRecommender : public Recommender {
+ public:
+  PopularRecommender(const ReplayData& data, bool recent) : data_(data), recent_(recent) {}
+  std::string name() const override { return recent_ ? "recent-popular" : "most-popular"; }
+  void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
+    const size_t start = out->size();
+    if (recent_) data_.recent.Top(k, test.history, out);
+    // Fill from all-time popularity when the window is thin.
+    const std::vector<VideoId> taken(out->begin() + start, out->end());
+    data_.popular.Top(k - (out->size() - start), test.history,
+                      [&](VideoId v) { return std::find(taken.begin(), taken.end(), v) != taken.end(); },
+                      out);
+  }
+
+ private:
+  const ReplayData& data_;
+  bool recent_;
+};
+
+class OracleRecommender : public Recommender {
+ public:
+  OracleRecommender(const ReplayData& data, SyntheticTruth truth)
+      : data_(data), truth_(std::move(truth)) {
+    if (data.protocol == ReplayProtocol::kTimeSplit) shared_ = Exposure(data.split_ms);
+  }
+  std::string name() const override { return "oracle"; }
+
+  void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
+    const ExposureTable local = shared_.time == test.as_of_ms ? ExposureTable() : Exposure(test.as_of_ms);
+    const ExposureTable& e = shared_.time == test.as_of_ms ? shared_ : local;
+    const BehaviourModel& m = truth_.model;
+    const float* taste = truth_.taste(test.user);
+    const float policy = 1.0f - m.fresh_fraction - m.explore_fraction;
+    const float explore = m.explore_fraction / truth_.num_topics;
+    std::vector<std::pair<float, VideoId>> scored;
+    scored.reserve(data_.available.size());
+    for (VideoId v : data_.available) {
+      if (v >= truth_.num_videos()) continue;
+      const float exposure = (policy * taste[truth_.video_topic[v]] + explore) * e.base[v] + e.fresh[v];
+      if (exposure <= 0.0f) continue;
+      scored.emplace_back(exposure * truth_.ClickProbability(test.user, v), v);
+    }
+    const size_t depth = std::min(scored.size(), k + test.history.size());
+    std::partial_sort(scored.begin(), scored.begin() + depth, scored.end(),
+                      [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    int added = 0;
+    for (size_t i = 0; i < depth && added < k; ++i) {
+      if (std::binary_search(test.history.begin(), test.history.end(), scored[i].second)) continue;
+      out->push_back(scored[i].second);
+      ++added;
+    }
+  }
+
+ private:
+  // Per video, the probability mass the logging policy puts on it at `time` (topic part
+  // before the user's topic weight, and the fresh-upload part).
+  struct ExposureTable {
+    TimestampMs time = INT64_MIN;
+    std::vector<float> base;
+    std::vector<float> fresh;
+  };
+
+  ExposureTable Exposure(TimestampMs time) const {
+    ExposureTable e;
+    e.time = time;
+    const size_t n = truth_.num_videos();
+    e.base.assign(n, 0.0f);
+    e.fresh.assign(n, 0.0f);
+    std::vector<double> topic_mass(truth_.num_topics, 0.0);
+    const TimestampMs fresh_from = time - static_cast<TimestampMs>(truth_.model.fresh_window_days * kMsPerDay);
+    uint64_t fresh_count = 0;
+    for (size_t v = 0; v < n; ++v) {
+      const TimestampMs age = time - truth_.video_upload_ms[v];
+      if (age < 0) continue;
+      e.base[v] = truth_.video_popularity[v] * truth_.Freshness(age);
+      topic_mass[truth_.video_topic[v]] += e.base[v];
+      if (truth_.video_upload_ms[v] >= fresh_from) ++fresh_count;
+    }
+    for (size_t v = 0; v < n; ++v) {
+      const double mass = topic_mass[truth_.video_topic[v]];
+      if (mass > 0) e.base[v] = static_cast<float>(e.base[v] / mass);
+      if (fresh_count > 0 && truth_.video_upload_ms[v] >= fresh_from && truth_.video_upload_ms[v] <= time) {
+        e.fresh[v] = truth_.model.fresh_fraction / fresh_count;
+      }
+    }
+    return e;
+  }
+
+  const ReplayData& data_;
+  SyntheticTruth truth_;
+  ExposureTable shared_;
+};
+
+}  // namespace
+
+absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const Catalog& catalog,
+                                           const WorldManifest& manifest,
+                                           const ReplayOptions& options) {
+  if (options.k < 1) return absl::InvalidArgumentError("--k must be at least 1");
+  if (options.split_fraction <= 0.0 || options.split_fraction >= 1.0) {
+    return absl::InvalidArgumentError("--split-fraction must be in (0, 1)");
+  }
+  ReplayData data;
+  data.protocol = options.protocol;
+  if (options.protocol == ReplayProtocol::kTimeSplit) {
+    VREC_RETURN_IF_ERROR(BuildTimeSplit(world_dir, catalog, manifest, options, &data));
+  } else {
+    VREC_RETURN_IF_ERROR(BuildLeaveLastOut(world_dir, catalog, options, &data));
+  }
+  return data;
+}
+
+std::unique_ptr<Recommender> MakeRandomRecommender(const ReplayData& data) {
+  return std::make_unique<RandomRecommender>(data);
+}
+
+std::unique_ptr<Recommender> MakeMostPopularRecommender(const ReplayData& data) {
+  return std::make_unique<PopularRecommender>(data, /*recent=*/false);
+}
+
+std::unique_ptr<Recommender> MakeRecentPopularRecommender(const ReplayData& data) {
+  return std::make_unique<PopularRecommender>(data, /*recent=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<Recommender>> MakeOracleRecommender(const ReplayData& data,
+                                                                   const Catalog& catalog,
+                                                                   SyntheticTruth truth) {
+  if (truth.num_videos() != catalog.videos().size() || truth.num_users() != catalog.users().size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "truth has ", truth.num_users(), " users and ", truth.num_videos(),
+        " videos but the catalog has ", catalog.users().size(), " and ", catalog.videos().size()));
+  }
+  return std::unique_ptr<Recommender>(new OracleRecommender(data, std::move(truth)));
+}
+
+std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
+                                          const std::vector<const Recommender*>& systems,
+                                          const ReplayOptions& options) {
+  std::vector<SystemResult> results;
+  const int threads = std::max(1, options.threads);
+  size_t video_limit = data.is_available.size();
+  for (const Recommender* system : systems) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<MetricsAccumulator> metrics(threads);
+    std::vector<std::vector<uint8_t>> shown(threads, std::vector<uint8_t>(video_limit, 0));
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        std::vector<VideoId> list;
+        for (size_t i = t; i < data.cases.size(); i += threads) {
+          const TestCase& test = data.cases[i];
+          Rng rng(SplitMix64(options.seed) ^ SplitMix64(test.user));
+          list.clear();
+          system->Recommend(test, options.k, rng, &list);
+          if (list.size() > static_cast<size_t>(options.k)) list.resize(options.k);
+          metrics[t].Add(ScoreRanking(list, test.relevance, options.k));
+          for (VideoId v : list) {
+            if (v < video_limit) shown[t][v] = 1;
+          }
+        }
+      });
+    }
+    for (std::thread& w : workers) w.join();
+    SystemResult r;
+    r.name = system->name();
+    for (int t = 1; t < threads; ++t) metrics[0].Merge(metrics[t]);
+    r.metrics = metrics[0].Mean();
+    r.cases = metrics[0].count();
+    uint64_t distinct = 0;
+    for (size_t v = 0; v < video_limit; ++v) {
+      bool any = false;
+      for (int t = 0; t < threads; ++t) any |= shown[t][v] != 0;
+      distinct += any;
+    }
+    r.coverage = data.available.empty() ? 0.0 : double(distinct) / data.available.size();
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (options.show_progress) {
+      std::fprintf(stderr, "replay: %s scored %llu users in %.1f s\n", r.name.c_str(),
+                   static_cast<unsigned long long>(r.cases), r.seconds);
+    }
+    results.push_back(r);
+  }
+  return results;
+}
+
+std::string FormatReplayTable(const ReplayData& data, const std::vector<SystemResult>& results,
+                              const ReplayOptions& options) {
+  std::string out;
+  if (data.protocol == ReplayProtocol::kTimeSplit) {
+    absl::StrAppendFormat(&out, "protocol time-split at %s: %llu past events, %llu future events\n",
+                          FormatTimestamp(data.split_ms),
+                          static_cast<unsigned long long>(data.past_events),
+                          static_cast<unsigned long long>(data.future_events));
+  } else {
+    absl::StrAppendFormat(&out, "protocol leave-last-out: %llu training interactions, %llu held out\n",
+                          static_cast<unsigned long long>(data.past_events),
+                          static_cast<unsigned long long>(data.future_events));
+  }
+  absl::StrAppendFormat(&out, "%zu test users (of %llu eligible), %zu candidate videos, k=%d\n\n",
+                        data.cases.size(), static_cast<unsigned long long>(data.eligible_users),
+                        data.available.size(), options.k);
+  const int k = options.k;
+  absl::StrAppendFormat(&out, "%-16s %9s %9s %9s %9s %9s\n", "system", absl::StrCat("NDCG@", k),
+                        absl::StrCat("Recall@", k), absl::StrCat("HR@", k), absl::StrCat("MAP@", k),
+                        "coverage");
+  for (const SystemResult& r : results) {
+    absl::StrAppendFormat(&out, "%-16s %9.4f %9.4f %9.4f %9.4f %9.4f\n", r.name, r.metrics.ndcg,
+                          r.metrics.recall, r.metrics.hit, r.metrics.ap, r.coverage);
+  }
+  return out;
+}
+
+std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
+                       const std::vector<SystemResult>& results, const ReplayOptions& options) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("world").String(world_dir);
+  w.Key("protocol").String(data.protocol == ReplayProtocol::kTimeSplit ? "time-split" : "leave-last-out");
+  w.Key("split_ms").Int(data.split_ms);
+  w.Key("k").Int(options.k);
+  w.Key("test_users").Uint(data.cases.size());
+  w.Key("eligible_users").Uint(data.eligible_users);
+  w.Key("candidate_videos").Uint(data.available.size());
+  w.Key("systems").BeginArray();
+  for (const SystemResult& r : results) {
+    w.BeginObject();
+    w.Key("name").String(r.name);
+    w.Key("ndcg").Double(r.metrics.ndcg);
+    w.Key("recall").Double(r.metrics.recall);
+    w.Key("hr").Double(r.metrics.hit);
+    w.Key("map").Double(r.metrics.ap);
+    w.Key("coverage").Double(r.coverage);
+    w.Key("users").Uint(r.cases);
+    w.Key("seconds").Double(r.seconds, 4);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.Release() + "\n";
+}
+
+}  // namespace vrec

@@ -1,0 +1,110 @@
+// The replay evaluator: splits a world's log into a past and a future, asks each system
+// under test for a top-k list per test user using only the past, and scores the lists
+// against what the user engaged with in the future.
+//
+// Protocols:
+//   time-split      one split time T (default: 90% of the way through the log). History is
+//                   everything before T; relevance is each user's engagement at or after T
+//                   (graded, see RelevanceGrade), minus videos already engaged before T.
+//   leave-last-out  per user, the last distinct engaged video is the test item and all
+//                   earlier ones are history (the MicroLens protocol); rank over all videos.
+// Systems only see the data a ReplayData exposes, which holds nothing from the future.
+#ifndef VREC_TOOLS_REPLAY_H_
+#define VREC_TOOLS_REPLAY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/random.h"
+#include "common/types.h"
+#include "common/world.h"
+#include "retrieval/trending.h"
+#include "tools/metrics.h"
+#include "tools/synthetic_truth.h"
+
+namespace vrec {
+
+enum class ReplayProtocol { kTimeSplit, kLeaveLastOut };
+
+struct ReplayOptions {
+  ReplayProtocol protocol = ReplayProtocol::kTimeSplit;
+  int k = 10;                           // list length scored
+  TimestampMs split_time_ms = 0;        // time-split: T; 0 means use split_fraction
+  double split_fraction = 0.9;          // time-split: T = start + fraction * (end - start)
+  TimestampMs recent_window_ms = 3 * kMsPerDay;  // recent-popular's window before T
+  uint32_t max_test_users = 10000;      // sample of test users (0: all); deterministic
+  uint64_t seed = 1;                    // sampling and the random baseline
+  int threads = 2;
+  bool show_progress = true;
+};
+
+// One test point: a user, the time the system answers as of, what it already knows about
+// the user, and the future it is scored against.
+struct TestCase {
+  UserId user = 0;
+  TimestampMs as_of_ms = 0;
+  std::vector<VideoId> history;  // engaged before as_of_ms, sorted, unique
+  Relevance relevance;           // sorted by video id
+};
+
+// Everything the systems under test may use. Built from the past only.
+struct ReplayData {
+  ReplayProtocol protocol = ReplayProtocol::kTimeSplit;
+  TimestampMs split_ms = 0;               // time-split T; leave-last-out: latest as_of
+  std::vector<TestCase> cases;
+  uint64_t eligible_users = 0;            // users with a test item, before sampling
+  std::vector<VideoId> available;         // videos that exist as of the split, sorted
+  std::vector<uint8_t> is_available;      // by video id
+  Trending popular;                       // all engagement in the past
+  Trending recent;                        // engagement in the recent window before the split
+  uint64_t past_events = 0;
+  uint64_t future_events = 0;
+};
+
+absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const Catalog& catalog,
+                                           const WorldManifest& manifest,
+                                           const ReplayOptions& options);
+
+// A system under test. Implementations are immutable; Recommend is called from several
+// threads at once.
+class Recommender {
+ public:
+  virtual ~Recommender() = default;
+  virtual std::string name() const = 0;
+  // Appends up to k videos for `test`, best first, none in test.history.
+  virtual void Recommend(const TestCase& test, int k, Rng& rng,
+                         std::vector<VideoId>* out) const = 0;
+};
+
+std::unique_ptr<Recommender> MakeRandomRecommender(const ReplayData& data);
+std::unique_ptr<Recommender> MakeMostPopularRecommender(const ReplayData& data);
+std::unique_ptr<Recommender> MakeRecentPopularRecommender(const ReplayData& data);
+// Ranks by the true expected engagement of a synthetic world: exposure under the logging
+// policy times click probability. InvalidArgument if the truth does not match the catalog.
+absl::StatusOr<std::unique_ptr<Recommender>> MakeOracleRecommender(const ReplayData& data,
+                                                                   const Catalog& catalog,
+                                                                   SyntheticTruth truth);
+
+struct SystemResult {
+  std::string name;
+  RankingMetrics metrics;
+  double coverage = 0;  // distinct recommended videos / available videos
+  uint64_t cases = 0;
+  double seconds = 0;
+};
+
+std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
+                                          const std::vector<const Recommender*>& systems,
+                                          const ReplayOptions& options);
+
+// A table for humans and a JSON document with the same numbers.
+std::string FormatReplayTable(const ReplayData& data, const std::vector<SystemResult>& results,
+                              const ReplayOptions& options);
+std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
+                       const std::vector<SystemResult>& results, const ReplayOptions& options);
+
+}  // namespace vrec
+
+#endif  // VREC_TOOLS_REPLAY_H_

@@ -1,0 +1,55 @@
+// The `vrec` command line: one binary, one subcommand per job. Flags are parsed here and only
+// here; each subcommand turns them into its library's options struct and runs it.
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "tools/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  std::function<absl::Status(int, char**)> run;
+};
+
+const Command kCommands[] = {
+    {"generate", "make a synthetic world (users, videos, event log, latent truth)",
+     vrec::RunGenerate},
+    {"import", "turn MicroLens, MovieLens or a generic CSV into a world", vrec::RunImport},
+    {"events", "summarise or dump a world's event log", vrec::RunEvents},
+    {"serve", "serve the HTTP feed API", vrec::RunServe},
+    {"replay", "replay a world's log and score recommenders (NDCG, recall, HR, MAP)",
+     vrec::RunReplay},
+    {"bench", "benchmarks that print their numbers (events)", vrec::RunBench},
+};
+
+void PrintUsage(std::FILE* out) {
+  std::fprintf(out, "usage: vrec <command> [flags]   (vrec <command> --help for its flags)\n\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    PrintUsage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (c.name != std::string(argv[1])) continue;
+    const absl::Status status = c.run(argc, argv);
+    if (status.ok()) return 0;
+    std::fprintf(stderr, "vrec %s: %s\n", c.name, std::string(status.message()).c_str());
+    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::fprintf(stderr, "vrec: unknown command '%s'\n\n", argv[1]);
+  PrintUsage(stderr);
+  return 2;
+}
