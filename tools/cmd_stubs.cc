@@ -1,6 +1,5 @@
 #include "tools/commands.h"
 namespace vrec {
-absl::Status RunImport(int, char**) { return absl::UnimplementedError("todo"); }
 absl::Status RunServe(int, char**) { return absl::UnimplementedError("todo"); }
 absl::Status RunBench(int, char**) { return absl::UnimplementedError("todo"); }
 }  // namespace vrec
