@@ -1,0 +1,93 @@
+// The HTTP front door: a Boost.Beast server on a multi-threaded io_context. It parses and
+// limits requests, hands each one to a handler as a plain HttpRequest, and writes the
+// handler's HttpResponse. Beast and Asio types never leave http_server.cc.
+//
+// Malformed requests are answered here with JSON errors and the connection is closed:
+// 400 (unparsable request or query string), 413 (body over body_limit_bytes), 431 (headers
+// over header_limit_bytes). A handler that throws produces a 500; the server never crashes on
+// a request.
+#ifndef VREC_SERVING_HTTP_SERVER_H_
+#define VREC_SERVING_HTTP_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace vrec {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // decoded path without the query string
+  std::vector<std::pair<std::string, std::string>> params;  // decoded query parameters, in order
+  std::string body;
+  std::string content_type;
+
+  // The last value of parameter `name`, or nullptr.
+  const std::string* Param(absl::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+// {"error":{"code":"<code>","message":"<message>"}} with the given HTTP status.
+HttpResponse JsonError(int http_status, absl::string_view code, absl::string_view message);
+// Maps a non-OK Status to its HTTP status and a JsonError; the one place that does so.
+// InvalidArgument/OutOfRange 400, NotFound 404, FailedPrecondition 409, ResourceExhausted 429,
+// Unavailable 503, DeadlineExceeded 504, Unimplemented 501, anything else 500.
+HttpResponse StatusToResponse(const absl::Status& status);
+
+// Called concurrently from the server's threads; must be thread-safe.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";  // listen address
+  uint16_t port = 8080;               // 0 picks a free port (see HttpServer::port())
+  int threads = 2;                    // io_context threads, each runs handlers
+  size_t body_limit_bytes = 1 << 20;  // larger bodies get 413; default 1 MiB
+  size_t header_limit_bytes = 16 << 10;  // larger headers get 431; default 16 KiB
+  int request_timeout_ms = 30000;     // idle or slow connections are closed; default 30 s
+};
+
+// Owns the listening socket and its threads. Start() once; Stop() is idempotent and also
+// runs at destruction. Thread-safe.
+class HttpServer {
+ public:
+  // Validates options and binds the socket (so port() is known). InvalidArgument for bad
+  // options or address, Unavailable if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(const HttpServerOptions& options,
+                                                            HttpHandler handler);
+  ~HttpServer();
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Starts accepting on options.threads background threads.
+  void Start();
+  // Stops accepting, closes connections and joins the threads.
+  void Stop();
+  uint16_t port() const;
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "a=1&b=x%20y" into decoded pairs ('+' is a space). InvalidArgument on a bad escape.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQueryString(
+    absl::string_view query);
+
+}  // namespace vrec
+
+#endif  // VREC_SERVING_HTTP_SERVER_H_

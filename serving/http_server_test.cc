@@ -1,0 +1,134 @@
+#include "serving/http_server.h"
+
+#include <stdexcept>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/testing/http_client.h"
+
+namespace vrec {
+namespace {
+
+using testing::HttpGet;
+using testing::HttpPost;
+using testing::SendPipelined;
+using testing::SendRaw;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions options;
+    options.port = 0;
+    options.body_limit_bytes = 1024;
+    options.header_limit_bytes = 2048;
+    auto server = HttpServer::Create(options, [](const HttpRequest& r) {
+      if (r.path == "/throw") throw std::runtime_error("boom");
+      HttpResponse response;
+      std::string params;
+      for (const auto& [k, v] : r.params) absl::StrAppend(&params, k, "=", v, ";");
+      response.body = absl::StrCat(r.method, " ", r.path, " ", params, " ", r.body.size());
+      response.content_type = "text/plain";
+      return response;
+    });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    server_->Start();
+    port_ = server_->port();
+    ASSERT_GT(port_, 0);
+  }
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(HttpServerTest, DecodesPathAndQuery) {
+  auto reply = HttpGet(port_, "/v1/x%20y?a=1&b=two+words&c=%2C&flag");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "GET /v1/x y a=1;b=two words;c=,;flag=; 0");
+}
+
+TEST_F(HttpServerTest, PostBodyIsPassedThrough) {
+  auto reply = HttpPost(port_, "/e", std::string(100, 'x'));
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->body, "POST /e  100");
+}
+
+TEST_F(HttpServerTest, BadPercentEscapeIs400Json) {
+  auto reply = HttpGet(port_, "/v1/feed?user_id=%zz");
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->status, 400);
+  EXPECT_NE(reply->body.find("\"code\":\"bad_request\""), std::string::npos) << reply->body;
+}
+
+TEST_F(HttpServerTest, GarbageRequestIs400) {
+  auto reply = SendRaw(port_, "HELLO THERE\r\n\r\n");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 400);
+  EXPECT_NE(reply->body.find("malformed HTTP request"), std::string::npos) << reply->body;
+}
+
+TEST_F(HttpServerTest, OversizedBodyIs413) {
+  auto reply = HttpPost(port_, "/e", std::string(5000, 'x'));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 413);
+  EXPECT_NE(reply->body.find("payload_too_large"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, OversizedHeadersAre431) {
+  auto reply = SendRaw(port_, absl::StrCat("GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", std::string(4000, 'a'),
+                                           "\r\n\r\n"));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 431);
+}
+
+TEST_F(HttpServerTest, ThrowingHandlerIs500AndServerSurvives) {
+  auto reply = HttpGet(port_, "/throw");
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->status, 500);
+  EXPECT_NE(reply->body.find("boom"), std::string::npos);
+  auto after = HttpGet(port_, "/ok");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, 200);
+}
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  const std::string req = "GET /k HTTP/1.1\r\nHost: x\r\n\r\n";
+  auto replies = SendPipelined(port_, {req, req, req});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 3u);
+  for (const auto& r : *replies) EXPECT_EQ(r.status, 200);
+}
+
+TEST(HttpServerCreateTest, RejectsBadOptions) {
+  HttpServerOptions options;
+  options.address = "not-an-address";
+  auto handler = [](const HttpRequest&) { return HttpResponse(); };
+  EXPECT_EQ(HttpServer::Create(options, handler).status().code(), absl::StatusCode::kInvalidArgument);
+  options.address = "127.0.0.1";
+  options.threads = 0;
+  EXPECT_EQ(HttpServer::Create(options, handler).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HttpServerCreateTest, PortInUseIsUnavailable) {
+  HttpServerOptions options;
+  options.port = 0;
+  auto handler = [](const HttpRequest&) { return HttpResponse(); };
+  auto first = HttpServer::Create(options, handler);
+  ASSERT_TRUE(first.ok());
+  options.port = (*first)->port();
+  auto second = HttpServer::Create(options, handler);
+  // SO_REUSEADDR does not allow two listeners on one port.
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
+}
+
+TEST(StatusToResponseTest, MapsCodes) {
+  EXPECT_EQ(StatusToResponse(absl::InvalidArgumentError("x")).status, 400);
+  EXPECT_EQ(StatusToResponse(absl::NotFoundError("x")).status, 404);
+  EXPECT_EQ(StatusToResponse(absl::UnavailableError("x")).status, 503);
+  EXPECT_EQ(StatusToResponse(absl::InternalError("x")).status, 500);
+  EXPECT_EQ(StatusToResponse(absl::InvalidArgumentError("bad \"q\"")).body,
+            R"({"error":{"code":"invalid_argument","message":"bad \"q\""}})");
+}
+
+}  // namespace
+}  // namespace vrec

@@ -1,0 +1,51 @@
+#include "serving/metrics.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace vrec {
+
+void ServingMetrics::RecordRequest(absl::string_view route, int http_status, double seconds) {
+  absl::MutexLock lock(&mu_);
+  ++requests_[{std::string(route), http_status}];
+  Histogram& h = latency_[std::string(route)];
+  for (size_t i = 0; i < kLatencyBucketsSeconds.size(); ++i) {
+    if (seconds <= kLatencyBucketsSeconds[i]) ++h.buckets[i];
+  }
+  ++h.count;
+  h.sum += seconds;
+}
+
+void ServingMetrics::Increment(absl::string_view name, uint64_t delta) {
+  absl::MutexLock lock(&mu_);
+  counters_[std::string(name)] += delta;
+}
+
+std::string ServingMetrics::RenderPrometheus() const {
+  absl::MutexLock lock(&mu_);
+  std::string out;
+  out += "# HELP vrec_http_requests_total HTTP requests by route and status code.\n";
+  out += "# TYPE vrec_http_requests_total counter\n";
+  for (const auto& [key, count] : requests_) {
+    absl::StrAppend(&out, "vrec_http_requests_total{route=\"", key.first, "\",code=\"", key.second,
+                    "\"} ", count, "\n");
+  }
+  out += "# HELP vrec_http_request_duration_seconds Request latency by route.\n";
+  out += "# TYPE vrec_http_request_duration_seconds histogram\n";
+  for (const auto& [route, h] : latency_) {
+    for (size_t i = 0; i < kLatencyBucketsSeconds.size(); ++i) {
+      absl::StrAppendFormat(&out, "vrec_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %d\n",
+                            route, kLatencyBucketsSeconds[i], h.buckets[i]);
+    }
+    absl::StrAppendFormat(&out, "vrec_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %d\n",
+                          route, h.count);
+    absl::StrAppendFormat(&out, "vrec_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route, h.sum);
+    absl::StrAppendFormat(&out, "vrec_http_request_duration_seconds_count{route=\"%s\"} %d\n", route, h.count);
+  }
+  for (const auto& [name, value] : counters_) {
+    absl::StrAppend(&out, "# TYPE ", name, " counter\n", name, " ", value, "\n");
+  }
+  return out;
+}
+
+}  // namespace vrec

@@ -1,0 +1,77 @@
+// `vrec serve`: loads a world's feed model and serves the HTTP API until SIGINT/SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "serving/feed_service.h"
+#include "serving/http_server.h"
+#include "tools/commands.h"
+#include "tools/flags.h"
+#include "tools/progress.h"
+
+namespace vrec {
+
+absl::Status RunServe(int argc, char** argv) {
+  HttpServerOptions server_options;
+  FeedServiceOptions feed_options;
+  FeedModelOptions model_options;
+  std::string world;
+  uint32_t port = server_options.port, threads = server_options.threads;
+  uint64_t body_limit = server_options.body_limit_bytes;
+  double trending_days = 3.0;
+  FlagSet flags("vrec serve", "Serves the feed API (GET /v1/feed, /healthz, /readyz, /metrics) over HTTP.");
+  flags.String("world", &world, "world directory to serve");
+  flags.String("address", &server_options.address, "listen address");
+  flags.Uint32("port", &port, "listen port (0 picks a free one and prints it)");
+  flags.Uint32("threads", &threads, "server threads");
+  flags.Uint64("body-limit-bytes", &body_limit, "largest accepted request body");
+  flags.Uint32("max-count", &feed_options.max_count, "largest allowed `count` per feed request");
+  flags.Double("trending-days", &trending_days, "trending window before the last logged event, in days");
+  flags.Require("world");
+  VREC_RETURN_IF_ERROR(flags.Parse(argc, argv));
+  if (flags.help_requested()) {
+    std::printf("%s", flags.Usage().c_str());
+    return absl::OkStatus();
+  }
+  if (port > 65535) return absl::InvalidArgumentError("--port must be in [0, 65535]");
+  if (trending_days <= 0) return absl::InvalidArgumentError("--trending-days must be positive");
+  server_options.port = static_cast<uint16_t>(port);
+  server_options.threads = static_cast<int>(threads);
+  server_options.body_limit_bytes = body_limit;
+  model_options.trending_window_ms = static_cast<TimestampMs>(trending_days * kMsPerDay);
+
+  Progress timer("load", 0, "", false);
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> model, LoadFeedModel(world, model_options));
+  std::fprintf(stderr, "loaded %s: %zu videos, %zu users, %zu watch pairs, model %s in %.1f s\n",
+               world.c_str(), model->catalog.videos().size(), model->catalog.users().size(),
+               model->history.num_pairs(), model->version.c_str(), timer.ElapsedSeconds());
+  FeedService service(feed_options, std::move(model), SystemClock::Get());
+
+  // Signals go to this thread only: block them before the server threads start.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server,
+                        HttpServer::Create(server_options, [&service](const HttpRequest& r) {
+                          return service.Handle(r);
+                        }));
+  server->Start();
+  const std::string base = absl::StrCat("http://", server_options.address, ":", server->port());
+  std::printf("listening on %s:%u\n", server_options.address.c_str(), server->port());
+  std::printf("try: curl '%s/v1/feed?user_id=1&count=10'\n", base.c_str());
+  std::printf("Ctrl-C stops the server\n");
+  std::fflush(stdout);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::fprintf(stderr, "signal %d: stopping\n", signal_number);
+  server->Stop();
+  return absl::OkStatus();
+}
+
+}  // namespace vrec
