@@ -30,7 +30,7 @@ absl::Status RunEvents(int argc, char** argv) {
   std::string world, from = "", to = "", type_name = "";
   int64_t user = -1, video = -1;
   uint64_t limit = 20;
-  bool dump = false;
+  bool dump = false, show_progress = true;
   FlagSet flags("vrec events",
                 "Summarises a world's event log; with --dump prints the matching events as TSV.");
   flags.String("world", &world, "world directory");
@@ -41,6 +41,7 @@ absl::Status RunEvents(int argc, char** argv) {
   flags.String("type", &type_name, "only this event type (impression, click, watch, ...)");
   flags.Bool("dump", &dump, "print matching events, one per line");
   flags.Uint64("limit", &limit, "with --dump, print at most this many (0: all)");
+  flags.Bool("progress", &show_progress, "print progress on stderr");
   flags.Require("world");
   VREC_RETURN_IF_ERROR(flags.Parse(argc, argv));
   if (flags.help_requested()) {
@@ -73,7 +74,7 @@ absl::Status RunEvents(int argc, char** argv) {
   bool out_of_order = false;
   TimestampMs previous = std::numeric_limits<TimestampMs>::min();
   if (dump) std::printf("timestamp\tuser_id\tvideo_id\tevent\twatch_time_ms\tposition\tdevice\trequest_id\n");
-  Progress progress("events", reader->file_bytes() / sizeof(Event), "events", !dump);
+  Progress progress("events", reader->file_bytes() / sizeof(Event), "events", show_progress && !dump);
   while (true) {
     VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
     if (block.empty()) break;

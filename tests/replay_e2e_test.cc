@@ -1,0 +1,163 @@
+// The replay evaluator end to end: the ordering a sound world and evaluator must show, and
+// no leakage of the future into what systems see.
+#include <algorithm>
+#include <cstdlib>
+
+#include "common/event_log.h"
+#include "gtest/gtest.h"
+#include "tools/generate.h"
+#include "tools/replay.h"
+
+namespace vrec {
+namespace {
+
+std::string TempDir(const std::string& name) { return std::string(std::getenv("TEST_TMPDIR")) + "/" + name; }
+
+TEST(ReplayE2eTest, OracleBeatsRecentPopularBeatsRandom) {
+  const std::string dir = TempDir("replay_world");
+  GenerateOptions g;
+  g.num_users = 4000;
+  g.num_videos = 10000;
+  g.num_events = 600000;
+  g.days = 20;
+  g.show_progress = false;
+  auto manifest = GenerateWorld(dir, g);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  auto catalog = ReadCatalog(dir);
+  ASSERT_TRUE(catalog.ok());
+  ReplayOptions options;
+  options.show_progress = false;
+  options.max_test_users = 1500;
+  auto data = BuildReplayData(dir, *catalog, *manifest, options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_GT(data->cases.size(), 500u);
+  auto truth = ReadSyntheticTruth(WorldTruthPath(dir));
+  ASSERT_TRUE(truth.ok());
+  auto oracle = MakeOracleRecommender(*data, *catalog, std::move(*truth));
+  ASSERT_TRUE(oracle.ok()) << oracle.status();
+  auto random = MakeRandomRecommender(*data);
+  auto recent = MakeRecentPopularRecommender(*data);
+  auto popular = MakeMostPopularRecommender(*data);
+  const auto results =
+      EvaluateSystems(*data, {random.get(), popular.get(), recent.get(), oracle->get()}, options);
+  ASSERT_EQ(results.size(), 4u);
+  const double random_ndcg = results[0].metrics.ndcg, recent_ndcg = results[2].metrics.ndcg,
+               oracle_ndcg = results[3].metrics.ndcg;
+  EXPECT_GT(recent_ndcg, 3 * random_ndcg + 0.001) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(oracle_ndcg, 2 * recent_ndcg) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(results[0].coverage, results[1].coverage);  // random spreads, popularity does not
+  const std::string json = ReplayJson(dir, *data, results, options);
+  EXPECT_NE(json.find("\"name\":\"oracle\""), std::string::npos);
+}
+
+Event E(TimestampMs t, UserId u, VideoId v, EventType type = EventType::kClick) {
+  Event e;
+  e.timestamp_ms = t;
+  e.user_id = u;
+  e.video_id = v;
+  e.type = type;
+  return e;
+}
+
+// A crafted log: video 5 becomes a huge hit only after the split. Nothing may know that.
+class LeakageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir("leakage");
+    ASSERT_TRUE(MakeDirs(dir_).ok());
+    std::vector<User> users;
+    for (UserId u = 0; u < 50; ++u) users.push_back({u, "", "", 0, 0});
+    std::vector<Video> videos;
+    for (VideoId v = 0; v < 10; ++v) {
+      Video video;
+      video.id = v;
+      video.upload_ms = v == 9 ? 150 : 0;  // video 9 is uploaded after the split
+      videos.push_back(video);
+    }
+    ASSERT_TRUE(WriteUsers(WorldUsersPath(dir_), users).ok());
+    ASSERT_TRUE(WriteVideos(WorldVideosPath(dir_), videos).ok());
+    std::vector<Event> events;
+    for (UserId u = 0; u < 10; ++u) events.push_back(E(10 + u, u, 1));  // video 1: 10 before
+    for (UserId u = 0; u < 5; ++u) events.push_back(E(20 + u, u, 2));   // video 2: 5 before
+    events.push_back(E(30, 7, 3));
+    for (UserId u = 0; u < 50; ++u) events.push_back(E(200 + u, u, 5));  // after the split
+    events.push_back(E(260, 7, 3));   // user 7 re-engages with 3: not relevance
+    events.push_back(E(261, 7, 9));
+    ASSERT_TRUE(WriteEventLog(WorldEventsPath(dir_), events).ok());
+    manifest_.kind = "csv";
+    manifest_.start_ms = 10;
+    manifest_.end_ms = 261;
+    manifest_.num_users = users.size();
+    manifest_.num_videos = videos.size();
+    manifest_.num_events = events.size();
+    ASSERT_TRUE(WriteWorldManifest(dir_, manifest_).ok());
+  }
+  std::string dir_;
+  WorldManifest manifest_;
+};
+
+TEST_F(LeakageTest, SystemsSeeOnlyThePast) {
+  auto catalog = ReadCatalog(dir_);
+  ASSERT_TRUE(catalog.ok());
+  ReplayOptions options;
+  options.split_time_ms = 100;
+  options.show_progress = false;
+  auto data = BuildReplayData(dir_, *catalog, manifest_, options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->popular.count(5), 0u);
+  EXPECT_EQ(data->popular.ranked(), (std::vector<VideoId>{1, 2, 3}));
+  EXPECT_EQ(std::count(data->available.begin(), data->available.end(), 9), 0);
+  ASSERT_EQ(data->cases.size(), 50u);
+  for (const TestCase& test : data->cases) {
+    EXPECT_EQ(test.as_of_ms, 100);
+    for (VideoId v : test.history) EXPECT_NE(v, 5u);
+    if (test.user == 7) {
+      EXPECT_EQ(test.history, (std::vector<VideoId>{1, 3}));
+      // 3 was engaged before the split, so it is not a test item; 5 and 9 are.
+      EXPECT_EQ(test.relevance, (Relevance{{5, 1}, {9, 1}}));
+    }
+  }
+  auto popular = MakeMostPopularRecommender(*data);
+  Rng rng(1);
+  std::vector<VideoId> list;
+  popular->Recommend(data->cases[0], 10, rng, &list);
+  EXPECT_EQ(std::count(list.begin(), list.end(), 5), 0);
+}
+
+TEST_F(LeakageTest, LeaveLastOutHoldsOutTheLastItemEverywhere) {
+  auto catalog = ReadCatalog(dir_);
+  ASSERT_TRUE(catalog.ok());
+  ReplayOptions options;
+  options.protocol = ReplayProtocol::kLeaveLastOut;
+  options.show_progress = false;
+  auto data = BuildReplayData(dir_, *catalog, manifest_, options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  // Users 0..9 have videos {1, (2), 5}; user 7 has 1, 3, 5, 9 (3 twice): last distinct is 9.
+  for (const TestCase& test : data->cases) {
+    ASSERT_EQ(test.relevance.size(), 1u);
+    if (test.user == 7) {
+      EXPECT_EQ(test.relevance[0].first, 9u);
+      EXPECT_EQ(test.history, (std::vector<VideoId>{1, 3, 5}));
+    } else {
+      EXPECT_EQ(test.relevance[0].first, 5u);
+    }
+  }
+  // Users 0-9 but 7 hold 5 out; users 10-49 have a single item, so theirs is training data,
+  // and user 7's 5 is history: 40 + 1.
+  ASSERT_EQ(data->cases.size(), 10u);
+  EXPECT_EQ(data->popular.count(5), 41u);
+  EXPECT_EQ(data->popular.count(9), 0u);
+}
+
+TEST_F(LeakageTest, BadSplitIsAClearError) {
+  auto catalog = ReadCatalog(dir_);
+  ReplayOptions options;
+  options.split_time_ms = 5;  // before everything
+  options.show_progress = false;
+  auto data = BuildReplayData(dir_, *catalog, manifest_, options);
+  EXPECT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(data.status().message().find("choose another split"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vrec
