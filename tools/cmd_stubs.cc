@@ -1,4 +1,0 @@
-#include "tools/commands.h"
-namespace vrec {
-absl::Status RunBench(int, char**) { return absl::UnimplementedError("todo"); }
-}  // namespace vrec
