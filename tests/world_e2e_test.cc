@@ -63,7 +63,9 @@ TEST(WorldE2eTest, GeneratesAConsistentWorld) {
   int counts[kNumEventTypes] = {};
   for (size_t i = 0; i < events->size(); ++i) {
     const Event& e = (*events)[i];
-    if (i > 0) ASSERT_LE((*events)[i - 1].timestamp_ms, e.timestamp_ms) << "events out of time order at " << i;
+    if (i > 0) {
+      ASSERT_LE((*events)[i - 1].timestamp_ms, e.timestamp_ms) << "events out of time order at " << i;
+    }
     ASSERT_NE(catalog->FindUser(e.user_id), nullptr);
     const Video* video = catalog->FindVideo(e.video_id);
     ASSERT_NE(video, nullptr);

@@ -57,7 +57,9 @@ struct World {
   std::vector<float> user_activity;
   std::vector<uint8_t> user_device;
   std::vector<std::vector<VideoId>> topic_videos;  // per topic
-  std::vector<AliasTable> topic_sampler;           // per topic, by popularity
+  // Per topic, by popularity x freshness as of sampler_day; empty when nothing is uploaded.
+  std::vector<AliasTable> topic_sampler;
+  TimestampMs sampler_day = INT64_MIN;
   std::vector<VideoId> by_upload;                  // video ids sorted by upload time
   std::vector<TimestampMs> upload_sorted;          // their upload times
 };
@@ -177,13 +179,6 @@ void BuildCatalog(const GenerateOptions& o, Rng& rng, World* w) {
   w->topic_videos.assign(k, {});
   for (uint32_t v = 0; v < o.num_videos; ++v) w->topic_videos[t.video_topic[v]].push_back(v);
   w->topic_sampler.resize(k);
-  for (int i = 0; i < k; ++i) {
-    if (w->topic_videos[i].empty()) continue;
-    std::vector<double> weights;
-    weights.reserve(w->topic_videos[i].size());
-    for (VideoId v : w->topic_videos[i]) weights.push_back(t.video_popularity[v]);
-    w->topic_sampler[i] = AliasTable(weights);
-  }
   w->by_upload.resize(o.num_videos);
   std::iota(w->by_upload.begin(), w->by_upload.end(), 0);
   std::sort(w->by_upload.begin(), w->by_upload.end(), [&](VideoId a, VideoId b) {
@@ -191,6 +186,24 @@ void BuildCatalog(const GenerateOptions& o, Rng& rng, World* w) {
   });
   w->upload_sorted.resize(o.num_videos);
   for (uint32_t i = 0; i < o.num_videos; ++i) w->upload_sorted[i] = t.video_upload_ms[w->by_upload[i]];
+}
+
+// Rebuilds the topic samplers for the day starting at `day` (see ExposureDay).
+void RebuildSamplers(World* w, TimestampMs day) {
+  if (w->sampler_day == day) return;
+  w->sampler_day = day;
+  const SyntheticTruth& t = w->truth;
+  std::vector<double> weights;
+  for (size_t i = 0; i < w->topic_videos.size(); ++i) {
+    weights.clear();
+    double total = 0.0;
+    for (VideoId v : w->topic_videos[i]) {
+      const TimestampMs age = day - t.video_upload_ms[v];
+      weights.push_back(age < 0 ? 0.0 : t.video_popularity[v] * t.Freshness(age));
+      total += weights.back();
+    }
+    w->topic_sampler[i] = total > 0.0 ? AliasTable(weights) : AliasTable();
+  }
 }
 
 // The logging policy: one video for user `u` at time `now`, or kInvalidId.
@@ -221,14 +234,9 @@ VideoId PickVideo(const World& w, UserId u, TimestampMs now, Rng& rng) {
       }
     }
   }
-  if (w.topic_videos[topic].empty()) return kInvalidId;
-  for (int attempt = 0; attempt < 40; ++attempt) {
-    const VideoId v = w.topic_videos[topic][w.topic_sampler[topic].Sample(rng)];
-    const TimestampMs age = now - t.video_upload_ms[v];
-    if (age < 0) continue;
-    if (rng.Uniform() < t.Freshness(age)) return v;
-  }
-  return kInvalidId;
+  const AliasTable& sampler = w.topic_sampler[topic];
+  if (sampler.size() == 0) return kInvalidId;
+  return w.topic_videos[topic][sampler.Sample(rng)];
 }
 
 // Simulates one session starting at `start`; appends its events to `out`.
@@ -360,6 +368,7 @@ absl::StatusOr<WorldManifest> GenerateWorld(const std::string& out_dir,
     const TimestampMs slice_start = o.start_ms + s * kSliceMs;
     const TimestampMs slice_end = slice_start + kSliceMs;
     const uint64_t target = static_cast<uint64_t>(o.num_events * (cumulative[s] / total_weight));
+    RebuildSamplers(&w, ExposureDay(slice_start));
     while (generated < target) {
       const UserId u = user_sampler.Sample(rng);
       const TimestampMs start = slice_start + static_cast<TimestampMs>(rng.UniformInt(kSliceMs));

@@ -260,6 +260,7 @@ class OracleRecommender : public Recommender {
   ExposureTable Exposure(TimestampMs time) const {
     ExposureTable e;
     e.time = time;
+    const TimestampMs day = ExposureDay(time);  // the topic samplers' view of the catalog
     const size_t n = truth_.num_videos();
     e.base.assign(n, 0.0f);
     e.fresh.assign(n, 0.0f);
@@ -267,11 +268,13 @@ class OracleRecommender : public Recommender {
     const TimestampMs fresh_from = time - static_cast<TimestampMs>(truth_.model.fresh_window_days * kMsPerDay);
     uint64_t fresh_count = 0;
     for (size_t v = 0; v < n; ++v) {
-      const TimestampMs age = time - truth_.video_upload_ms[v];
-      if (age < 0) continue;
-      e.base[v] = truth_.video_popularity[v] * truth_.Freshness(age);
-      topic_mass[truth_.video_topic[v]] += e.base[v];
-      if (truth_.video_upload_ms[v] >= fresh_from) ++fresh_count;
+      const TimestampMs age = day - truth_.video_upload_ms[v];
+      if (age >= 0) {
+        e.base[v] = truth_.video_popularity[v] * truth_.Freshness(age);
+        topic_mass[truth_.video_topic[v]] += e.base[v];
+      }
+      const TimestampMs upload = truth_.video_upload_ms[v];
+      if (upload >= fresh_from && upload <= time) ++fresh_count;
     }
     for (size_t v = 0; v < n; ++v) {
       const double mass = topic_mass[truth_.video_topic[v]];

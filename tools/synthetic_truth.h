@@ -54,6 +54,7 @@ struct SyntheticTruth {
   // P(click | the user looked at the slot).
   float ClickProbability(UserId u, VideoId v) const;
   // Exposure multiplier of a video of age `age_ms` (1 when new, freshness_floor when old).
+  // The logging policy evaluates it once per day, at ExposureDay(t).
   float Freshness(TimestampMs age_ms) const {
     if (age_ms < 0) return 0.0f;
     const double days = static_cast<double>(age_ms) / kMsPerDay;
@@ -61,6 +62,10 @@ struct SyntheticTruth {
            (1.0f - model.freshness_floor) * static_cast<float>(std::exp(-days / model.freshness_days));
   }
 };
+
+// The start (UTC midnight) of the day containing `t`: the logging policy's topic samplers
+// weigh videos by popularity x freshness as of this time, over videos uploaded before it.
+inline TimestampMs ExposureDay(TimestampMs t) { return t - ((t % kMsPerDay) + kMsPerDay) % kMsPerDay; }
 
 // Main and secondary topic weights of every video's topic mix.
 inline constexpr float kMainTopicWeight = 0.75f;
