@@ -4,13 +4,14 @@
 
 #include "common/event_log.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "tools/import.h"
 #include "tools/replay.h"
 
 namespace vrec {
 namespace {
 
-std::string TempDir(const std::string& name) { return std::string(std::getenv("TEST_TMPDIR")) + "/" + name; }
+using testing::TempPath;
 
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);
@@ -18,7 +19,7 @@ void WriteFile(const std::string& path, const std::string& content) {
 }
 
 TEST(ImportE2eTest, GenericCsvWithStringIdsEventsAndTimeFormats) {
-  const std::string input = TempDir("log.csv");
+  const std::string input = TempPath("log.csv");
   WriteFile(input,
             "user_id,video_id,timestamp,event,value\n"
             "alice,vid-a,1700000000,click,\n"
@@ -28,7 +29,7 @@ TEST(ImportE2eTest, GenericCsvWithStringIdsEventsAndTimeFormats) {
   ImportOptions options;
   options.format = ImportFormat::kCsv;
   options.input = input;
-  const std::string out = TempDir("csv_world");
+  const std::string out = TempPath("csv_world");
   auto summary = ImportWorld(options, out);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->rows, 4u);
@@ -55,18 +56,18 @@ TEST(ImportE2eTest, GenericCsvWithStringIdsEventsAndTimeFormats) {
 }
 
 TEST(ImportE2eTest, BadRowNamesFileAndLineOrIsSkipped) {
-  const std::string input = TempDir("bad.csv");
+  const std::string input = TempPath("bad.csv");
   WriteFile(input, "1,10,1700000000\n2,20,yesterday\n3,30,1700000001,purchase\n4,40,1700000002\n");
   ImportOptions options;
   options.format = ImportFormat::kCsv;
   options.input = input;
-  auto strict = ImportWorld(options, TempDir("bad_world"));
+  auto strict = ImportWorld(options, TempPath("bad_world"));
   ASSERT_FALSE(strict.ok());
   EXPECT_EQ(strict.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(strict.status().message().find("bad.csv:2: bad timestamp 'yesterday'"), std::string::npos)
       << strict.status();
   options.skip_bad = true;
-  auto lenient = ImportWorld(options, TempDir("bad_world"));
+  auto lenient = ImportWorld(options, TempPath("bad_world"));
   ASSERT_TRUE(lenient.ok()) << lenient.status();
   EXPECT_EQ(lenient->bad_rows, 2u);
   EXPECT_EQ(lenient->manifest.num_events, 2u);
@@ -78,12 +79,12 @@ TEST(ImportE2eTest, BadRowNamesFileAndLineOrIsSkipped) {
 TEST(ImportE2eTest, MissingInputIsNotFound) {
   ImportOptions options;
   options.format = ImportFormat::kMovieLens;
-  options.input = TempDir("no_such_folder");
-  EXPECT_EQ(ImportWorld(options, TempDir("x")).status().code(), absl::StatusCode::kNotFound);
+  options.input = TempPath("no_such_folder");
+  EXPECT_EQ(ImportWorld(options, TempPath("x")).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(ImportE2eTest, MicroLensFormatWithCrlfAndQuotedTitles) {
-  const std::string dir = TempDir("microlens_src");
+  const std::string dir = TempPath("microlens_src");
   ASSERT_TRUE(MakeDirs(dir).ok());
   WriteFile(dir + "/MicroLens-50k_pairs.tsv", "1\t10 20 30\r\n2\t20 10\r\n");
   WriteFile(dir + "/MicroLens-50k_titles.csv",
@@ -91,17 +92,17 @@ TEST(ImportE2eTest, MicroLensFormatWithCrlfAndQuotedTitles) {
   ImportOptions options;
   options.format = ImportFormat::kMicroLens;
   options.input = dir;
-  auto summary = ImportWorld(options, TempDir("microlens_world"));
+  auto summary = ImportWorld(options, TempPath("microlens_world"));
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->manifest.num_events, 5u);
-  auto catalog = ReadCatalog(TempDir("microlens_world"));
+  auto catalog = ReadCatalog(TempPath("microlens_world"));
   ASSERT_TRUE(catalog.ok()) << catalog.status();
   const Video* v = catalog->FindVideo(10);
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->tags, (std::vector<std::string>{"pets", "funny"}));
   EXPECT_EQ(v->category, "pets");
   EXPECT_EQ(v->title, "cats, dogs and \"more\" # Pets # Funny");
-  auto events = ReadEventLog(WorldEventsPath(TempDir("microlens_world")));
+  auto events = ReadEventLog(WorldEventsPath(TempPath("microlens_world")));
   ASSERT_TRUE(events.ok());
   // User 2's order survives: 20 then 10.
   std::vector<VideoId> user2;
@@ -112,17 +113,17 @@ TEST(ImportE2eTest, MicroLensFormatWithCrlfAndQuotedTitles) {
 }
 
 TEST(ImportE2eTest, MovieLensRatingsBecomeClicksAndLikes) {
-  const std::string dir = TempDir("movielens_src");
+  const std::string dir = TempPath("movielens_src");
   ASSERT_TRUE(MakeDirs(dir).ok());
   WriteFile(dir + "/ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,2.5,964981247\n");
   WriteFile(dir + "/movies.csv", "movieId,title,genres\n1,\"Toy Story, The (1995)\",Adventure|Animation\n3,X,(no genres listed)\n");
   ImportOptions options;
   options.format = ImportFormat::kMovieLens;
   options.input = dir;
-  auto summary = ImportWorld(options, TempDir("movielens_world"));
+  auto summary = ImportWorld(options, TempPath("movielens_world"));
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->manifest.num_events, 3u);  // two clicks, one like
-  auto catalog = ReadCatalog(TempDir("movielens_world"));
+  auto catalog = ReadCatalog(TempPath("movielens_world"));
   ASSERT_TRUE(catalog.ok());
   EXPECT_EQ(catalog->FindVideo(1)->category, "Adventure");
   EXPECT_EQ(catalog->FindVideo(1)->title, "Toy Story, The (1995)");
@@ -139,7 +140,7 @@ TEST(ImportE2eTest, RealMicroLensMostPopularMatchesReference) {
   ImportOptions options;
   options.format = ImportFormat::kMicroLens;
   options.input = dir;
-  const std::string out = TempDir("real_microlens");
+  const std::string out = TempPath("real_microlens");
   auto summary = ImportWorld(options, out);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->manifest.num_users, 50000u);

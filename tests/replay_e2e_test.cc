@@ -5,16 +5,17 @@
 
 #include "common/event_log.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "tools/generate.h"
 #include "tools/replay.h"
 
 namespace vrec {
 namespace {
 
-std::string TempDir(const std::string& name) { return std::string(std::getenv("TEST_TMPDIR")) + "/" + name; }
+using testing::TempPath;
 
 TEST(ReplayE2eTest, OracleBeatsRecentPopularBeatsRandom) {
-  const std::string dir = TempDir("replay_world");
+  const std::string dir = TempPath("replay_world");
   GenerateOptions g;
   g.num_users = 4000;
   g.num_videos = 10000;
@@ -63,7 +64,7 @@ Event E(TimestampMs t, UserId u, VideoId v, EventType type = EventType::kClick) 
 class LeakageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TempDir("leakage");
+    dir_ = TempPath("leakage");
     ASSERT_TRUE(MakeDirs(dir_).ok());
     std::vector<User> users;
     for (UserId u = 0; u < 50; ++u) users.push_back({u, "", "", 0, 0});

@@ -10,6 +10,7 @@
 #include "serving/feed_service.h"
 #include "serving/http_server.h"
 #include "tests/testing/http_client.h"
+#include "tests/testing/temp_dir.h"
 #include "tools/generate.h"
 
 namespace vrec {
@@ -30,7 +31,7 @@ std::vector<VideoId> VideoIds(const std::string& body) {
 class ServerE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    world_ = new std::string(std::string(std::getenv("TEST_TMPDIR")) + "/server_world");
+    world_ = new std::string(testing::TempPath("server_world"));
     GenerateOptions g;
     g.num_users = 800;
     g.num_videos = 3000;

@@ -6,13 +6,14 @@
 #include "common/event_log.h"
 #include "common/world.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "tools/generate.h"
 #include "tools/synthetic_truth.h"
 
 namespace vrec {
 namespace {
 
-std::string TempDir(const std::string& name) { return std::string(std::getenv("TEST_TMPDIR")) + "/" + name; }
+using testing::TempPath;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -33,7 +34,7 @@ GenerateOptions Tiny(uint64_t seed) {
 }
 
 TEST(WorldE2eTest, GeneratesAConsistentWorld) {
-  const std::string dir = TempDir("tiny");
+  const std::string dir = TempPath("tiny");
   auto manifest = GenerateWorld(dir, Tiny(7));
   ASSERT_TRUE(manifest.ok()) << manifest.status();
   auto read = ReadWorldManifest(dir);
@@ -85,30 +86,30 @@ TEST(WorldE2eTest, GeneratesAConsistentWorld) {
 }
 
 TEST(WorldE2eTest, SameSeedSameBytesOtherSeedOtherWorld) {
-  ASSERT_TRUE(GenerateWorld(TempDir("a"), Tiny(11)).ok());
-  ASSERT_TRUE(GenerateWorld(TempDir("b"), Tiny(11)).ok());
-  ASSERT_TRUE(GenerateWorld(TempDir("c"), Tiny(12)).ok());
+  ASSERT_TRUE(GenerateWorld(TempPath("a"), Tiny(11)).ok());
+  ASSERT_TRUE(GenerateWorld(TempPath("b"), Tiny(11)).ok());
+  ASSERT_TRUE(GenerateWorld(TempPath("c"), Tiny(12)).ok());
   for (const char* file : {"/events.log", "/videos.tsv", "/users.tsv", "/truth.bin", "/WORLD"}) {
-    EXPECT_EQ(Slurp(TempDir("a") + file), Slurp(TempDir("b") + file)) << file;
+    EXPECT_EQ(Slurp(TempPath("a") + file), Slurp(TempPath("b") + file)) << file;
   }
-  EXPECT_NE(Slurp(TempDir("a") + "/events.log"), Slurp(TempDir("c") + "/events.log"));
+  EXPECT_NE(Slurp(TempPath("a") + "/events.log"), Slurp(TempPath("c") + "/events.log"));
 }
 
 TEST(WorldE2eTest, RejectsBadOptions) {
   GenerateOptions o = Tiny(1);
   o.num_users = 0;
-  EXPECT_EQ(GenerateWorld(TempDir("bad"), o).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateWorld(TempPath("bad"), o).status().code(), absl::StatusCode::kInvalidArgument);
   o = Tiny(1);
   o.num_topics = 99;
-  EXPECT_EQ(GenerateWorld(TempDir("bad"), o).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateWorld(TempPath("bad"), o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(WorldE2eTest, CorruptTruthIsAClearError) {
-  const std::string path = TempDir("corrupt_truth.bin");
+  const std::string path = TempPath("corrupt_truth.bin");
   { std::ofstream(path) << "garbage"; }
   auto truth = ReadSyntheticTruth(path);
   EXPECT_EQ(truth.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ReadSyntheticTruth(TempDir("none.bin")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadSyntheticTruth(TempPath("none.bin")).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

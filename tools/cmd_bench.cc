@@ -46,11 +46,8 @@ absl::Status BenchEvents(int argc, char** argv) {
   flags.Uint64("events", &events, "events in the generated log");
   flags.Uint32("repeat", &repeat, "read passes; the best is reported");
   flags.String("scratch", &scratch, "directory for the generated log (deleted afterwards)");
-  VREC_RETURN_IF_ERROR(flags.Parse(argc, argv, 3));
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Usage().c_str());
-    return absl::OkStatus();
-  }
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv, 3));
+  if (!run) return absl::OkStatus();
   if (repeat < 1) return absl::InvalidArgumentError("--repeat must be at least 1");
   std::string path;
   if (!world.empty()) {

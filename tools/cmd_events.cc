@@ -43,11 +43,8 @@ absl::Status RunEvents(int argc, char** argv) {
   flags.Uint64("limit", &limit, "with --dump, print at most this many (0: all)");
   flags.Bool("progress", &show_progress, "print progress on stderr");
   flags.Require("world");
-  VREC_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Usage().c_str());
-    return absl::OkStatus();
-  }
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
+  if (!run) return absl::OkStatus();
   TimestampMs from_ms = std::numeric_limits<TimestampMs>::min();
   TimestampMs to_ms = std::numeric_limits<TimestampMs>::max();
   if (!from.empty()) {

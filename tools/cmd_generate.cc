@@ -24,11 +24,8 @@ absl::Status RunGenerate(int argc, char** argv) {
   flags.Uint32("topics", &options.num_topics, "number of latent topics (2-24)");
   flags.Bool("progress", &options.show_progress, "print progress on stderr");
   flags.Require("out");
-  VREC_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Usage().c_str());
-    return absl::OkStatus();
-  }
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
+  if (!run) return absl::OkStatus();
   VREC_ASSIGN_OR_RETURN(options.start_ms, ParseTimestamp(start));
   Progress timer("generate", 0, "", false);
   VREC_ASSIGN_OR_RETURN(WorldManifest m, GenerateWorld(out, options));

@@ -24,11 +24,8 @@ absl::Status RunImport(int argc, char** argv) {
   flags.Require("format");
   flags.Require("input");
   flags.Require("out");
-  VREC_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Usage().c_str());
-    return absl::OkStatus();
-  }
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
+  if (!run) return absl::OkStatus();
   if (format == "microlens") {
     options.format = ImportFormat::kMicroLens;
   } else if (format == "movielens") {

@@ -33,11 +33,8 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.String("json", &json_path, "also write the results as JSON to this file");
   flags.Bool("progress", &options.show_progress, "print progress on stderr");
   flags.Require("world");
-  VREC_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Usage().c_str());
-    return absl::OkStatus();
-  }
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
+  if (!run) return absl::OkStatus();
   if (protocol == "time-split") {
     options.protocol = ReplayProtocol::kTimeSplit;
   } else if (protocol == "leave-last-out") {

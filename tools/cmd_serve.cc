@@ -32,11 +32,8 @@ absl::Status RunServe(int argc, char** argv) {
   flags.Uint32("max-count", &feed_options.max_count, "largest allowed `count` per feed request");
   flags.Double("trending-days", &trending_days, "trending window before the last logged event, in days");
   flags.Require("world");
-  VREC_RETURN_IF_ERROR(flags.Parse(argc, argv));
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Usage().c_str());
-    return absl::OkStatus();
-  }
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
+  if (!run) return absl::OkStatus();
   if (port > 65535) return absl::InvalidArgumentError("--port must be in [0, 65535]");
   if (trending_days <= 0) return absl::InvalidArgumentError("--trending-days must be positive");
   server_options.port = static_cast<uint16_t>(port);

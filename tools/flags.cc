@@ -1,5 +1,7 @@
 #include "tools/flags.h"
 
+#include <cstdio>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -113,6 +115,13 @@ absl::Status FlagSet::Parse(int argc, char** argv, int first) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> FlagSet::ParseOrPrintHelp(int argc, char** argv, int first) {
+  absl::Status status = Parse(argc, argv, first);
+  if (!status.ok()) return status;
+  if (help_requested_) std::printf("%s", Usage().c_str());
+  return !help_requested_;
 }
 
 std::string FlagSet::Usage() const {

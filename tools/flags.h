@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace vrec {
 
@@ -34,6 +35,8 @@ class FlagSet {
   // or missing required flags. After --help, returns OK with help_requested() true.
   [[nodiscard]] absl::Status Parse(int argc, char** argv, int first = 2);
   bool help_requested() const { return help_requested_; }
+  // Parse(), and on --help prints Usage() to stdout. Returns whether the command should run.
+  absl::StatusOr<bool> ParseOrPrintHelp(int argc, char** argv, int first = 2);
   bool WasSet(const std::string& name) const;
   std::string Usage() const;
 
