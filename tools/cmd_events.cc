@@ -11,7 +11,7 @@
 #include "common/world.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/progress.h"
+#include "common/progress.h"
 
 namespace vrec {
 namespace {

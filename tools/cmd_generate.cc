@@ -6,7 +6,7 @@
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/generate.h"
-#include "tools/progress.h"
+#include "common/progress.h"
 
 namespace vrec {
 

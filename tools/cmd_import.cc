@@ -7,7 +7,7 @@
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/import.h"
-#include "tools/progress.h"
+#include "common/progress.h"
 
 namespace vrec {
 

@@ -11,7 +11,7 @@
 #include "serving/http_server.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/progress.h"
+#include "common/progress.h"
 
 namespace vrec {
 

@@ -10,7 +10,7 @@
 #include "common/event_log.h"
 #include "common/random.h"
 #include "common/status.h"
-#include "tools/progress.h"
+#include "common/progress.h"
 #include "tools/synthetic_truth.h"
 
 namespace vrec {

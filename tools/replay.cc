@@ -12,7 +12,7 @@
 #include "common/event_log.h"
 #include "common/json_writer.h"
 #include "common/status.h"
-#include "tools/progress.h"
+#include "common/progress.h"
 
 namespace vrec {
 namespace {

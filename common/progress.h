@@ -1,7 +1,7 @@
 // Progress reporting for long jobs: "label: done/total (pct) rate/s ETA" on stderr, rewritten
 // in place on a terminal and printed every few seconds otherwise, then a one-line summary.
-#ifndef VREC_TOOLS_PROGRESS_H_
-#define VREC_TOOLS_PROGRESS_H_
+#ifndef VREC_COMMON_PROGRESS_H_
+#define VREC_COMMON_PROGRESS_H_
 
 #include <chrono>
 #include <cstdint>
@@ -37,4 +37,4 @@ std::string HumanCount(double n);
 
 }  // namespace vrec
 
-#endif  // VREC_TOOLS_PROGRESS_H_
+#endif  // VREC_COMMON_PROGRESS_H_

@@ -1,4 +1,4 @@
-#include "tools/progress.h"
+#include "common/progress.h"
 
 #include <unistd.h>
 

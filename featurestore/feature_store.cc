@@ -1,0 +1,341 @@
+#include "featurestore/feature_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/world.h"
+#include "featurestore/schema.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/slice.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_batch.h"
+
+namespace vrec {
+namespace {
+
+constexpr const char* kColumnFamilies[] = {"default", "users", "videos", "history"};
+constexpr int kMeta = 0, kUsers = 1, kVideos = 2, kHistory = 3;
+constexpr char kSchemaKey[] = "vrec.schema_version";
+constexpr char kWatermarkKey[] = "vrec.watermark";
+constexpr char kAsOfKey[] = "vrec.as_of_ms";
+
+// The one place RocksDB statuses become absl::Status.
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(context, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return absl::UnavailableError(message);
+  return absl::InternalError(message);
+}
+
+struct Key {
+  explicit Key(uint32_t id) {
+    bytes[0] = static_cast<char>(id >> 24);
+    bytes[1] = static_cast<char>(id >> 16);
+    bytes[2] = static_cast<char>(id >> 8);
+    bytes[3] = static_cast<char>(id);
+  }
+  rocksdb::Slice slice() const { return rocksdb::Slice(bytes, 4); }
+  char bytes[4];
+};
+
+absl::string_view View(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+uint32_t IdOf(const rocksdb::Slice& key) {
+  const auto* b = reinterpret_cast<const uint8_t*>(key.data());
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+}
+
+absl::StatusOr<rocksdb::CompressionType> Compression(const std::string& name) {
+  if (name == "none") return rocksdb::kNoCompression;
+  if (name == "snappy") return rocksdb::kSnappyCompression;
+  if (name == "lz4") return rocksdb::kLZ4Compression;
+  if (name == "zstd") return rocksdb::kZSTD;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown compression '", name, "' (none, snappy, lz4 or zstd)"));
+}
+
+FeatureStatus AgeStatus(TimestampMs last_ms, TimestampMs now_ms, TimestampMs ttl_ms) {
+  if (last_ms == 0) return FeatureStatus::kMissing;
+  return now_ms - last_ms > ttl_ms ? FeatureStatus::kStale : FeatureStatus::kPresent;
+}
+
+void SetVideoStatus(const FeatureStoreOptions& o, TimestampMs now_ms, VideoRead* r) {
+  r->metadata = r->features.known ? FeatureStatus::kPresent : FeatureStatus::kMissing;
+  r->counters = AgeStatus(r->features.counters.updated_ms, now_ms, o.video_counters_ttl_ms);
+}
+
+}  // namespace
+
+absl::string_view FeatureStatusName(FeatureStatus status) {
+  switch (status) {
+    case FeatureStatus::kPresent: return "present";
+    case FeatureStatus::kStale: return "stale";
+    case FeatureStatus::kMissing: return "missing";
+  }
+  return "invalid";
+}
+
+FeatureStore::FeatureStore(const FeatureStoreOptions& options) : options_(options) {}
+
+FeatureStore::~FeatureStore() {
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    if (db_ != nullptr) (void)db_->DestroyColumnFamilyHandle(h);
+  }
+  if (db_ != nullptr) (void)db_->Close();
+}
+
+absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::Open(const std::string& dir,
+                                                                 const FeatureStoreOptions& options) {
+  if (!PathExists(dir)) {
+    return absl::NotFoundError(absl::StrCat(
+        "no feature store at ", dir, "; build one with `vrec featurize --world WORLD --store ", dir, "`"));
+  }
+  if (!PathExists(dir + "/CURRENT")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, " is not a feature store (no RocksDB CURRENT file)"));
+  }
+  return OpenImpl(dir, options, /*create=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::Create(const std::string& dir,
+                                                                   const FeatureStoreOptions& options) {
+  if (PathExists(dir)) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot create a feature store at ", dir,
+                                                      ": it already exists"));
+  }
+  return OpenImpl(dir, options, /*create=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::OpenImpl(
+    const std::string& dir, const FeatureStoreOptions& options, bool create) {
+  VREC_ASSIGN_OR_RETURN(const rocksdb::CompressionType compression, Compression(options.compression));
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = create;
+  db_options.create_missing_column_families = create;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 3;
+  if (!create) {
+    std::vector<std::string> names;
+    const rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+    if (!listed.ok()) return FromRocks(listed, absl::StrCat("cannot read feature store ", dir));
+    for (const char* name : kColumnFamilies) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            dir, " is a RocksDB database but not a vrec feature store (no '", name, "' column family)"));
+      }
+    }
+  }
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  if (options.bloom_bits_per_key > 0) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key, false));
+  }
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+  table.block_size = 4096;
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = compression;
+  cf_options.write_buffer_size = options.write_buffer_bytes;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kColumnFamilies) descriptors.emplace_back(name, cf_options);
+
+  std::unique_ptr<FeatureStore> store(new FeatureStore(options));
+  store->dir_ = dir;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status opened = rocksdb::DB::Open(db_options, dir, descriptors, &store->handles_, &raw);
+  if (!opened.ok()) return FromRocks(opened, absl::StrCat("cannot open feature store ", dir));
+  store->db_.reset(raw);
+  if (create) {
+    rocksdb::WriteBatch batch;
+    batch.Put(store->handles_[kMeta], kSchemaKey, std::to_string(kFeatureSchemaVersion));
+    const uint64_t zero = 0;
+    batch.Put(store->handles_[kMeta], kWatermarkKey, rocksdb::Slice(reinterpret_cast<const char*>(&zero), 8));
+    batch.Put(store->handles_[kMeta], kAsOfKey, rocksdb::Slice(reinterpret_cast<const char*>(&zero), 8));
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    VREC_RETURN_IF_ERROR(FromRocks(store->db_->Write(sync, &batch), "cannot initialise feature store"));
+  }
+  VREC_RETURN_IF_ERROR(store->ReadMeta());
+  return store;
+}
+
+absl::Status FeatureStore::ReadMeta() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kMeta], kSchemaKey, &value);
+  if (s.IsNotFound()) {
+    return absl::InvalidArgumentError(absl::StrCat(dir_, " is not a vrec feature store (no schema version)"));
+  }
+  VREC_RETURN_IF_ERROR(FromRocks(s, "cannot read feature store metadata"));
+  if (value != std::to_string(kFeatureSchemaVersion)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "feature store ", dir_, " has schema version ", value, "; this build reads version ",
+        static_cast<int>(kFeatureSchemaVersion), " (rebuild it with `vrec featurize`)"));
+  }
+  for (const auto& [key, target] : {std::make_pair(kWatermarkKey, 0), std::make_pair(kAsOfKey, 1)}) {
+    VREC_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), handles_[kMeta], key, &value),
+                                   absl::StrCat("cannot read ", key)));
+    if (value.size() != 8) return absl::DataLossError(absl::StrCat("corrupt ", key, " in ", dir_));
+    uint64_t v;
+    std::memcpy(&v, value.data(), 8);
+    if (target == 0) {
+      watermark_ = v;
+    } else {
+      as_of_ms_ = static_cast<TimestampMs>(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
+uint64_t FeatureStore::watermark() const { return watermark_.load(); }
+TimestampMs FeatureStore::as_of_ms() const { return as_of_ms_.load(); }
+
+absl::StatusOr<UserRead> FeatureStore::GetUser(UserId id, TimestampMs now_ms) const {
+  const Key key(id);
+  rocksdb::ColumnFamilyHandle* cfs[2] = {handles_[kUsers], handles_[kHistory]};
+  const rocksdb::Slice keys[2] = {key.slice(), key.slice()};
+  rocksdb::PinnableSlice values[2];
+  rocksdb::Status statuses[2];
+  db_->MultiGet(rocksdb::ReadOptions(), 2, cfs, keys, values, statuses);
+  UserRead read;
+  read.features.id = id;
+  if (statuses[0].ok()) {
+    VREC_RETURN_IF_ERROR(DecodeUser(View(values[0]), &read.features));
+  } else if (!statuses[0].IsNotFound()) {
+    return FromRocks(statuses[0], "cannot read user features");
+  }
+  if (statuses[1].ok()) {
+    VREC_RETURN_IF_ERROR(DecodeHistory(View(values[1]), &read.features.history));
+  } else if (!statuses[1].IsNotFound()) {
+    return FromRocks(statuses[1], "cannot read user history");
+  }
+  const UserFeatures& f = read.features;
+  read.profile = f.known ? FeatureStatus::kPresent : FeatureStatus::kMissing;
+  read.activity = AgeStatus(f.last_active_ms, now_ms, options_.user_activity_ttl_ms);
+  read.history = f.history.empty() ? FeatureStatus::kMissing
+                                   : AgeStatus(f.history.back().time_ms, now_ms, options_.user_activity_ttl_ms);
+  return read;
+}
+
+absl::Status FeatureStore::GetVideoFeatures(absl::Span<const VideoId> ids, std::vector<VideoFeatures>* out,
+                                            std::vector<bool>* found) const {
+  const size_t n = ids.size();
+  out->assign(n, VideoFeatures());
+  found->assign(n, false);
+  if (n == 0) return absl::OkStatus();
+  // Sorted keys let RocksDB batch the lookups block by block.
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
+  std::vector<Key> keys;
+  keys.reserve(n);
+  std::vector<rocksdb::Slice> slices(n);
+  for (size_t i = 0; i < n; ++i) {
+    keys.emplace_back(ids[order[i]]);
+    slices[i] = keys.back().slice();
+  }
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db_->MultiGet(rocksdb::ReadOptions(), handles_[kVideos], n, slices.data(), values.data(), statuses.data(),
+                /*sorted_input=*/true);
+  for (size_t i = 0; i < n; ++i) {
+    VideoFeatures& f = (*out)[order[i]];
+    f.id = ids[order[i]];
+    if (statuses[i].IsNotFound()) continue;
+    VREC_RETURN_IF_ERROR(FromRocks(statuses[i], "cannot read video features"));
+    VREC_RETURN_IF_ERROR(DecodeVideo(View(values[i]), &f));
+    (*found)[order[i]] = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeatureStore::GetVideos(absl::Span<const VideoId> ids, TimestampMs now_ms,
+                                     std::vector<VideoRead>* out) const {
+  std::vector<VideoFeatures> features;
+  std::vector<bool> found;
+  VREC_RETURN_IF_ERROR(GetVideoFeatures(ids, &features, &found));
+  out->resize(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    (*out)[i].features = std::move(features[i]);
+    SetVideoStatus(options_, now_ms, &(*out)[i]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeatureStore::GetUserFeatures(absl::Span<const UserId> ids, std::vector<UserFeatures>* out) const {
+  out->clear();
+  for (UserId id : ids) {
+    VREC_ASSIGN_OR_RETURN(UserRead read, GetUser(id, 0));
+    out->push_back(std::move(read.features));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeatureStore::Write(const FeatureWriteBatch& batch, const FeatureWriteOptions& write_options) {
+  rocksdb::WriteBatch wb;
+  std::string value;
+  for (const UserFeatures* u : batch.users) {
+    const Key key(u->id);
+    EncodeUser(*u, &value);
+    wb.Put(handles_[kUsers], key.slice(), value);
+    EncodeHistory(u->history, &value);
+    wb.Put(handles_[kHistory], key.slice(), value);
+  }
+  for (const VideoFeatures* v : batch.videos) {
+    const Key key(v->id);
+    EncodeVideo(*v, &value);
+    wb.Put(handles_[kVideos], key.slice(), value);
+  }
+  wb.Put(handles_[kMeta], kWatermarkKey, rocksdb::Slice(reinterpret_cast<const char*>(&batch.watermark), 8));
+  wb.Put(handles_[kMeta], kAsOfKey, rocksdb::Slice(reinterpret_cast<const char*>(&batch.as_of_ms), 8));
+  rocksdb::WriteOptions options;
+  options.sync = write_options.sync;
+  options.disableWAL = write_options.disable_wal;
+  VREC_RETURN_IF_ERROR(FromRocks(db_->Write(options, &wb), "cannot write features"));
+  watermark_ = batch.watermark;
+  as_of_ms_ = batch.as_of_ms;
+  return absl::OkStatus();
+}
+
+absl::Status FeatureStore::ForEachVideo(const std::function<absl::Status(const VideoFeatures&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kVideos]));
+  VideoFeatures f;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    f = VideoFeatures();
+    f.id = IdOf(it->key());
+    VREC_RETURN_IF_ERROR(DecodeVideo(View(it->value()), &f));
+    VREC_RETURN_IF_ERROR(fn(f));
+  }
+  return FromRocks(it->status(), "cannot iterate videos");
+}
+
+absl::Status FeatureStore::Compact() {
+  rocksdb::FlushOptions flush;
+  VREC_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "cannot flush feature store"));
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    VREC_RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, h, nullptr, nullptr), "cannot compact feature store"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeatureStore::Checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  VREC_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "cannot checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocks(checkpoint->CreateCheckpoint(dir), absl::StrCat("cannot write checkpoint ", dir));
+}
+
+}  // namespace vrec

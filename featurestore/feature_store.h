@@ -1,0 +1,135 @@
+// The online feature store: user features, video features and per-user recent history in
+// RocksDB, one column family each, read on the request path (one MultiGet per stage) and
+// written by `vrec featurize` (bulk) and by event ingestion (POST /v1/events).
+//
+// Layout: column families "users", "videos", "history" keyed by the 4-byte big-endian id;
+// values in the versioned encoding of featurestore/schema.h. The default column family holds
+// metadata: "vrec.schema_version", "vrec.watermark" (how many events of the world's event log
+// the store reflects; written atomically with the updates) and "vrec.as_of_ms".
+//
+// Reads report, per feature group, whether the value is present, stale (older than its TTL)
+// or missing; missing values read as the defaults of UserFeatures / VideoFeatures (empty
+// strings, zero counters, empty history, unknown creator).
+#ifndef VREC_FEATURESTORE_FEATURE_STORE_H_
+#define VREC_FEATURESTORE_FEATURE_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "featurestore/features.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace vrec {
+
+struct FeatureStoreOptions {
+  // Shared LRU block cache for all column families. Default 256 MiB.
+  size_t block_cache_bytes = 256ull << 20;
+  // Bloom filter bits per key (0 disables). Default 10 (~1% false positives).
+  int bloom_bits_per_key = 10;
+  // Block compression: "none", "snappy", "lz4" or "zstd". Default "lz4".
+  std::string compression = "lz4";
+  // Memtable size per column family. Default 64 MiB.
+  size_t write_buffer_bytes = 64ull << 20;
+  // Staleness: video counters older than this are stale. Default 3 days.
+  TimestampMs video_counters_ttl_ms = 3 * kMsPerDay;
+  // User activity (counters, affinity) and history older than this are stale. Default 30 days.
+  TimestampMs user_activity_ttl_ms = 30 * kMsPerDay;
+};
+
+enum class FeatureStatus : uint8_t { kPresent = 0, kStale = 1, kMissing = 2 };
+absl::string_view FeatureStatusName(FeatureStatus status);
+
+struct UserRead {
+  UserFeatures features;  // defaults where missing
+  FeatureStatus profile = FeatureStatus::kMissing;   // country, language, age, sign-up
+  FeatureStatus activity = FeatureStatus::kMissing;  // counters, category affinity, last active
+  FeatureStatus history = FeatureStatus::kMissing;   // recent videos
+};
+
+struct VideoRead {
+  VideoFeatures features;  // defaults where missing
+  FeatureStatus metadata = FeatureStatus::kMissing;  // category, tags, creator, duration, ...
+  FeatureStatus counters = FeatureStatus::kMissing;  // windowed engagement counters
+};
+
+struct FeatureWriteOptions {
+  bool sync = false;         // wait for RocksDB's WAL to reach the disk
+  bool disable_wal = false;  // bulk loads that end with Compact() need no WAL
+};
+
+// A set of writes applied atomically with a new watermark.
+struct FeatureWriteBatch {
+  std::vector<const UserFeatures*> users;  // written with their history
+  std::vector<const VideoFeatures*> videos;
+  uint64_t watermark = 0;
+  TimestampMs as_of_ms = 0;
+};
+
+// Thread-safe: reads run concurrently with each other and with Write().
+class FeatureStore {
+ public:
+  // Opens an existing store. NotFound if `dir` does not exist; InvalidArgument if it is not a
+  // vrec feature store (not RocksDB, or missing column families or metadata);
+  // FailedPrecondition on another schema version; DataLoss if RocksDB reports corruption.
+  static absl::StatusOr<std::unique_ptr<FeatureStore>> Open(const std::string& dir,
+                                                            const FeatureStoreOptions& options);
+  // Creates an empty store; FailedPrecondition if `dir` already exists.
+  static absl::StatusOr<std::unique_ptr<FeatureStore>> Create(const std::string& dir,
+                                                              const FeatureStoreOptions& options);
+  ~FeatureStore();
+
+  // One MultiGet over the users and history column families.
+  absl::StatusOr<UserRead> GetUser(UserId id, TimestampMs now_ms) const;
+  // One MultiGet over the videos column family; `out` gets one entry per id, in order.
+  [[nodiscard]] absl::Status GetVideos(absl::Span<const VideoId> ids, TimestampMs now_ms,
+                                       std::vector<VideoRead>* out) const;
+  // Raw features (no status), for read-modify-write by ingestion: found[i] says whether
+  // ids[i] exists.
+  [[nodiscard]] absl::Status GetVideoFeatures(absl::Span<const VideoId> ids,
+                                              std::vector<VideoFeatures>* out,
+                                              std::vector<bool>* found) const;
+  [[nodiscard]] absl::Status GetUserFeatures(absl::Span<const UserId> ids,
+                                             std::vector<UserFeatures>* out) const;
+
+  // Applies the batch atomically.
+  [[nodiscard]] absl::Status Write(const FeatureWriteBatch& batch, const FeatureWriteOptions& options);
+  // Calls fn for every video in id order; stops at the first error.
+  [[nodiscard]] absl::Status ForEachVideo(const std::function<absl::Status(const VideoFeatures&)>& fn) const;
+  // Flushes memtables and compacts everything to the last level (after a bulk load).
+  [[nodiscard]] absl::Status Compact();
+  // A consistent copy of the store at `dir` (hard links where possible); `dir` must not exist.
+  [[nodiscard]] absl::Status Checkpoint(const std::string& dir) const;
+
+  uint64_t watermark() const;
+  TimestampMs as_of_ms() const;
+  const FeatureStoreOptions& options() const { return options_; }
+
+ private:
+  explicit FeatureStore(const FeatureStoreOptions& options);
+  static absl::StatusOr<std::unique_ptr<FeatureStore>> OpenImpl(const std::string& dir,
+                                                                const FeatureStoreOptions& options,
+                                                                bool create);
+  absl::Status ReadMeta();
+
+  FeatureStoreOptions options_;
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, users, videos, history
+  std::atomic<uint64_t> watermark_{0};
+  std::atomic<TimestampMs> as_of_ms_{0};
+};
+
+}  // namespace vrec
+
+#endif  // VREC_FEATURESTORE_FEATURE_STORE_H_
