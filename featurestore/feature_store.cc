@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -12,6 +11,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/slice.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::OpenImpl(
   db_options.create_missing_column_families = create;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
+  db_options.allow_mmap_reads = true;  // required by the videos' plain table
   if (!create) {
     std::vector<std::string> names;
     const rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
@@ -135,21 +136,37 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::OpenImpl(
       }
     }
   }
+  // Tuned for point lookups of random keys (a feed's candidates): a lock-free clock cache for
+  // data blocks; index and filter blocks held by the table readers (not looked up in the
+  // cache per key); a hash index and short restart intervals inside data blocks.
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.block_size = 4096;
+  table.block_cache = rocksdb::HyperClockCacheOptions(options.block_cache_bytes, table.block_size).MakeSharedCache();
   if (options.bloom_bits_per_key > 0) {
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key, false));
   }
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.cache_index_and_filter_blocks = false;
   table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
-  table.block_size = 4096;
+  table.block_restart_interval = 4;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.compression = compression;
   cf_options.write_buffer_size = options.write_buffer_bytes;
+  // Videos are read hundreds at a time per request: a memory-mapped plain table with a hash
+  // index on the whole 4-byte key answers a point lookup without block iterators or cache
+  // probes (uncompressed, ~150 bytes per video).
+  rocksdb::PlainTableOptions plain;
+  plain.user_key_len = 4;
+  plain.bloom_bits_per_key = 0;
+  plain.hash_table_ratio = 0.75;
+  plain.index_sparseness = 0;
+  rocksdb::ColumnFamilyOptions video_options = cf_options;
+  video_options.table_factory.reset(rocksdb::NewPlainTableFactory(plain));
+  video_options.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const char* name : kColumnFamilies) descriptors.emplace_back(name, cf_options);
+  for (const char* name : kColumnFamilies) {
+    descriptors.emplace_back(name, std::string(name) == "videos" ? video_options : cf_options);
+  }
 
   std::unique_ptr<FeatureStore> store(new FeatureStore(options));
   store->dir_ = dir;
@@ -228,48 +245,72 @@ absl::StatusOr<UserRead> FeatureStore::GetUser(UserId id, TimestampMs now_ms) co
   return read;
 }
 
-absl::Status FeatureStore::GetVideoFeatures(absl::Span<const VideoId> ids, std::vector<VideoFeatures>* out,
-                                            std::vector<bool>* found) const {
+absl::Status FeatureStore::MultiGetVideos(
+    absl::Span<const VideoId> ids, const std::function<absl::Status(size_t, absl::string_view)>& found) const {
   const size_t n = ids.size();
-  out->assign(n, VideoFeatures());
-  found->assign(n, false);
   if (n == 0) return absl::OkStatus();
-  // Sorted keys let RocksDB batch the lookups block by block.
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
-  std::vector<Key> keys;
+  // Per-thread scratch: a feed request must not allocate per candidate.
+  thread_local std::vector<std::pair<VideoId, uint32_t>> order;  // (id, position in ids)
+  thread_local std::vector<Key> keys;
+  thread_local std::vector<rocksdb::Slice> slices;
+  thread_local std::vector<rocksdb::PinnableSlice> values;
+  thread_local std::vector<rocksdb::Status> statuses;
+  // Sorted keys: RocksDB need not sort them, and the table is walked in address order.
+  order.resize(n);
+  for (size_t i = 0; i < n; ++i) order[i] = {ids[i], static_cast<uint32_t>(i)};
+  std::sort(order.begin(), order.end());
+  keys.clear();
   keys.reserve(n);
-  std::vector<rocksdb::Slice> slices(n);
+  slices.resize(n);
+  if (values.size() < n) values.resize(n);
+  statuses.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    keys.emplace_back(ids[order[i]]);
+    keys.emplace_back(order[i].first);
     slices[i] = keys.back().slice();
+    values[i].Reset();
   }
-  std::vector<rocksdb::PinnableSlice> values(n);
-  std::vector<rocksdb::Status> statuses(n);
-  db_->MultiGet(rocksdb::ReadOptions(), handles_[kVideos], n, slices.data(), values.data(), statuses.data(),
-                /*sorted_input=*/true);
+  rocksdb::ReadOptions read;
+  read.verify_checksums = false;  // plain tables are memory-mapped; checksums are for block reads
+  db_->MultiGet(read, handles_[kVideos], n, slices.data(), values.data(), statuses.data(), /*sorted_input=*/true);
   for (size_t i = 0; i < n; ++i) {
-    VideoFeatures& f = (*out)[order[i]];
-    f.id = ids[order[i]];
     if (statuses[i].IsNotFound()) continue;
     VREC_RETURN_IF_ERROR(FromRocks(statuses[i], "cannot read video features"));
-    VREC_RETURN_IF_ERROR(DecodeVideo(View(values[i]), &f));
-    (*found)[order[i]] = true;
+    VREC_RETURN_IF_ERROR(found(order[i].second, View(values[i])));
   }
+  for (size_t i = 0; i < n; ++i) values[i].Reset();  // release pinned memory
   return absl::OkStatus();
+}
+
+absl::Status FeatureStore::GetVideoFeatures(absl::Span<const VideoId> ids, std::vector<VideoFeatures>* out,
+                                            std::vector<bool>* found) const {
+  out->assign(ids.size(), VideoFeatures());
+  found->assign(ids.size(), false);
+  for (size_t i = 0; i < ids.size(); ++i) (*out)[i].id = ids[i];
+  return MultiGetVideos(ids, [&](size_t i, absl::string_view bytes) {
+    (*found)[i] = true;
+    return DecodeVideo(bytes, &(*out)[i]);
+  });
 }
 
 absl::Status FeatureStore::GetVideos(absl::Span<const VideoId> ids, TimestampMs now_ms,
                                      std::vector<VideoRead>* out) const {
-  std::vector<VideoFeatures> features;
-  std::vector<bool> found;
-  VREC_RETURN_IF_ERROR(GetVideoFeatures(ids, &features, &found));
   out->resize(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
-    (*out)[i].features = std::move(features[i]);
-    SetVideoStatus(options_, now_ms, &(*out)[i]);
+    VideoFeatures& f = (*out)[i].features;
+    f.known = false;  // DecodeVideo overwrites every field of found videos, reusing their buffers
+    f.category.clear();
+    f.tags.clear();
+    f.creator_id = kInvalidId;
+    f.duration_ms = 0;
+    f.language.clear();
+    f.upload_ms = 0;
+    f.counters = EngagementCounters();
+    f.id = ids[i];
   }
+  VREC_RETURN_IF_ERROR(MultiGetVideos(ids, [&](size_t i, absl::string_view bytes) {
+    return DecodeVideo(bytes, &(*out)[i].features);
+  }));
+  for (VideoRead& r : *out) SetVideoStatus(options_, now_ms, &r);
   return absl::OkStatus();
 }
 

@@ -121,6 +121,9 @@ class FeatureStore {
                                                                 const FeatureStoreOptions& options,
                                                                 bool create);
   absl::Status ReadMeta();
+  // One MultiGet on the videos column family; calls found(i, value) for each id that exists.
+  absl::Status MultiGetVideos(absl::Span<const VideoId> ids,
+                              const std::function<absl::Status(size_t, absl::string_view)>& found) const;
 
   FeatureStoreOptions options_;
   std::string dir_;

@@ -5,8 +5,14 @@
 #include <chrono>
 #include <cstdio>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/event_log.h"
+#include "common/progress.h"
+#include "featurestore/feature_replay.h"
+#include "featurestore/feature_store.h"
 #include "common/random.h"
 #include "common/status.h"
 #include "common/world.h"
@@ -95,14 +101,106 @@ absl::Status BenchEvents(int argc, char** argv) {
   return absl::OkStatus();
 }
 
+struct Percentiles {
+  double p50_us, p99_us, mean_us;
+};
+
+Percentiles Summarize(std::vector<double> micros) {
+  std::sort(micros.begin(), micros.end());
+  double sum = 0;
+  for (double m : micros) sum += m;
+  auto at = [&](double q) { return micros[std::min(micros.size() - 1, static_cast<size_t>(q * micros.size()))]; };
+  return {at(0.50), at(0.99), sum / micros.size()};
+}
+
+absl::Status BenchFeatureStore(int argc, char** argv) {
+  std::string world, store_dir;
+  uint32_t requests = 2000, candidates = 500;
+  uint64_t cache_mb = 1024;
+  FlagSet flags("vrec bench featurestore",
+                "Feature-store read latency with a warm cache: GetUser and a --candidates-video MultiGet "
+                "(single thread). Without --store, first featurizes --world into a scratch store and reports "
+                "the featurize rate.");
+  flags.String("world", &world, "world directory (for user ids; featurized when --store is absent)");
+  flags.String("store", &store_dir, "an existing feature store to read");
+  flags.Uint32("requests", &requests, "timed requests of each kind");
+  flags.Uint32("candidates", &candidates, "videos per MultiGet");
+  flags.Uint64("block-cache-mb", &cache_mb, "RocksDB block cache size in MiB");
+  flags.Require("world");
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv, 3));
+  if (!run) return absl::OkStatus();
+  if (requests == 0 || candidates == 0) return absl::InvalidArgumentError("--requests and --candidates must be positive");
+  VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world));
+  FeatureStoreOptions store_options;
+  store_options.block_cache_bytes = cache_mb << 20;
+  const bool scratch = store_dir.empty();
+  if (scratch) {
+    store_dir = absl::StrCat(world, "/features.bench.", ::getpid());
+    FeaturizeOptions options;
+    options.store = store_options;
+    options.show_progress = false;
+    Progress timer("featurize", 0, "", false);
+    VREC_ASSIGN_OR_RETURN(FeaturizeSummary s, Featurize(world, store_dir, options));
+    std::printf("featurize: %llu events, %llu users, %llu videos: replay %.2f s (%.2fM events/s), write %.2f s, total %.2f s\n",
+                static_cast<unsigned long long>(s.events_applied), static_cast<unsigned long long>(s.users),
+                static_cast<unsigned long long>(s.videos), s.replay_seconds, s.events_applied / s.replay_seconds / 1e6,
+                s.write_seconds, timer.ElapsedSeconds());
+  }
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
+  std::vector<VideoId> videos;
+  VREC_RETURN_IF_ERROR(store->ForEachVideo([&](const VideoFeatures& v) {
+    videos.push_back(v.id);
+    return absl::OkStatus();
+  }));
+  if (videos.empty() || manifest.num_users == 0) return absl::FailedPreconditionError("the store is empty");
+  const TimestampMs now = store->as_of_ms();
+  Rng rng(7);
+  std::vector<VideoRead> reads;
+  // Warm the cache: every video once, and a first pass of user reads.
+  for (size_t i = 0; i < videos.size(); i += 1000) {
+    const size_t n = std::min<size_t>(1000, videos.size() - i);
+    VREC_RETURN_IF_ERROR(store->GetVideos(absl::MakeConstSpan(videos.data() + i, n), now, &reads));
+  }
+  for (uint32_t i = 0; i < requests; ++i) {
+    VREC_RETURN_IF_ERROR(store->GetUser(static_cast<UserId>(rng.UniformInt(manifest.num_users)), now).status());
+  }
+  std::vector<double> user_us, multiget_us;
+  uint64_t found_history = 0;
+  for (uint32_t i = 0; i < requests; ++i) {
+    const UserId u = static_cast<UserId>(rng.UniformInt(manifest.num_users));
+    const auto start = std::chrono::steady_clock::now();
+    VREC_ASSIGN_OR_RETURN(UserRead read, store->GetUser(u, now));
+    user_us.push_back(Seconds(start) * 1e6);
+    found_history += read.history != FeatureStatus::kMissing;
+  }
+  std::vector<VideoId> batch(candidates);
+  for (uint32_t i = 0; i < requests; ++i) {
+    for (VideoId& v : batch) v = videos[rng.UniformInt(videos.size())];
+    const auto start = std::chrono::steady_clock::now();
+    VREC_RETURN_IF_ERROR(store->GetVideos(batch, now, &reads));
+    multiget_us.push_back(Seconds(start) * 1e6);
+  }
+  const Percentiles u = Summarize(user_us), m = Summarize(multiget_us);
+  std::printf("store: %s, %zu videos, %llu users\n", store_dir.c_str(), videos.size(),
+              static_cast<unsigned long long>(manifest.num_users));
+  std::printf("GetUser:            p50 %7.1f us  p99 %7.1f us  mean %7.1f us  (%u requests, %.0f%% with history)\n",
+              u.p50_us, u.p99_us, u.mean_us, requests, 100.0 * found_history / requests);
+  std::printf("GetVideos(%u): p50 %7.1f us  p99 %7.1f us  mean %7.1f us  (%.2f us per video, decoded)\n", candidates,
+              m.p50_us, m.p99_us, m.mean_us, m.p50_us / candidates);
+  store.reset();
+  if (scratch) std::filesystem::remove_all(store_dir);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunBench(int argc, char** argv) {
   const std::string what = argc >= 3 ? argv[2] : "";
   if (what == "events") return BenchEvents(argc, argv);
+  if (what == "featurestore") return BenchFeatureStore(argc, argv);
   return absl::InvalidArgumentError(absl::StrCat(
       what.empty() ? "missing benchmark name" : absl::StrCat("unknown benchmark '", what, "'"),
-      "; usage: vrec bench events [--help]"));
+      "; usage: vrec bench events|featurestore [--help]"));
 }
 
 }  // namespace vrec

@@ -3,11 +3,17 @@
 #ifndef VREC_TOOLS_COMMANDS_H_
 #define VREC_TOOLS_COMMANDS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 
 namespace vrec {
 
+// Where a world's feature store lives unless --store says otherwise: WORLD/features.
+std::string DefaultStoreDir(const std::string& world);
+
 absl::Status RunGenerate(int argc, char** argv);
+absl::Status RunFeaturize(int argc, char** argv);
 absl::Status RunImport(int argc, char** argv);
 absl::Status RunEvents(int argc, char** argv);
 absl::Status RunServe(int argc, char** argv);

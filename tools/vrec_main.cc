@@ -23,10 +23,11 @@ const Command kCommands[] = {
      vrec::RunGenerate},
     {"import", "turn MicroLens, MovieLens or a generic CSV into a world", vrec::RunImport},
     {"events", "summarise or dump a world's event log", vrec::RunEvents},
+    {"featurize", "build a world's feature store (RocksDB) from its event log", vrec::RunFeaturize},
     {"serve", "serve the HTTP feed API", vrec::RunServe},
     {"replay", "replay a world's log and score recommenders (NDCG, recall, HR, MAP)",
      vrec::RunReplay},
-    {"bench", "benchmarks that print their numbers (events)", vrec::RunBench},
+    {"bench", "benchmarks that print their numbers (events, featurestore)", vrec::RunBench},
 };
 
 void PrintUsage(std::FILE* out) {
