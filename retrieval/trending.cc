@@ -4,9 +4,9 @@
 
 namespace vrec {
 
-Trending TrendingBuilder::Build() && {
+Trending Trending::FromScores(std::vector<float> scores) {
   Trending t;
-  t.counts_ = std::move(counts_);
+  t.counts_ = std::move(scores);
   for (VideoId v = 0; v < t.counts_.size(); ++v) {
     if (t.counts_[v] > 0) t.ranked_.push_back(v);
   }

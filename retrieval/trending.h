@@ -18,16 +18,19 @@ struct TrendingOptions {
   TimestampMs window_ms = 0;
 };
 
-// Videos ranked by engagement count (click, watch, like, share) in a window. Immutable once
-// built; safe to share across threads.
+// Videos ranked by an engagement score: a count of engagements (click, watch, like, share)
+// in a window, or any score given to FromScores. Immutable once built; safe to share across
+// threads.
 class Trending {
  public:
   Trending() = default;
+  // Ranks the videos with a positive score; scores[v] is video v's score.
+  static Trending FromScores(std::vector<float> scores);
 
-  // Videos with at least one engagement, most engaged first (ties: lower id first).
+  // Videos with a positive score, best first (ties: lower id first).
   const std::vector<VideoId>& ranked() const { return ranked_; }
-  // Engagement count of `video` in the window, 0 if none or unknown.
-  uint32_t count(VideoId video) const { return video < counts_.size() ? counts_[video] : 0; }
+  // Score of `video` (its engagement count in the window), 0 if none or unknown.
+  float count(VideoId video) const { return video < counts_.size() ? counts_[video] : 0.0f; }
 
   // Appends to `out` up to `n` videos in rank order, skipping those in `sorted_exclude`
   // (sorted ascending) and those for which `skip(video)` is true.
@@ -39,8 +42,7 @@ class Trending {
   }
 
  private:
-  friend class TrendingBuilder;
-  std::vector<uint32_t> counts_;
+  std::vector<float> counts_;
   std::vector<VideoId> ranked_;
 };
 
@@ -54,18 +56,18 @@ class TrendingBuilder {
       return;
     }
     if (event.video_id >= counts_.size()) {
-      counts_.resize(std::max<size_t>(size_t{event.video_id} + 1, counts_.size() * 2), 0);
+      counts_.resize(std::max<size_t>(size_t{event.video_id} + 1, counts_.size() * 2), 0.0f);
     }
-    ++counts_[event.video_id];
+    counts_[event.video_id] += 1.0f;
   }
   void AddAll(absl::Span<const Event> events) {
     for (const Event& e : events) Add(e);
   }
-  Trending Build() &&;
+  Trending Build() && { return Trending::FromScores(std::move(counts_)); }
 
  private:
   TrendingOptions options_;
-  std::vector<uint32_t> counts_;
+  std::vector<float> counts_;
 };
 
 template <typename Skip>

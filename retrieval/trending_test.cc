@@ -24,9 +24,9 @@ TEST(TrendingTest, CountsOnlyEngagementInsideTheWindow) {
                   E(100, 5), E(200, 5)});                // at or after as_of
   Trending t = std::move(builder).Build();
   EXPECT_EQ(t.ranked(), (std::vector<VideoId>{2, 3}));
-  EXPECT_EQ(t.count(2), 2u);
-  EXPECT_EQ(t.count(1), 0u);
-  EXPECT_EQ(t.count(999), 0u);
+  EXPECT_EQ(t.count(2), 2.0f);
+  EXPECT_EQ(t.count(1), 0.0f);
+  EXPECT_EQ(t.count(999), 0.0f);
 }
 
 TEST(TrendingTest, TopSkipsExcludedVideos) {
@@ -39,6 +39,18 @@ TEST(TrendingTest, TopSkipsExcludedVideos) {
   const std::vector<VideoId> exclude = {4, 5};
   t.Top(3, exclude, [](VideoId v) { return v == 2; }, &out);
   EXPECT_EQ(out, (std::vector<VideoId>{3, 1, 0}));
+}
+
+}  // namespace
+}  // namespace vrec
+
+namespace vrec {
+namespace {
+
+TEST(TrendingTest, FromScoresRanksPositiveScores) {
+  Trending t = Trending::FromScores({0.0f, 2.5f, -1.0f, 7.0f, 2.5f});
+  EXPECT_EQ(t.ranked(), (std::vector<VideoId>{3, 1, 4}));
+  EXPECT_EQ(t.count(3), 7.0f);
 }
 
 }  // namespace

@@ -16,6 +16,9 @@ namespace vrec {
 namespace {
 
 constexpr absl::string_view kFeedRoute = "/v1/feed";
+// Decayed 1-day engagement below this (a tenth of one engagement, i.e. nothing in the last
+// ~2 days) does not count as trending.
+constexpr float kMinTrendingScore = 0.1f;
 
 HttpResponse JsonOk(std::string body) {
   HttpResponse r;
@@ -33,29 +36,25 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allo
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const std::string& world_dir,
-                                                              const FeedModelOptions& options) {
-  VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world_dir));
-  VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
-  const TimestampMs as_of = manifest.end_ms + 1;
-  TrendingBuilder trending({as_of, options.trending_window_ms});
-  TrendingBuilder popular({as_of, 0});
-  WatchHistoryBuilder history;
-  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
-    for (const Event& e : block) {
-      trending.Add(e);
-      popular.Add(e);
-      history.Add(e);
+absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store) {
+  const TimestampMs as_of = store.as_of_ms();
+  std::vector<float> trending, popular;
+  VREC_RETURN_IF_ERROR(store.ForEachVideo([&](const VideoFeatures& v) {
+    if (v.id >= trending.size()) {
+      trending.resize(size_t{v.id} + 1, 0.0f);
+      popular.resize(size_t{v.id} + 1, 0.0f);
     }
+    const EngagementCounters& c = v.counters;
+    const float recent = c.Day(kClicks, as_of) + c.Day(kWatches, as_of) + c.Day(kLikes, as_of);
+    trending[v.id] = recent >= kMinTrendingScore ? recent : 0.0f;
+    popular[v.id] = static_cast<float>(c.total[kClicks]);
     return absl::OkStatus();
   }));
   auto model = std::make_shared<FeedModel>();
-  model->as_of_ms = manifest.end_ms;
-  model->version = absl::StrCat("popularity-", FormatTimestamp(manifest.end_ms).substr(0, 10));
-  model->catalog = std::move(catalog);
-  model->trending = std::move(trending).Build();
-  model->popular = std::move(popular).Build();
-  model->history = std::move(history).Build();
+  model->as_of_ms = as_of;
+  model->version = absl::StrCat("popularity-", FormatTimestamp(as_of).substr(0, 10));
+  model->trending = Trending::FromScores(std::move(trending));
+  model->popular = Trending::FromScores(std::move(popular));
   return std::shared_ptr<const FeedModel>(std::move(model));
 }
 
@@ -109,9 +108,11 @@ absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
 }
 
 FeedService::FeedService(const FeedServiceOptions& options, std::shared_ptr<const FeedModel> model,
-                         const Clock* clock)
+                         const FeatureStore* store, EventIngestor* ingestor, const Clock* clock)
     : options_(options),
       model_(std::move(model)),
+      store_(store),
+      ingestor_(ingestor),
       clock_(clock),
       next_request_(SplitMix64(static_cast<uint64_t>(clock->NowMs())) << 16) {}
 
@@ -157,8 +158,7 @@ HttpResponse FeedService::Route(const HttpRequest& request, std::string* route) 
   }
   if (request.path == "/v1/events") {
     *route = request.path;
-    if (request.method != "POST") return MethodNotAllowed(request, "POST");
-    return JsonError(501, "unimplemented", "event ingestion is not available in this version");
+    return request.method == "POST" ? Events(request) : MethodNotAllowed(request, "POST");
   }
   return JsonError(404, "not_found", absl::StrCat("no such endpoint: ", request.path));
 }
@@ -170,23 +170,32 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   std::shared_ptr<const FeedModel> pinned = model();
   if (pinned == nullptr) return JsonError(503, "unavailable", "no model is loaded");
   const FeedModel& m = *pinned;
+  const TimestampMs now = clock_->NowMs();
 
-  const bool cold_start = m.catalog.FindUser(feed.user_id) == nullptr || m.history.Videos(feed.user_id).empty();
+  absl::StatusOr<UserRead> user = store_->GetUser(feed.user_id, now);
+  if (!user.ok()) return StatusToResponse(user.status());
+  const bool cold_start = user->profile == FeatureStatus::kMissing && user->history == FeatureStatus::kMissing;
   if (cold_start) metrics_.Increment("vrec_feed_cold_start_total");
-  const absl::Span<const VideoId> watched = m.history.Videos(feed.user_id);
+  // Everything in the user's history is left out: watched, skipped or not interested.
+  std::vector<VideoId> seen;
+  seen.reserve(user->features.history.size());
+  for (const HistoryEntry& h : user->features.history) seen.push_back(h.video_id);
+  std::sort(seen.begin(), seen.end());
   auto excluded = [&](VideoId v) {
     return std::binary_search(feed.exclude.begin(), feed.exclude.end(), v);
   };
   std::vector<VideoId> items;
   items.reserve(feed.count);
-  m.trending.Top(feed.count, watched, excluded, &items);
+  m.trending.Top(feed.count, seen, excluded, &items);
   const size_t from_trending = items.size();
   if (items.size() < feed.count) {
     const std::vector<VideoId> taken = items;
-    m.popular.Top(feed.count - items.size(), watched,
+    m.popular.Top(feed.count - items.size(), seen,
                   [&](VideoId v) { return excluded(v) || std::find(taken.begin(), taken.end(), v) != taken.end(); },
                   &items);
   }
+  std::vector<VideoRead> videos;
+  if (absl::Status s = store_->GetVideos(items, now, &videos); !s.ok()) return StatusToResponse(s);
   const double top_trending = m.trending.ranked().empty() ? 1.0 : m.trending.count(m.trending.ranked()[0]);
   const double top_popular = m.popular.ranked().empty() ? 1.0 : m.popular.count(m.popular.ranked()[0]);
 
@@ -202,20 +211,21 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   for (size_t i = 0; i < items.size(); ++i) {
     const VideoId v = items[i];
     const bool trending = i < from_trending;
-    const double count = trending ? m.trending.count(v) : m.popular.count(v);
-    const double score = trending ? 1.0 + count / top_trending : count / top_popular;
+    const double score = trending ? 1.0 + m.trending.count(v) / top_trending : m.popular.count(v) / top_popular;
     w.BeginObject();
     w.Key("video_id").Uint(v);
     w.Key("score").Double(score);
     w.Key("sources").BeginArray().String(trending ? "trending" : "popular").EndArray();
-    if (const Video* video = m.catalog.FindVideo(v); video != nullptr && !video->category.empty()) {
-      w.Key("category").String(video->category);
-    }
+    if (!videos[i].features.category.empty()) w.Key("category").String(videos[i].features.category);
     if (feed.debug) {
       w.Key("debug").BeginObject();
-      w.Key("engagements").Uint(static_cast<uint64_t>(count));
-      w.Key("window").String(trending ? "trending (recent window)" : "all time");
-      w.Key("rules").BeginArray().String("drop_watched").String("drop_excluded").EndArray();
+      w.Key("source_score").Double(trending ? m.trending.count(v) : m.popular.count(v));
+      w.Key("source_score_meaning").String(trending ? "decayed 1-day engagements" : "all-time clicks");
+      w.Key("features").BeginObject();
+      w.Key("metadata").String(FeatureStatusName(videos[i].metadata));
+      w.Key("counters").String(FeatureStatusName(videos[i].counters));
+      w.EndObject();
+      w.Key("rules").BeginArray().String("drop_seen").String("drop_excluded").EndArray();
       w.EndObject();
     }
     w.EndObject();
@@ -223,13 +233,43 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   w.EndArray();
   if (feed.debug) {
     w.Key("debug").BeginObject();
-    w.Key("watched_excluded").Uint(watched.size());
+    w.Key("seen_excluded").Uint(seen.size());
     w.Key("request_excluded").Uint(feed.exclude.size());
-    w.Key("as_of").String(FormatTimestamp(m.as_of_ms));
+    w.Key("user_features").BeginObject();
+    w.Key("profile").String(FeatureStatusName(user->profile));
+    w.Key("activity").String(FeatureStatusName(user->activity));
+    w.Key("history").String(FeatureStatusName(user->history));
+    w.EndObject();
+    w.Key("model_as_of").String(FormatTimestamp(m.as_of_ms));
     w.EndObject();
   }
   w.EndObject();
   metrics_.Increment("vrec_feed_items_total", items.size());
+  return JsonOk(w.Release());
+}
+
+HttpResponse FeedService::Events(const HttpRequest& request) {
+  if (ingestor_ == nullptr) return JsonError(503, "unavailable", "event ingestion is not enabled on this server");
+  absl::StatusOr<std::vector<Event>> events = ParseEventsJson(request.body, clock_->NowMs(), options_.events);
+  if (!events.ok()) return StatusToResponse(events.status());
+  // Every video must exist: one MultiGet for the batch.
+  std::vector<VideoId> ids;
+  for (const Event& e : *events) ids.push_back(e.video_id);
+  std::vector<VideoFeatures> videos;
+  std::vector<bool> found;
+  if (absl::Status s = store_->GetVideoFeatures(ids, &videos, &found); !s.ok()) return StatusToResponse(s);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!found[i]) {
+      return JsonError(400, "invalid_argument",
+                       absl::StrCat(ids.size() > 1 ? absl::StrCat("events[", i, "]: ") : "", "unknown video_id ",
+                                    ids[i]));
+    }
+  }
+  const size_t count = events->size();
+  if (absl::Status s = ingestor_->Ingest(std::move(*events)); !s.ok()) return StatusToResponse(s);
+  metrics_.Increment("vrec_events_ingested_total", count);
+  JsonWriter w;
+  w.BeginObject().Key("accepted").Uint(count).Key("log_events").Uint(ingestor_->log_events()).EndObject();
   return JsonOk(w.Release());
 }
 

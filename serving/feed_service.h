@@ -1,13 +1,14 @@
-// The feed service: routes HTTP requests to handlers and builds the homepage feed.
+// The feed service: routes HTTP requests to handlers, builds the homepage feed and takes in
+// events.
 //
 // Request path today (the popularity skeleton): parse and validate the request, pin the
-// current FeedModel, take the most engaged videos of the recent window (all-time popularity
-// fills any gap), leave out what the user already watched and what the request excludes,
-// answer JSON. Unknown users get the same feed (cold start), not an error. Later stages
-// (feature store, two-tower retrieval, ranker) replace the model behind the same API.
+// current FeedModel, read the user's features (one RocksDB MultiGet), take the most engaged
+// videos of the last day (decayed counts; all-time popularity fills any gap) minus what the
+// user watched, skipped-as-not-interested or excluded, read those videos' features (one
+// MultiGet), answer JSON. Unknown users get the same feed (cold start), not an error.
 //
-// Routes: GET /v1/feed, GET /healthz, GET /readyz, GET /metrics; POST /v1/events answers 501
-// until event ingestion exists. Unknown paths 404, wrong methods 405.
+// Routes: GET /v1/feed, POST /v1/events, GET /healthz, GET /readyz, GET /metrics. Unknown
+// paths 404, wrong methods 405.
 #ifndef VREC_SERVING_FEED_SERVICE_H_
 #define VREC_SERVING_FEED_SERVICE_H_
 
@@ -21,38 +22,32 @@
 #include "common/clock.h"
 #include "common/types.h"
 #include "common/world.h"
-#include "featurestore/watch_history.h"
+#include "featurestore/feature_store.h"
 #include "retrieval/trending.h"
+#include "serving/event_ingestor.h"
+#include "serving/event_json.h"
 #include "serving/http_server.h"
 #include "serving/metrics.h"
 
 namespace vrec {
 
-struct FeedModelOptions {
-  // Trending window ending at the last logged event. Default 3 days.
-  TimestampMs trending_window_ms = 3 * kMsPerDay;
-};
-
-// Everything one version of the feed needs. Immutable once loaded; shared by requests
-// through shared_ptr<const FeedModel>.
+// Everything one version of the feed needs besides the live feature store. Immutable once
+// loaded; shared by requests through shared_ptr<const FeedModel>.
 struct FeedModel {
   std::string version;
-  TimestampMs as_of_ms = 0;  // the last logged event
-  Catalog catalog;
-  Trending trending;  // recent window
-  Trending popular;   // all time
-  WatchHistory history;
+  TimestampMs as_of_ms = 0;  // the store's latest event when the model was built
+  Trending trending;  // decayed 1-day engagement (clicks, watches, likes)
+  Trending popular;   // all-time clicks
 };
 
-// Reads a world (catalog and the whole event log). NotFound/InvalidArgument for a missing or
-// malformed world, DataLoss for a corrupt log.
-absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const std::string& world_dir,
-                                                              const FeedModelOptions& options);
+// Ranks the store's videos. DataLoss for a corrupt store.
+absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store);
 
 struct FeedServiceOptions {
   uint32_t default_count = 20;   // items when `count` is absent
   uint32_t max_count = 200;      // larger `count` is a 400
   uint32_t max_exclude = 1000;   // longer `exclude` lists are a 400
+  EventJsonOptions events;       // POST /v1/events limits
 };
 
 // A validated GET /v1/feed request.
@@ -68,10 +63,12 @@ absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
                                              const FeedServiceOptions& options);
 
 // Thread-safe: Handle() runs on all server threads; SetModel() may run concurrently.
+// `store` and `ingestor` are not owned and must outlive the service; a null ingestor makes
+// POST /v1/events answer 503.
 class FeedService {
  public:
   FeedService(const FeedServiceOptions& options, std::shared_ptr<const FeedModel> model,
-              const Clock* clock);
+              const FeatureStore* store, EventIngestor* ingestor, const Clock* clock);
 
   // The HttpHandler.
   HttpResponse Handle(const HttpRequest& request);
@@ -82,10 +79,13 @@ class FeedService {
  private:
   HttpResponse Route(const HttpRequest& request, std::string* route);
   HttpResponse Feed(const HttpRequest& request);
+  HttpResponse Events(const HttpRequest& request);
   std::shared_ptr<const FeedModel> model() const { return std::atomic_load(&model_); }
 
   FeedServiceOptions options_;
   std::shared_ptr<const FeedModel> model_;  // accessed with std::atomic_load/store
+  const FeatureStore* store_;
+  EventIngestor* ingestor_;
   const Clock* clock_;
   ServingMetrics metrics_;
   std::atomic<uint64_t> next_request_;

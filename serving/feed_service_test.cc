@@ -1,51 +1,17 @@
 #include "serving/feed_service.h"
 
+#include <filesystem>
+
+#include "common/event_log.h"
+#include "featurestore/feature_store.h"
 #include "gtest/gtest.h"
+#include "serving/event_ingestor.h"
+#include "tests/testing/temp_dir.h"
 
 namespace vrec {
 namespace {
 
-Event Engage(UserId u, VideoId v, TimestampMs t) {
-  Event e;
-  e.user_id = u;
-  e.video_id = v;
-  e.timestamp_ms = t;
-  e.type = EventType::kClick;
-  return e;
-}
-
-// Videos 0..9; video v has v+1 recent engagements by user 100+v; user 1 watched video 9.
-std::shared_ptr<const FeedModel> SmallModel() {
-  auto model = std::make_shared<FeedModel>();
-  std::vector<User> users = {{1, "DE", "de", 3, 0}};
-  std::vector<Video> videos;
-  for (VideoId v = 0; v < 12; ++v) {
-    Video video;
-    video.id = v;
-    video.category = "music";
-    videos.push_back(video);
-  }
-  model->catalog = Catalog(users, videos);
-  TrendingBuilder trending({1000, 500});
-  TrendingBuilder popular({1000, 0});
-  WatchHistoryBuilder history;
-  std::vector<Event> events;
-  for (VideoId v = 0; v < 10; ++v) {
-    for (VideoId i = 0; i <= v; ++i) events.push_back(Engage(100 + v, v, 900));
-  }
-  events.push_back(Engage(1, 9, 900));
-  for (int i = 0; i < 50; ++i) events.push_back(Engage(200, 11, 10));  // old hit
-  for (const Event& e : events) {
-    trending.Add(e);
-    popular.Add(e);
-    history.Add(e);
-  }
-  model->trending = std::move(trending).Build();
-  model->popular = std::move(popular).Build();
-  model->history = std::move(history).Build();
-  model->version = "test-v1";
-  return model;
-}
+constexpr TimestampMs kNow = 100 * kMsPerDay;
 
 HttpRequest Get(const std::string& path, std::vector<std::pair<std::string, std::string>> params = {}) {
   HttpRequest r;
@@ -55,36 +21,114 @@ HttpRequest Get(const std::string& path, std::vector<std::pair<std::string, std:
   return r;
 }
 
+HttpRequest Post(const std::string& path, const std::string& body) {
+  HttpRequest r;
+  r.method = "POST";
+  r.path = path;
+  r.body = body;
+  return r;
+}
+
+// Videos 0..9 trend with v+1 clicks in the last hour; video 11 has 50 clicks 30 days ago;
+// user 1 (known) watched video 9.
 class FeedServiceTest : public ::testing::Test {
  protected:
-  FeedServiceTest() : clock_(1000), service_(FeedServiceOptions(), SmallModel(), &clock_) {}
-  ManualClock clock_;
-  FeedService service_;
+  void SetUp() override {
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    const std::string dir = testing::TempPath(name + "_store");
+    log_path_ = testing::TempPath(name + ".log");
+    std::filesystem::remove_all(dir);
+    std::filesystem::remove(log_path_);
+    auto store = FeatureStore::Create(dir, FeatureStoreOptions());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    std::vector<VideoFeatures> videos(12);
+    for (VideoId v = 0; v < 12; ++v) {
+      videos[v].id = v;
+      videos[v].known = true;
+      videos[v].category = "music";
+      videos[v].duration_ms = 60000;
+      if (v < 10) videos[v].counters.Add(kClicks, v + 1, kNow - kMsPerHour);
+    }
+    videos[11].counters.Add(kClicks, 50, kNow - 30 * kMsPerDay);
+    UserFeatures user;
+    user.id = 1;
+    user.known = true;
+    user.last_active_ms = kNow - kMsPerHour;
+    user.history = {{9, kNow - kMsPerHour, 1.0f, HistoryEntry::kWatched}};
+    FeatureWriteBatch batch;
+    for (const VideoFeatures& v : videos) batch.videos.push_back(&v);
+    batch.users.push_back(&user);
+    batch.as_of_ms = kNow;
+    ASSERT_TRUE(store_->Write(batch, FeatureWriteOptions()).ok());
+    auto model = LoadFeedModel(*store_);
+    ASSERT_TRUE(model.ok()) << model.status();
+    auto ingestor = EventIngestor::Create(log_path_, store_.get(), EventIngestorOptions());
+    ASSERT_TRUE(ingestor.ok()) << ingestor.status();
+    ingestor_ = std::move(*ingestor);
+    clock_ = std::make_unique<ManualClock>(kNow);
+    service_ = std::make_unique<FeedService>(FeedServiceOptions(), *model, store_.get(), ingestor_.get(), clock_.get());
+  }
+
+  std::string log_path_;
+  std::unique_ptr<FeatureStore> store_;
+  std::unique_ptr<EventIngestor> ingestor_;
+  std::unique_ptr<ManualClock> clock_;
+  std::unique_ptr<FeedService> service_;
 };
 
 TEST_F(FeedServiceTest, FeedLeavesOutWatchedAndExcludedVideos) {
-  HttpResponse r = service_.Handle(Get("/v1/feed", {{"user_id", "1"}, {"count", "3"}, {"exclude", "7"}}));
+  HttpResponse r = service_->Handle(Get("/v1/feed", {{"user_id", "1"}, {"count", "3"}, {"exclude", "7"}}));
   ASSERT_EQ(r.status, 200) << r.body;
   // Trending order is 9, 8, 7, 6...: 9 is watched, 7 excluded.
   const size_t v8 = r.body.find("\"video_id\":8"), v6 = r.body.find("\"video_id\":6"),
                v5 = r.body.find("\"video_id\":5");
-  EXPECT_NE(v8, std::string::npos) << r.body;
+  ASSERT_NE(v8, std::string::npos) << r.body;
   EXPECT_LT(v8, v6);
   EXPECT_LT(v6, v5);
   EXPECT_EQ(r.body.find("\"video_id\":9"), std::string::npos);
   EXPECT_EQ(r.body.find("\"video_id\":7"), std::string::npos);
-  EXPECT_NE(r.body.find("\"model_version\":\"test-v1\""), std::string::npos);
+  EXPECT_NE(r.body.find("\"category\":\"music\""), std::string::npos);
   EXPECT_NE(r.body.find("\"cold_start\":false"), std::string::npos);
 }
 
 TEST_F(FeedServiceTest, UnknownUserGetsColdStartFeedFilledFromAllTimePopularity) {
-  HttpResponse r = service_.Handle(Get("/v1/feed", {{"user_id", "424242"}, {"count", "11"}, {"debug", "1"}}));
+  HttpResponse r = service_->Handle(Get("/v1/feed", {{"user_id", "424242"}, {"count", "11"}, {"debug", "1"}}));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("\"cold_start\":true"), std::string::npos);
   EXPECT_NE(r.body.find("\"video_id\":9"), std::string::npos);
   // Only 10 videos trend; the 11th comes from all-time popularity.
   EXPECT_NE(r.body.find("\"video_id\":11,\"score\":1,\"sources\":[\"popular\"]"), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find("\"debug\""), std::string::npos);
+  EXPECT_NE(r.body.find("\"user_features\":{\"profile\":\"missing\",\"activity\":\"missing\",\"history\":\"missing\"}"),
+            std::string::npos)
+      << r.body;
+}
+
+TEST_F(FeedServiceTest, PostedWatchIsExcludedFromTheNextFeed) {
+  HttpResponse before = service_->Handle(Get("/v1/feed", {{"user_id", "1"}, {"count", "1"}}));
+  ASSERT_NE(before.body.find("\"video_id\":8"), std::string::npos) << before.body;
+  HttpResponse posted = service_->Handle(
+      Post("/v1/events", R"({"events": [{"user_id": 1, "video_id": 8, "type": "watch", "watch_time_ms": 5000}]})"));
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  EXPECT_EQ(posted.body, R"({"accepted":1,"log_events":1})");
+  HttpResponse after = service_->Handle(Get("/v1/feed", {{"user_id", "1"}, {"count", "1"}}));
+  EXPECT_EQ(after.body.find("\"video_id\":8"), std::string::npos) << after.body;
+  EXPECT_NE(after.body.find("\"video_id\":7"), std::string::npos) << after.body;
+}
+
+TEST_F(FeedServiceTest, BadEventsAre400AndNothingIsApplied) {
+  HttpResponse unknown = service_->Handle(Post(
+      "/v1/events",
+      R"({"events": [{"user_id": 1, "video_id": 3, "type": "click"}, {"user_id": 1, "video_id": 777, "type": "click"}]})"));
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("events[1]: unknown video_id 777"), std::string::npos) << unknown.body;
+  HttpResponse malformed = service_->Handle(Post("/v1/events", "{\"user_id\": "));
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(ingestor_->log_events(), 0u);  // all or nothing
+  auto user = store_->GetUser(1, kNow);
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(user->features.FindHistory(3), nullptr);
+  EXPECT_EQ(service_->Handle(Get("/v1/events")).status, 405);
 }
 
 TEST_F(FeedServiceTest, BadParametersAre400WithActionableMessages) {
@@ -102,7 +146,7 @@ TEST_F(FeedServiceTest, BadParametersAre400WithActionableMessages) {
       {{{"user_id", "1"}, {"cuont", "3"}}, "unknown parameter 'cuont'"},
   };
   for (const Case& c : cases) {
-    HttpResponse r = service_.Handle(Get("/v1/feed", c.params));
+    HttpResponse r = service_->Handle(Get("/v1/feed", c.params));
     EXPECT_EQ(r.status, 400) << c.message;
     EXPECT_NE(r.body.find(c.message), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("\"code\":\"invalid_argument\""), std::string::npos);
@@ -110,28 +154,28 @@ TEST_F(FeedServiceTest, BadParametersAre400WithActionableMessages) {
 }
 
 TEST_F(FeedServiceTest, RoutesHealthReadinessMetricsAndErrors) {
-  EXPECT_EQ(service_.Handle(Get("/healthz")).status, 200);
-  HttpResponse ready = service_.Handle(Get("/readyz"));
+  EXPECT_EQ(service_->Handle(Get("/healthz")).status, 200);
+  HttpResponse ready = service_->Handle(Get("/readyz"));
   EXPECT_EQ(ready.status, 200);
-  EXPECT_NE(ready.body.find("test-v1"), std::string::npos);
-  EXPECT_EQ(service_.Handle(Get("/nope")).status, 404);
+  EXPECT_NE(ready.body.find("popularity-"), std::string::npos);
+  EXPECT_EQ(service_->Handle(Get("/nope")).status, 404);
   HttpRequest post = Get("/v1/feed", {{"user_id", "1"}});
   post.method = "POST";
-  HttpResponse wrong = service_.Handle(post);
+  HttpResponse wrong = service_->Handle(post);
   EXPECT_EQ(wrong.status, 405);
   ASSERT_EQ(wrong.headers.size(), 1u);
   EXPECT_EQ(wrong.headers[0].second, "GET");
-  HttpResponse metrics = service_.Handle(Get("/metrics"));
+  HttpResponse metrics = service_->Handle(Get("/metrics"));
   EXPECT_NE(metrics.body.find("vrec_http_requests_total{route=\"/v1/feed\",code=\"405\"} 1"), std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("vrec_http_requests_total{route=\"other\",code=\"404\"} 1"), std::string::npos);
 }
 
 TEST_F(FeedServiceTest, NoModelMeansNotReady) {
-  service_.SetModel(nullptr);
-  EXPECT_EQ(service_.Handle(Get("/readyz")).status, 503);
-  EXPECT_EQ(service_.Handle(Get("/v1/feed", {{"user_id", "1"}})).status, 503);
-  EXPECT_EQ(service_.Handle(Get("/healthz")).status, 200);
+  service_->SetModel(nullptr);
+  EXPECT_EQ(service_->Handle(Get("/readyz")).status, 503);
+  EXPECT_EQ(service_->Handle(Get("/v1/feed", {{"user_id", "1"}})).status, 503);
+  EXPECT_EQ(service_->Handle(Get("/healthz")).status, 200);
 }
 
 }  // namespace

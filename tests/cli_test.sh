@@ -42,23 +42,49 @@ check "bad csv row names file and line" grep -q "log.csv:3: bad timestamp" "$TMP
 "$VREC" import --format csv --input "$TMP/log.csv" --out "$TMP/csvw" --skip-bad >"$TMP/imp" 2>&1
 check "skip-bad imports the rest" grep -q "1 bad rows skipped" "$TMP/imp"
 
-# The server as a process: port 0, read the port it prints, ask for a feed, stop with SIGINT.
-"$VREC" serve --world "$TMP/w" --port 0 >"$TMP/serve" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/serve")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
+"$VREC" serve --world "$TMP/w" --port 0 >"$TMP/err" 2>&1; code=$?
+check "serve without a feature store exits 1" test "$code" -eq 1
+check "serve without a feature store says how to build one" grep -q "vrec featurize" "$TMP/err"
+"$VREC" featurize --world "$TMP/w" --noprogress >"$TMP/feat" 2>&1
+check "featurize builds the store" grep -q "featurized" "$TMP/feat"
+
+# The server as a process: port 0, read the port it prints.
+start_server() {
+  "$VREC" serve --world "$TMP/w" --port 0 >"$TMP/serve" 2>&1 &
+  pid=$!
+  port=""
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/serve")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+}
+http() {  # http METHOD TARGET [BODY]: prints the raw response
+  local body="${3:-}"
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf '%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+    "$1" "$2" "${#body}" "$body" >&3
+  cat <&3
+  exec 3>&-
+}
+start_server
 check "server prints its port" test -n "$port"
 if [ -n "$port" ]; then
-  exec 3<>"/dev/tcp/127.0.0.1/$port"
-  printf 'GET /v1/feed?user_id=1&count=10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
-  reply=$(cat <&3)
-  exec 3>&-
+  reply=$(http GET '/v1/feed?user_id=1&count=10')
   check "feed over HTTP is 200" grep -q "HTTP/1.1 200" <<<"$reply"
   check "feed has 10 items" test "$(grep -o '"video_id"' <<<"$reply" | wc -l)" -eq 10
+  top=$(grep -o '"video_id":[0-9]*' <<<"$reply" | head -1 | cut -d: -f2)
+  reply=$(http POST /v1/events "{\"user_id\": 1, \"video_id\": $top, \"type\": \"watch\", \"watch_time_ms\": 4000}")
+  check "posted watch is acknowledged" grep -q '"accepted":1' <<<"$reply"
+  # Kill without warning, then restart: the acknowledged watch must still be there.
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null
+  start_server
+  check "server restarts after kill -9" test -n "$port"
+  reply=$(http GET '/v1/feed?user_id=1&count=10')
+  check "watched video stays out of the feed after the restart" test "$(grep -c "\"video_id\":$top," <<<"$reply")" -eq 0
+  out=$("$VREC" events --world "$TMP/w" --dump --user 1 --video "$top" --type watch --limit 0)
+  check "the watch is in the event log" grep -q $'\t4000\t' <<<"$out"
 fi
 kill -INT "$pid"
 wait "$pid"

@@ -105,7 +105,7 @@ TEST_F(LeakageTest, SystemsSeeOnlyThePast) {
   options.show_progress = false;
   auto data = BuildReplayData(dir_, *catalog, manifest_, options);
   ASSERT_TRUE(data.ok()) << data.status();
-  EXPECT_EQ(data->popular.count(5), 0u);
+  EXPECT_EQ(data->popular.count(5), 0.0f);
   EXPECT_EQ(data->popular.ranked(), (std::vector<VideoId>{1, 2, 3}));
   EXPECT_EQ(std::count(data->available.begin(), data->available.end(), 9), 0);
   ASSERT_EQ(data->cases.size(), 50u);
@@ -146,8 +146,8 @@ TEST_F(LeakageTest, LeaveLastOutHoldsOutTheLastItemEverywhere) {
   // Users 0-9 but 7 hold 5 out; users 10-49 have a single item, so theirs is training data,
   // and user 7's 5 is history: 40 + 1.
   ASSERT_EQ(data->cases.size(), 10u);
-  EXPECT_EQ(data->popular.count(5), 41u);
-  EXPECT_EQ(data->popular.count(9), 0u);
+  EXPECT_EQ(data->popular.count(5), 41.0f);
+  EXPECT_EQ(data->popular.count(9), 0.0f);
 }
 
 TEST_F(LeakageTest, BadSplitIsAClearError) {

@@ -1,5 +1,7 @@
 // The feed over real HTTP: a generated world, the real server on 127.0.0.1:0, raw sockets.
 #include <atomic>
+#include <map>
+#include <set>
 #include <cstdlib>
 #include <regex>
 #include <thread>
@@ -7,6 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/event_log.h"
 #include "gtest/gtest.h"
+#include "featurestore/feature_replay.h"
+#include "featurestore/feature_store.h"
+#include "serving/event_ingestor.h"
 #include "serving/feed_service.h"
 #include "serving/http_server.h"
 #include "tests/testing/http_client.h"
@@ -39,13 +44,24 @@ class ServerE2eTest : public ::testing::Test {
     g.days = 10;
     g.show_progress = false;
     ASSERT_TRUE(GenerateWorld(*world_, g).ok());
+    FeaturizeOptions f;
+    f.show_progress = false;
+    ASSERT_TRUE(Featurize(*world_, *world_ + "/features", f).ok());
   }
 
-  void SetUp() override {
-    auto model = LoadFeedModel(*world_, FeedModelOptions());
+  void SetUp() override { Start(); }
+
+  void Start() {
+    auto store = FeatureStore::Open(*world_ + "/features", FeatureStoreOptions());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    auto ingestor = EventIngestor::Create(WorldEventsPath(*world_), store_.get(), EventIngestorOptions());
+    ASSERT_TRUE(ingestor.ok()) << ingestor.status();
+    ingestor_ = std::move(*ingestor);
+    auto model = LoadFeedModel(*store_);
     ASSERT_TRUE(model.ok()) << model.status();
-    clock_ = std::make_unique<ManualClock>(0);
-    service_ = std::make_unique<FeedService>(FeedServiceOptions(), *model, clock_.get());
+    clock_ = std::make_unique<ManualClock>(store_->as_of_ms());
+    service_ = std::make_unique<FeedService>(FeedServiceOptions(), *model, store_.get(), ingestor_.get(), clock_.get());
     HttpServerOptions options;
     options.port = 0;
     options.threads = 2;
@@ -57,7 +73,17 @@ class ServerE2eTest : public ::testing::Test {
     port_ = server_->port();
   }
 
+  // Tears everything down in dependency order, as a process exit would.
+  void Stop() {
+    server_.reset();
+    service_.reset();
+    ingestor_.reset();
+    store_.reset();
+  }
+
   static std::string* world_;
+  std::unique_ptr<FeatureStore> store_;
+  std::unique_ptr<EventIngestor> ingestor_;
   std::unique_ptr<ManualClock> clock_;
   std::unique_ptr<FeedService> service_;
   std::unique_ptr<HttpServer> server_;
@@ -68,13 +94,18 @@ std::string* ServerE2eTest::world_ = nullptr;
 TEST_F(ServerE2eTest, FeedHasCountItemsNoneAlreadyWatched) {
   auto events = ReadEventLog(WorldEventsPath(*world_));
   ASSERT_TRUE(events.ok());
-  // The most active user has the most to exclude.
-  std::vector<int> per_user(800, 0);
-  for (const Event& e : *events) per_user[e.user_id] += IsEngagement(e.type);
-  const UserId user = static_cast<UserId>(std::max_element(per_user.begin(), per_user.end()) - per_user.begin());
-  std::set<VideoId> watched;
+  // The most active user whose whole history fits the store's history length (100).
+  std::map<UserId, std::set<VideoId>> engaged;
   for (const Event& e : *events) {
-    if (e.user_id == user && IsEngagement(e.type)) watched.insert(e.video_id);
+    if (IsEngagement(e.type)) engaged[e.user_id].insert(e.video_id);
+  }
+  UserId user = 0;
+  std::set<VideoId> watched;
+  for (const auto& [u, videos] : engaged) {
+    if (videos.size() <= FeatureUpdateOptions().history_length && videos.size() > watched.size()) {
+      user = u;
+      watched = videos;
+    }
   }
   ASSERT_GT(watched.size(), 5u);
   auto reply = HttpGet(port_, absl::StrCat("/v1/feed?user_id=", user, "&count=50"));
@@ -125,6 +156,41 @@ TEST_F(ServerE2eTest, ErrorsAreJsonWithTheRightStatus) {
   auto big = HttpPost(port_, "/v1/events", std::string(10000, '{'));
   ASSERT_TRUE(big.ok());
   EXPECT_EQ(big->status, 413);
+  auto bad_event = HttpPost(port_, "/v1/events", R"({"user_id": 1, "video_id": 2, "type": "purchase"})");
+  ASSERT_TRUE(bad_event.ok());
+  EXPECT_EQ(bad_event->status, 400);
+  EXPECT_NE(bad_event->body.find("unknown event type 'purchase'"), std::string::npos) << bad_event->body;
+}
+
+TEST_F(ServerE2eTest, PostedWatchIsExcludedAndSurvivesARestart) {
+  const UserId user = 3;
+  auto before = HttpGet(port_, absl::StrCat("/v1/feed?user_id=", user, "&count=5"));
+  ASSERT_TRUE(before.ok());
+  const std::vector<VideoId> first = VideoIds(before->body);
+  ASSERT_EQ(first.size(), 5u);
+  const VideoId top = first[0];
+  const uint64_t logged_before = ingestor_->log_events();
+  auto posted = HttpPost(port_, "/v1/events",
+                         absl::StrCat(R"({"events": [{"user_id": )", user, R"(, "video_id": )", top,
+                                      R"(, "type": "click"}, {"user_id": )", user, R"(, "video_id": )", top,
+                                      R"(, "type": "watch", "watch_time_ms": 20000}]})"));
+  ASSERT_TRUE(posted.ok());
+  ASSERT_EQ(posted->status, 200) << posted->body;
+  EXPECT_NE(posted->body.find("\"accepted\":2"), std::string::npos);
+  auto after = HttpGet(port_, absl::StrCat("/v1/feed?user_id=", user, "&count=5"));
+  ASSERT_TRUE(after.ok());
+  const std::vector<VideoId> second = VideoIds(after->body);
+  EXPECT_EQ(std::count(second.begin(), second.end(), top), 0) << "the watched video came back";
+  EXPECT_EQ(second[0], first[1]);
+
+  Stop();
+  Start();
+  EXPECT_EQ(ingestor_->log_events(), logged_before + 2);
+  EXPECT_EQ(store_->watermark(), logged_before + 2);
+  auto restarted = HttpGet(port_, absl::StrCat("/v1/feed?user_id=", user, "&count=5"));
+  ASSERT_TRUE(restarted.ok());
+  const std::vector<VideoId> third = VideoIds(restarted->body);
+  EXPECT_EQ(std::count(third.begin(), third.end(), top), 0);
 }
 
 TEST_F(ServerE2eTest, ConcurrentClientsAllSucceedAndMetricsCountThem) {

@@ -7,6 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/world.h"
+#include "featurestore/feature_store.h"
+#include "serving/event_ingestor.h"
 #include "serving/feed_service.h"
 #include "serving/http_server.h"
 #include "tools/commands.h"
@@ -18,35 +21,43 @@ namespace vrec {
 absl::Status RunServe(int argc, char** argv) {
   HttpServerOptions server_options;
   FeedServiceOptions feed_options;
-  FeedModelOptions model_options;
-  std::string world;
+  FeatureStoreOptions store_options;
+  std::string world, store_dir;
   uint32_t port = server_options.port, threads = server_options.threads;
-  uint64_t body_limit = server_options.body_limit_bytes;
-  double trending_days = 3.0;
-  FlagSet flags("vrec serve", "Serves the feed API (GET /v1/feed, /healthz, /readyz, /metrics) over HTTP.");
-  flags.String("world", &world, "world directory to serve");
+  uint64_t body_limit = server_options.body_limit_bytes, cache_mb = store_options.block_cache_bytes >> 20;
+  FlagSet flags("vrec serve",
+                "Serves the feed API (GET /v1/feed, POST /v1/events, /healthz, /readyz, /metrics) over HTTP.");
+  flags.String("world", &world, "world directory (its event log receives POST /v1/events)");
+  flags.String("store", &store_dir, "feature store (default: WORLD/features, built by `vrec featurize`)");
   flags.String("address", &server_options.address, "listen address");
   flags.Uint32("port", &port, "listen port (0 picks a free one and prints it)");
   flags.Uint32("threads", &threads, "server threads");
   flags.Uint64("body-limit-bytes", &body_limit, "largest accepted request body");
   flags.Uint32("max-count", &feed_options.max_count, "largest allowed `count` per feed request");
-  flags.Double("trending-days", &trending_days, "trending window before the last logged event, in days");
+  flags.Uint64("block-cache-mb", &cache_mb, "RocksDB block cache size in MiB");
   flags.Require("world");
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
   if (port > 65535) return absl::InvalidArgumentError("--port must be in [0, 65535]");
-  if (trending_days <= 0) return absl::InvalidArgumentError("--trending-days must be positive");
   server_options.port = static_cast<uint16_t>(port);
   server_options.threads = static_cast<int>(threads);
   server_options.body_limit_bytes = body_limit;
-  model_options.trending_window_ms = static_cast<TimestampMs>(trending_days * kMsPerDay);
+  store_options.block_cache_bytes = cache_mb << 20;
+  if (store_dir.empty()) store_dir = DefaultStoreDir(world);
 
   Progress timer("load", 0, "", false);
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> model, LoadFeedModel(world, model_options));
-  std::fprintf(stderr, "loaded %s: %zu videos, %zu users, %zu watch pairs, model %s in %.1f s\n",
-               world.c_str(), model->catalog.videos().size(), model->catalog.users().size(),
-               model->history.num_pairs(), model->version.c_str(), timer.ElapsedSeconds());
-  FeedService service(feed_options, std::move(model), SystemClock::Get());
+  VREC_RETURN_IF_ERROR(ReadWorldManifest(world).status());
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventIngestor> ingestor,
+                        EventIngestor::Create(WorldEventsPath(world), store.get(), EventIngestorOptions()));
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> model, LoadFeedModel(*store));
+  std::fprintf(stderr,
+               "loaded %s: feature store %s reflects %llu logged events (%llu caught up from the log), "
+               "%zu trending videos, model %s in %.1f s\n",
+               world.c_str(), store_dir.c_str(), static_cast<unsigned long long>(store->watermark()),
+               static_cast<unsigned long long>(ingestor->recovered_events()), model->trending.ranked().size(),
+               model->version.c_str(), timer.ElapsedSeconds());
+  FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), SystemClock::Get());
 
   // Signals go to this thread only: block them before the server threads start.
   sigset_t signals;

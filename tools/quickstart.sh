@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # From a fresh Debian 12 machine to a feed: installs what is missing, builds vrec, makes the
-# default synthetic world (once) and serves the feed API on 127.0.0.1:8080 in the foreground.
+# default synthetic world (once), builds its feature store (once) and serves the feed API on
+# 127.0.0.1:8080 in the foreground.
 # Ctrl-C stops the server. Environment: VREC_WORLD (default worlds/default), VREC_PORT (8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,18 +9,26 @@ cd "$(dirname "$0")/.."
 WORLD="${VREC_WORLD:-worlds/default}"
 PORT="${VREC_PORT:-8080}"
 
-echo "== 1/3 dependencies"
+echo "== 1/4 dependencies"
 tools/install_deps.sh
 
-echo "== 2/3 build"
+echo "== 2/4 build"
 bazel build //tools:vrec 2>&1 | grep -v 'linux-sandbox' | grep -E 'ERROR|error:|Build completed|FAILED' || true
 VREC=bazel-bin/tools/vrec
 [ -x "$VREC" ] || { echo "quickstart: build failed" >&2; exit 1; }
 
-echo "== 3/3 default world and server"
+echo "== 3/4 default world and its feature store"
 if [ ! -f "$WORLD/WORLD" ]; then
   "$VREC" generate --out "$WORLD"
+  rm -rf "$WORLD/features"
 else
   echo "reusing $WORLD (delete it to regenerate)"
 fi
+if [ ! -f "$WORLD/features/CURRENT" ]; then
+  "$VREC" featurize --world "$WORLD"
+else
+  echo "reusing $WORLD/features (delete it to rebuild)"
+fi
+
+echo "== 4/4 server"
 exec "$VREC" serve --world "$WORLD" --address 127.0.0.1 --port "$PORT"

@@ -1,0 +1,66 @@
+#include "serving/event_json.h"
+
+#include "gtest/gtest.h"
+
+namespace vrec {
+namespace {
+
+constexpr TimestampMs kNow = 1767225600000;
+
+TEST(EventJsonTest, ParsesOneEventAndBatches) {
+  auto one = ParseEventsJson(R"({"user_id": 7, "video_id": 42, "type": "watch", "watch_time_ms": 31000,
+                                 "position": 3, "device": "tv", "request_id": "00ab"})", kNow, {});
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->size(), 1u);
+  const Event& e = (*one)[0];
+  EXPECT_EQ(e.user_id, 7u);
+  EXPECT_EQ(e.video_id, 42u);
+  EXPECT_EQ(e.type, EventType::kWatch);
+  EXPECT_EQ(e.watch_time_ms, 31000u);
+  EXPECT_EQ(e.timestamp_ms, kNow);  // defaults to the server's clock
+  EXPECT_EQ(e.position, 3);
+  EXPECT_EQ(e.device, Device::kTv);
+  EXPECT_EQ(e.request_id, 0xabu);
+  auto batch = ParseEventsJson(R"({"events": [{"user_id": 1, "video_id": 2, "type": "click", "timestamp_ms": 5},
+                                              {"user_id": 1, "video_id": 3, "type": "like"}]})", kNow, {});
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), 2u);
+  EXPECT_EQ((*batch)[0].timestamp_ms, 5);
+  EXPECT_EQ((*batch)[1].position, kUnknownPosition);
+}
+
+TEST(EventJsonTest, ErrorsNameTheEventAndTheProblem) {
+  struct Case {
+    const char* body;
+    const char* message;
+  } cases[] = {
+      {"{", "invalid JSON at byte"},
+      {"[]", "an event must be a JSON object"},
+      {R"({"events": []})", "the batch has no events"},
+      {R"({"events": {}})", "\"events\" must be an array"},
+      {R"({"events": [], "x": 1})", "no other fields"},
+      {R"({"video_id": 1, "type": "click"})", "missing user_id"},
+      {R"({"events": [{"user_id": 1, "video_id": 1, "type": "click"}, {"user_id": 1, "video_id": 1, "type": "buy"}]})",
+       "events[1]: unknown event type 'buy'"},
+      {R"({"user_id": -1, "video_id": 1, "type": "click"})", "user_id must be an integer"},
+      {R"({"user_id": 1.5, "video_id": 1, "type": "click"})", "user_id must be an integer"},
+      {R"({"user_id": 1, "video_id": 1, "type": "click", "watch_time_ms": 5})", "only allowed on watch events"},
+      {R"({"user_id": 1, "video_id": 1, "type": "click", "timestamp_ms": 9999999999999})", "ahead of the server's clock"},
+      {R"({"user_id": 1, "video_id": 1, "type": "click", "devise": "tv"})", "unknown field 'devise'"},
+      {R"({"user_id": 1, "video_id": 1, "type": "click", "request_id": "xyz"})", "request_id must be"},
+  };
+  for (const Case& c : cases) {
+    auto parsed = ParseEventsJson(c.body, kNow, {});
+    ASSERT_FALSE(parsed.ok()) << c.body;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(parsed.status().message().find(c.message), std::string::npos) << parsed.status();
+  }
+  EventJsonOptions small;
+  small.max_events = 1;
+  auto too_many = ParseEventsJson(R"({"events": [{"user_id": 1, "video_id": 1, "type": "click"},
+                                                 {"user_id": 1, "video_id": 1, "type": "click"}]})", kNow, small);
+  EXPECT_NE(too_many.status().message().find("at most 1 events"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vrec
