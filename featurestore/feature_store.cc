@@ -172,6 +172,10 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::OpenImpl(
   store->dir_ = dir;
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status opened = rocksdb::DB::Open(db_options, dir, descriptors, &store->handles_, &raw);
+  if (opened.IsIOError() && opened.ToString().find("lock") != std::string::npos) {
+    return absl::UnavailableError(absl::StrCat("feature store ", dir,
+                                               " is in use by another process (is another vrec serve running?)"));
+  }
   if (!opened.ok()) return FromRocks(opened, absl::StrCat("cannot open feature store ", dir));
   store->db_.reset(raw);
   if (create) {

@@ -136,6 +136,15 @@ TEST(FeatureStoreTest, BadDirectoriesAreClearErrorsAtOpen) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(FeatureStoreTest, SecondOpenerIsToldTheStoreIsInUse) {
+  const std::string dir = FreshDir("store_locked");
+  auto first = FeatureStore::Create(dir, FeatureStoreOptions());
+  ASSERT_TRUE(first.ok());
+  auto second = FeatureStore::Open(dir, FeatureStoreOptions());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos) << second.status();
+}
+
 TEST(FeatureStoreTest, SchemaVersionMismatchIsRefused) {
   const std::string dir = FreshDir("store_schema");
   { ASSERT_TRUE(FeatureStore::Create(dir, FeatureStoreOptions()).ok()); }
