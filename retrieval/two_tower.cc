@@ -1,0 +1,220 @@
+#include "retrieval/two_tower.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "retrieval/internal/two_tower_net.h"
+
+namespace vrec {
+namespace internal {
+namespace {
+
+constexpr int kSmallDim = 8;
+
+torch::Tensor Pool(const torch::Tensor& embeddings, const torch::Tensor& weights) {
+  // embeddings [B, N, D], weights [B, N] -> weighted mean [B, D]; all-zero weights give zeros.
+  const torch::Tensor w = weights.unsqueeze(-1);
+  return (embeddings * w).sum(1) / (w.sum(1) + 1e-6);
+}
+
+torch::nn::Embedding SparseTable(int64_t rows, int64_t dim) {
+  torch::nn::Embedding table(torch::nn::EmbeddingOptions(rows, dim).sparse(true).padding_idx(0));
+  torch::NoGradGuard no_grad;
+  table->weight.normal_(0.0, 0.1);
+  table->weight[0].zero_();
+  return table;
+}
+
+torch::nn::Sequential Mlp(int64_t in, int64_t hidden, int64_t out) {
+  return torch::nn::Sequential(torch::nn::LayerNorm(torch::nn::LayerNormOptions({in})),
+                               torch::nn::Linear(in, hidden), torch::nn::ReLU(), torch::nn::Linear(hidden, out));
+}
+
+}  // namespace
+
+UserBatch ToUserBatch(absl::Span<const UserInputs> users) {
+  const int64_t n = static_cast<int64_t>(users.size());
+  UserBatch b;
+  b.categorical = torch::empty({n, 6}, torch::kInt64);
+  b.history = torch::empty({n, kUserHistory}, torch::kInt64);
+  b.history_weight = torch::empty({n, kUserHistory}, torch::kFloat32);
+  b.categories = torch::empty({n, kUserTopCategories}, torch::kInt64);
+  b.category_weight = torch::empty({n, kUserTopCategories}, torch::kFloat32);
+  b.dense = torch::empty({n, kUserDense}, torch::kFloat32);
+  int64_t* cat = b.categorical.data_ptr<int64_t>();
+  int64_t* hist = b.history.data_ptr<int64_t>();
+  float* hw = b.history_weight.data_ptr<float>();
+  int64_t* cats = b.categories.data_ptr<int64_t>();
+  float* cw = b.category_weight.data_ptr<float>();
+  float* dense = b.dense.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const UserInputs& u = users[i];
+    const int64_t row[6] = {u.country, u.language, u.age_bucket, u.device, u.hour, u.weekday};
+    std::memcpy(cat + i * 6, row, sizeof(row));
+    std::memcpy(hist + i * kUserHistory, u.history.data(), sizeof(u.history));
+    std::memcpy(hw + i * kUserHistory, u.history_weight.data(), sizeof(u.history_weight));
+    std::memcpy(cats + i * kUserTopCategories, u.top_categories.data(), sizeof(u.top_categories));
+    std::memcpy(cw + i * kUserTopCategories, u.top_category_weight.data(), sizeof(u.top_category_weight));
+    std::memcpy(dense + i * kUserDense, u.dense.data(), sizeof(u.dense));
+  }
+  return b;
+}
+
+VideoBatch ToVideoBatch(absl::Span<const VideoInputs> videos) {
+  const int64_t n = static_cast<int64_t>(videos.size());
+  VideoBatch b;
+  b.video = torch::empty({n}, torch::kInt64);
+  b.categorical = torch::empty({n, 4}, torch::kInt64);
+  b.tags = torch::empty({n, kVideoTags}, torch::kInt64);
+  b.dense = torch::empty({n, kVideoDense}, torch::kFloat32);
+  int64_t* id = b.video.data_ptr<int64_t>();
+  int64_t* cat = b.categorical.data_ptr<int64_t>();
+  int64_t* tags = b.tags.data_ptr<int64_t>();
+  float* dense = b.dense.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const VideoInputs& v = videos[i];
+    id[i] = v.video;
+    const int64_t row[4] = {v.category, v.creator, v.language, v.duration_bucket};
+    std::memcpy(cat + i * 4, row, sizeof(row));
+    std::memcpy(tags + i * kVideoTags, v.tags.data(), sizeof(v.tags));
+    std::memcpy(dense + i * kVideoDense, v.dense.data(), sizeof(v.dense));
+  }
+  return b;
+}
+
+TwoTowerNetImpl::TwoTowerNetImpl(const TwoTowerConfig& c) : config(c) {
+  const TransformOptions& t = c.transform;
+  video_ids = register_module("video_ids", SparseTable(t.video_buckets, c.id_dim));
+  categories = register_module("categories", SparseTable(t.category_buckets, c.category_dim));
+  tags = register_module("tags", SparseTable(t.tag_buckets, c.category_dim));
+  creators = register_module("creators", SparseTable(t.creator_buckets, c.category_dim));
+  const int64_t user_rows = t.country_buckets + t.language_buckets + 7 + kNumDevices + 24 + 7;
+  user_small = register_module("user_small", SparseTable(user_rows, kSmallDim));
+  item_small = register_module("item_small", SparseTable(t.language_buckets + 9, kSmallDim));
+  const int64_t user_in = 6 * kSmallDim + c.id_dim + c.category_dim + kUserDense;
+  const int64_t item_in = c.id_dim + 3 * c.category_dim + 2 * kSmallDim + kVideoDense;
+  user_mlp = register_module("user_mlp", Mlp(user_in, c.hidden_dim, c.embedding_dim));
+  item_mlp = register_module("item_mlp", Mlp(item_in, c.hidden_dim, c.embedding_dim));
+}
+
+torch::Tensor TwoTowerNetImpl::EmbedUsers(const UserBatch& b) {
+  const TransformOptions& t = config.transform;
+  const int64_t offsets[6] = {int64_t{0},
+                              t.country_buckets,
+                              t.country_buckets + t.language_buckets,
+                              t.country_buckets + t.language_buckets + 7,
+                              t.country_buckets + t.language_buckets + 7 + kNumDevices,
+                              t.country_buckets + t.language_buckets + 7 + kNumDevices + 24};
+  const torch::Tensor shifted = b.categorical + torch::tensor(std::vector<int64_t>(offsets, offsets + 6)).unsqueeze(0);
+  const torch::Tensor small = user_small(shifted).flatten(1);  // [B, 6 * 8]
+  const torch::Tensor history = Pool(video_ids(b.history), b.history_weight);
+  const torch::Tensor cats = Pool(categories(b.categories), b.category_weight);
+  const torch::Tensor x = torch::cat({small, history, cats, b.dense}, 1);
+  return torch::nn::functional::normalize(user_mlp->forward(x),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor TwoTowerNetImpl::EmbedVideos(const VideoBatch& b) {
+  const TransformOptions& t = config.transform;
+  const torch::Tensor id = video_ids(b.video);
+  const torch::Tensor category = categories(b.categorical.select(1, 0));
+  const torch::Tensor creator = creators(b.categorical.select(1, 1));
+  const torch::Tensor language = item_small(b.categorical.select(1, 2));
+  const torch::Tensor duration = item_small(b.categorical.select(1, 3) + static_cast<int64_t>(t.language_buckets));
+  const torch::Tensor tag_weight = (b.tags > 0).to(torch::kFloat32);
+  const torch::Tensor tag = Pool(tags(b.tags), tag_weight);
+  const torch::Tensor x = torch::cat({id, category, creator, tag, language, duration, b.dense}, 1);
+  return torch::nn::functional::normalize(item_mlp->forward(x),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+std::vector<torch::Tensor> TwoTowerNetImpl::SparseParameters() {
+  return {video_ids->weight, categories->weight, tags->weight, creators->weight, user_small->weight,
+          item_small->weight};
+}
+
+std::vector<torch::Tensor> TwoTowerNetImpl::DenseParameters() {
+  std::vector<torch::Tensor> out;
+  for (const torch::Tensor& p : user_mlp->parameters()) out.push_back(p);
+  for (const torch::Tensor& p : item_mlp->parameters()) out.push_back(p);
+  return out;
+}
+
+}  // namespace internal
+
+absl::Status TwoTowerConfig::Validate() const {
+  if (embedding_dim < 2 || embedding_dim > 1024) return absl::InvalidArgumentError("embedding dim must be in [2, 1024]");
+  if (id_dim < 1 || category_dim < 1 || hidden_dim < 1) return absl::InvalidArgumentError("layer widths must be positive");
+  const TransformOptions& t = transform;
+  for (uint32_t b : {t.video_buckets, t.category_buckets, t.creator_buckets, t.tag_buckets, t.language_buckets,
+                     t.country_buckets}) {
+    if (b < 2) return absl::InvalidArgumentError("hash bucket counts must be at least 2");
+  }
+  return absl::OkStatus();
+}
+
+TwoTowerModel::TwoTowerModel(const TwoTowerConfig& config, std::unique_ptr<internal::TwoTowerNetHolder> net)
+    : config_(config), net_(std::move(net)) {}
+
+TwoTowerModel::~TwoTowerModel() = default;
+
+absl::StatusOr<std::unique_ptr<TwoTowerModel>> TwoTowerModel::Create(const TwoTowerConfig& config, uint64_t seed) {
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  try {
+    torch::manual_seed(seed);
+    auto holder = std::make_unique<internal::TwoTowerNetHolder>(internal::TwoTowerNet(config));
+    return std::unique_ptr<TwoTowerModel>(new TwoTowerModel(config, std::move(holder)));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("cannot create the two-tower model: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<TwoTowerModel>> TwoTowerModel::Load(const std::string& path,
+                                                                   const TwoTowerConfig& config) {
+  absl::StatusOr<std::unique_ptr<TwoTowerModel>> model = Create(config, 0);
+  if (!model.ok()) return model.status();
+  try {
+    torch::load((*model)->net_->net, path);
+    (*model)->net_->net->eval();
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(absl::StrCat("cannot load two-tower weights from ", path,
+                                            " (missing, corrupt, or saved with another config): ",
+                                            e.what_without_backtrace()));
+  }
+  return model;
+}
+
+absl::Status TwoTowerModel::Save(const std::string& path) const {
+  try {
+    torch::save(net_->net, path);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("cannot save two-tower weights to ", path, ": ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TwoTowerModel::EmbedUsers(absl::Span<const UserInputs> users, float* out) const {
+  if (users.empty()) return absl::OkStatus();
+  try {
+    torch::InferenceMode guard;
+    const torch::Tensor e = net_->net->EmbedUsers(internal::ToUserBatch(users)).contiguous();
+    std::memcpy(out, e.data_ptr<float>(), sizeof(float) * e.numel());
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("user tower failed: ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TwoTowerModel::EmbedVideos(absl::Span<const VideoInputs> videos, float* out) const {
+  if (videos.empty()) return absl::OkStatus();
+  try {
+    torch::InferenceMode guard;
+    const torch::Tensor e = net_->net->EmbedVideos(internal::ToVideoBatch(videos)).contiguous();
+    std::memcpy(out, e.data_ptr<float>(), sizeof(float) * e.numel());
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("item tower failed: ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vrec

@@ -1,0 +1,64 @@
+// The two-tower retrieval model: a user tower (profile, context, pooled embeddings of the recent
+// history and top categories, dense activity features) and an item tower (hashed video id,
+// category, tags, creator, language, duration bucket, dense counters), each ending in an
+// L2-normalised embedding, so a user's affinity for a video is a dot product and candidate
+// generation is a nearest-neighbour search. Training (training/) and serving share this one
+// definition. The header is LibTorch-free; the modules are in internal/two_tower_net.h.
+#ifndef VREC_RETRIEVAL_TWO_TOWER_H_
+#define VREC_RETRIEVAL_TWO_TOWER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "featurestore/transforms.h"
+
+namespace vrec {
+
+struct TwoTowerConfig {
+  int embedding_dim = 64;   // output dimension of both towers
+  int id_dim = 32;          // hashed video-id embedding width (shared by both towers)
+  int category_dim = 16;    // category, tag and creator embedding width
+  int hidden_dim = 256;     // hidden layer of each tower's MLP
+  TransformOptions transform;  // hash bucket counts; must match the features fed in
+
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+namespace internal {
+class TwoTowerNetHolder;
+}  // namespace internal
+
+// Thread-safe for concurrent Embed* calls once loaded (inference only, no autograd state).
+class TwoTowerModel {
+ public:
+  // A freshly initialised model (weights from `seed`).
+  static absl::StatusOr<std::unique_ptr<TwoTowerModel>> Create(const TwoTowerConfig& config, uint64_t seed);
+  // Loads weights saved by Save(); the config must be the one they were trained with.
+  static absl::StatusOr<std::unique_ptr<TwoTowerModel>> Load(const std::string& path, const TwoTowerConfig& config);
+  ~TwoTowerModel();
+
+  [[nodiscard]] absl::Status Save(const std::string& path) const;
+
+  // Row-major embeddings, one row of embedding_dim floats per input, L2-normalised.
+  [[nodiscard]] absl::Status EmbedUsers(absl::Span<const UserInputs> users, float* out) const;
+  [[nodiscard]] absl::Status EmbedVideos(absl::Span<const VideoInputs> videos, float* out) const;
+
+  const TwoTowerConfig& config() const { return config_; }
+  int dim() const { return config_.embedding_dim; }
+  // The trainable network (for training/ only).
+  internal::TwoTowerNetHolder& net() { return *net_; }
+
+ private:
+  TwoTowerModel(const TwoTowerConfig& config, std::unique_ptr<internal::TwoTowerNetHolder> net);
+  TwoTowerConfig config_;
+  std::unique_ptr<internal::TwoTowerNetHolder> net_;
+};
+
+}  // namespace vrec
+
+#endif  // VREC_RETRIEVAL_TWO_TOWER_H_

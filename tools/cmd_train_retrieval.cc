@@ -1,0 +1,87 @@
+// `vrec train-retrieval`: trains the two-tower model and exports a bundle.
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "tools/commands.h"
+#include "tools/flags.h"
+#include "training/retrieval_trainer.h"
+
+namespace vrec {
+
+absl::Status RunTrainRetrieval(int argc, char** argv) {
+  RetrievalTrainOptions o;
+  std::string world, models, protocol = "time-split", until;
+  int64_t epochs = o.epochs, batch = o.batch_size, dim = o.model.embedding_dim, threads = o.threads,
+          negatives = o.uniform_negatives, k = o.validation_k, min_grade = o.min_grade;
+  uint32_t video_buckets = 0;
+  bool logq = o.logq_correction;
+  FlagSet flags("vrec train-retrieval",
+                "Trains the two-tower retrieval model on point-in-time examples and writes a model bundle "
+                "(complete it with `vrec build-index`).");
+  flags.String("world", &world, "world directory");
+  flags.String("models", &models, "directory of model bundles (a new version is added)");
+  flags.String("protocol", &protocol,
+               "time-split (train before --until, validate on its last part) or leave-last-out (hold out each "
+               "user's last item, validate on the one before)");
+  flags.String("until", &until, "time-split: train on events before this time");
+  flags.Double("until-fraction", &o.until_fraction, "time-split without --until: this far through the log (0.9 = the replay's default split)");
+  flags.Double("validation-fraction", &o.validation_fraction, "time-split: last part of the window used for validation");
+  flags.Int("min-grade", &min_grade, "positives have relevance grade >= this (1 click, 2 long watch, 3 like/share)");
+  flags.Int("epochs", &epochs, "passes over the training examples");
+  flags.Int("batch-size", &batch, "examples per step (and in-batch negatives)");
+  flags.Double("learning-rate", &o.learning_rate, "Adam learning rate of the dense layers");
+  flags.Double("sparse-learning-rate", &o.sparse_learning_rate, "Adagrad learning rate of the embedding tables");
+  flags.Double("temperature", &o.temperature, "softmax temperature");
+  flags.Bool("logq", &logq, "logQ correction of in-batch negatives");
+  flags.Int("uniform-negatives", &negatives, "extra uniformly sampled negatives per batch");
+  flags.Int("dim", &dim, "embedding dimension");
+  flags.Uint32("video-buckets", &video_buckets, "hashed video-id embedding rows (0: twice the catalog, a power of two)");
+  flags.Int("k", &k, "validation Recall@k");
+  flags.Uint32("max-validation", &o.max_validation, "validation examples scored per epoch");
+  flags.Uint64("max-examples", &o.max_examples, "use at most this many (most recent) training examples (0: all)");
+  flags.Uint64("seed", &o.seed, "random seed (initialisation, shuffling)");
+  flags.Int("threads", &threads, "LibTorch threads");
+  flags.Bool("progress", &o.show_progress, "print progress on stderr");
+  flags.Require("world");
+  flags.Require("models");
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
+  if (!run) return absl::OkStatus();
+  if (protocol != "time-split" && protocol != "leave-last-out") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown --protocol '", protocol, "' (time-split or leave-last-out)"));
+  }
+  o.leave_last_out = protocol == "leave-last-out";
+  if (!until.empty()) {
+    VREC_ASSIGN_OR_RETURN(o.until_ms, ParseTimestamp(until));
+  }
+  if (epochs < 1 || epochs > 1000 || batch < 2 || batch > 65536 || dim < 2 || dim > 1024 || threads < 1 ||
+      threads > 256 || negatives < 0 || negatives > 65536 || k < 1 || min_grade < 1 || min_grade > 3) {
+    return absl::InvalidArgumentError(
+        "out-of-range flag: --epochs 1-1000, --batch-size 2-65536, --dim 2-1024, --threads 1-256, "
+        "--uniform-negatives 0-65536, --k >= 1, --min-grade 1-3");
+  }
+  o.epochs = static_cast<int>(epochs);
+  o.batch_size = static_cast<int>(batch);
+  o.model.embedding_dim = static_cast<int>(dim);
+  o.model.transform.video_buckets = video_buckets;
+  o.threads = static_cast<int>(threads);
+  o.uniform_negatives = static_cast<int>(negatives);
+  o.validation_k = static_cast<int>(k);
+  o.min_grade = static_cast<int>(min_grade);
+  o.logq_correction = logq;
+  VREC_ASSIGN_OR_RETURN(RetrievalTrainSummary s, TrainRetrieval(world, models, o));
+  std::vector<std::string> recalls;
+  for (double r : s.validation_recall) recalls.push_back(absl::StrFormat("%.4f", r));
+  std::printf(
+      "trained two-tower bundle %s: %llu examples (%s to %s), %d epochs in %.1f s (%.0f examples/s); validation "
+      "Recall@%d by epoch: %s; next: vrec build-index --world %s --models %s\n",
+      s.bundle_dir.c_str(), static_cast<unsigned long long>(s.train_examples),
+      FormatTimestamp(s.train_start_ms).c_str(), FormatTimestamp(s.train_end_ms).c_str(), o.epochs, s.train_seconds,
+      s.examples_per_second, o.validation_k, absl::StrJoin(recalls, ", ").c_str(), world.c_str(), models.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace vrec

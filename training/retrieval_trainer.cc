@@ -1,0 +1,365 @@
+#include "training/retrieval_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/event_log.h"
+#include "common/progress.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "common/world.h"
+#include "featurestore/feature_replay.h"
+#include "featurestore/transforms.h"
+#include "retrieval/bundle.h"
+#include "retrieval/internal/two_tower_net.h"
+
+namespace vrec {
+namespace {
+
+struct Example {
+  UserInputs user;
+  VideoInputs video;
+  VideoId video_id;
+};
+
+struct TrainingData {
+  std::vector<Example> train;
+  std::vector<Example> validation;
+  std::vector<VideoInputs> candidates;  // every video that could be recommended at validation time
+  std::vector<VideoId> candidate_ids;
+  TimestampMs start_ms = 0, validation_ms = 0, end_ms = 0;
+};
+
+uint32_t SmallestPowerOfTwoAtLeast(uint64_t n) {
+  uint32_t p = 1024;
+  while (p < n && p < (1u << 22)) p <<= 1;
+  return p;
+}
+
+void Snapshot(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now, const TransformOptions& t,
+              TrainingData* data) {
+  const FeatureContext context{now, Device::kUnknown};
+  for (const Video& v : catalog.videos()) {
+    if (v.upload_ms >= now) continue;
+    data->candidates.push_back(TransformVideo(replay.video(v.id), context, t));
+    data->candidate_ids.push_back(v.id);
+  }
+}
+
+// Per user, the last and second-to-last distinct engaged videos (leave-last-out).
+absl::Status HeldOutItems(const std::string& world_dir, std::vector<VideoId>* last, std::vector<VideoId>* second) {
+  std::vector<std::vector<VideoId>> recent;  // per user, last two distinct, most recent last
+  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
+    for (const Event& e : block) {
+      if (!IsEngagement(e.type)) continue;
+      if (e.user_id >= recent.size()) recent.resize(size_t{e.user_id} + 1);
+      std::vector<VideoId>& r = recent[e.user_id];
+      if (!r.empty() && r.back() == e.video_id) continue;
+      // Order of first engagement, as replay's leave-last-out: ignore videos seen before.
+      r.push_back(e.video_id);
+    }
+    return absl::OkStatus();
+  }));
+  last->assign(recent.size(), kInvalidId);
+  second->assign(recent.size(), kInvalidId);
+  std::vector<VideoId> distinct;
+  for (size_t u = 0; u < recent.size(); ++u) {
+    distinct.clear();
+    for (VideoId v : recent[u]) {
+      if (std::find(distinct.begin(), distinct.end(), v) == distinct.end()) distinct.push_back(v);
+    }
+    if (distinct.size() >= 2) (*last)[u] = distinct.back();
+    if (distinct.size() >= 3) (*second)[u] = distinct[distinct.size() - 2];
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const Catalog& catalog,
+                                           const WorldManifest& manifest, const RetrievalTrainOptions& o,
+                                           const TransformOptions& t) {
+  TrainingData data;
+  data.start_ms = manifest.start_ms;
+  std::vector<VideoId> last, second;
+  if (o.leave_last_out) {
+    VREC_RETURN_IF_ERROR(HeldOutItems(world_dir, &last, &second));
+    data.end_ms = manifest.end_ms + 1;
+    data.validation_ms = data.end_ms;
+  } else {
+    data.end_ms = o.until_ms > 0 ? o.until_ms
+                                 : manifest.start_ms + static_cast<TimestampMs>(o.until_fraction *
+                                                                                (manifest.end_ms - manifest.start_ms));
+    data.validation_ms = data.end_ms - static_cast<TimestampMs>(o.validation_fraction * (data.end_ms - data.start_ms));
+  }
+  FeatureReplay replay(catalog, o.update);
+  absl::flat_hash_set<uint64_t> seen_positive;
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader, EventLogReader::Open(WorldEventsPath(world_dir)));
+  Progress progress("examples", manifest.num_events, "events", o.show_progress);
+  uint64_t read = 0;
+  bool snapshotted = false;
+  while (true) {
+    VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
+    if (block.empty()) break;
+    for (const Event& e : block) {
+      if (e.timestamp_ms >= data.end_ms) break;
+      if (!snapshotted && !o.leave_last_out && e.timestamp_ms >= data.validation_ms) {
+        Snapshot(catalog, replay, data.validation_ms, t, &data);
+        snapshotted = true;
+      }
+      const bool held_out = o.leave_last_out && e.user_id < last.size() && last[e.user_id] == e.video_id;
+      if (held_out) continue;  // the replay's test item: never seen in training
+      const VideoFeatures& video = replay.video(e.video_id);
+      if (RelevanceGrade(e.type, e.watch_time_ms, video.duration_ms) >= o.min_grade &&
+          seen_positive.insert((uint64_t{e.user_id} << 32) | e.video_id).second) {
+        const FeatureContext context{e.timestamp_ms, e.device};
+        Example ex{TransformUser(replay.user(e.user_id), context, t), TransformVideo(video, context, t), e.video_id};
+        const bool validation = o.leave_last_out ? (e.user_id < second.size() && second[e.user_id] == e.video_id)
+                                                 : e.timestamp_ms >= data.validation_ms;
+        (validation ? data.validation : data.train).push_back(std::move(ex));
+      }
+      replay.Apply(e);
+    }
+    read += block.size();
+    progress.Update(read);
+    if (!block.empty() && block.back().timestamp_ms >= data.end_ms) break;
+  }
+  progress.Finish(read);
+  if (!snapshotted) Snapshot(catalog, replay, std::min(data.validation_ms, replay.last_event_ms() + 1), t, &data);
+  // Validation items must be among the candidates (videos that existed then).
+  std::vector<VideoId> sorted_ids = data.candidate_ids;
+  std::sort(sorted_ids.begin(), sorted_ids.end());
+  data.validation.erase(std::remove_if(data.validation.begin(), data.validation.end(),
+                                       [&](const Example& ex) {
+                                         return !std::binary_search(sorted_ids.begin(), sorted_ids.end(), ex.video_id);
+                                       }),
+                        data.validation.end());
+  return data;
+}
+
+// Exact Recall@K of the validation examples against every candidate.
+double ValidationRecall(internal::TwoTowerNet& net, const TrainingData& data, const std::vector<size_t>& sample, int k) {
+  torch::InferenceMode guard;
+  net->eval();
+  std::vector<torch::Tensor> chunks;
+  for (size_t i = 0; i < data.candidates.size(); i += 8192) {
+    const size_t n = std::min<size_t>(8192, data.candidates.size() - i);
+    chunks.push_back(net->EmbedVideos(internal::ToVideoBatch(absl::MakeConstSpan(data.candidates.data() + i, n))));
+  }
+  const torch::Tensor items = torch::cat(chunks, 0);  // [C, dim]
+  // Candidate index of each video id.
+  std::vector<std::pair<VideoId, int64_t>> index;
+  for (size_t i = 0; i < data.candidate_ids.size(); ++i) index.emplace_back(data.candidate_ids[i], i);
+  std::sort(index.begin(), index.end());
+  const int64_t top = std::min<int64_t>(k, items.size(0));
+  uint64_t hits = 0;
+  const size_t chunk = std::max<size_t>(16, (size_t{64} << 20) / std::max<int64_t>(1, items.size(0)));
+  std::vector<UserInputs> users;
+  for (size_t s = 0; s < sample.size(); s += chunk) {
+    users.clear();
+    const size_t n = std::min(chunk, sample.size() - s);
+    for (size_t i = 0; i < n; ++i) users.push_back(data.validation[sample[s + i]].user);
+    const torch::Tensor u = net->EmbedUsers(internal::ToUserBatch(users));
+    const torch::Tensor best = std::get<1>(u.matmul(items.t()).topk(top, 1)).contiguous();
+    const int64_t* b = best.data_ptr<int64_t>();
+    for (size_t i = 0; i < n; ++i) {
+      const VideoId target = data.validation[sample[s + i]].video_id;
+      const auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(target, int64_t{0}));
+      const int64_t want = it->second;
+      hits += std::find(b + i * top, b + (i + 1) * top, want) != b + (i + 1) * top;
+    }
+  }
+  net->train();
+  return sample.empty() ? 0.0 : double(hits) / sample.size();
+}
+
+}  // namespace
+
+absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_dir, const std::string& models_dir,
+                                                     const RetrievalTrainOptions& options) {
+  RetrievalTrainOptions o = options;
+  if (o.epochs < 1 || o.batch_size < 2 || o.temperature <= 0 || o.validation_k < 1 || o.threads < 1 ||
+      o.uniform_negatives < 0 || o.until_fraction <= 0 || o.until_fraction > 1 || o.validation_fraction <= 0 ||
+      o.validation_fraction >= 1) {
+    return absl::InvalidArgumentError(
+        "need epochs >= 1, batch size >= 2, temperature > 0, k >= 1, threads >= 1, uniform negatives >= 0, "
+        "until fraction in (0, 1] and validation fraction in (0, 1)");
+  }
+  VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world_dir));
+  VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
+  if (o.model.transform.video_buckets == 0) {
+    o.model.transform.video_buckets = SmallestPowerOfTwoAtLeast(2 * uint64_t{catalog.video_id_limit()});
+  }
+  VREC_RETURN_IF_ERROR(o.model.Validate());
+  VREC_ASSIGN_OR_RETURN(TrainingData data, BuildExamples(world_dir, catalog, manifest, o, o.model.transform));
+  if (o.max_examples > 0 && data.train.size() > o.max_examples) {
+    data.train.erase(data.train.begin(), data.train.end() - o.max_examples);  // keep the most recent
+  }
+  if (data.train.size() < static_cast<size_t>(o.batch_size)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "only ", data.train.size(), " positive examples for batch size ", o.batch_size,
+        " (positives are engagements of grade >= ", o.min_grade, "; try --min-grade 1 or a smaller --batch-size)"));
+  }
+
+  VREC_ASSIGN_OR_RETURN(const int64_t version, NextBundleVersion(models_dir));
+  const std::string bundle = BundleDir(models_dir, version);
+  VREC_RETURN_IF_ERROR(MakeDirs(bundle + "/checkpoints"));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, TwoTowerModel::Create(o.model, o.seed));
+
+  RetrievalTrainSummary summary;
+  summary.bundle_dir = bundle;
+  summary.version = version;
+  summary.train_examples = data.train.size();
+  summary.validation_examples = data.validation.size();
+  summary.train_start_ms = data.start_ms;
+  summary.train_end_ms = data.end_ms;
+  try {
+    torch::set_num_threads(o.threads);
+    torch::manual_seed(o.seed);
+    internal::TwoTowerNet& net = model->net().net;
+    net->train();
+    torch::optim::Adam dense(net->DenseParameters(), torch::optim::AdamOptions(o.learning_rate));
+    torch::optim::Adagrad sparse(net->SparseParameters(), torch::optim::AdagradOptions(o.sparse_learning_rate));
+
+    // Sampling probability of each video as an in-batch negative: its share of the positives.
+    std::vector<std::pair<VideoId, float>> frequency;
+    {
+      std::vector<VideoId> ids;
+      for (const Example& ex : data.train) ids.push_back(ex.video_id);
+      std::sort(ids.begin(), ids.end());
+      for (size_t i = 0; i < ids.size();) {
+        size_t j = i;
+        while (j < ids.size() && ids[j] == ids[i]) ++j;
+        frequency.emplace_back(ids[i], static_cast<float>(j - i) / ids.size());
+        i = j;
+      }
+    }
+    auto log_q = [&](VideoId v) {
+      return std::log(std::lower_bound(frequency.begin(), frequency.end(), std::make_pair(v, 0.0f))->second);
+    };
+
+    Rng rng(o.seed);
+    std::vector<size_t> sample(data.validation.size());
+    for (size_t i = 0; i < sample.size(); ++i) sample[i] = i;
+    for (size_t i = sample.size(); i > 1; --i) std::swap(sample[i - 1], sample[rng.UniformInt(i)]);
+    if (sample.size() > o.max_validation) sample.resize(o.max_validation);
+
+    std::vector<size_t> order(data.train.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const size_t steps_per_epoch = data.train.size() / o.batch_size;
+    const uint64_t total_steps = steps_per_epoch * o.epochs;
+    const auto start = std::chrono::steady_clock::now();
+    uint64_t done_steps = 0;
+    std::vector<UserInputs> users(o.batch_size);
+    std::vector<VideoInputs> videos(o.batch_size);
+    std::vector<VideoId> batch_ids(o.batch_size);
+    std::vector<float> correction(o.batch_size);
+    std::vector<VideoInputs> negatives(o.uniform_negatives);
+    std::vector<VideoId> negative_ids(o.uniform_negatives);
+    const float uniform_correction =
+        o.uniform_negatives > 0 ? std::log(static_cast<float>(o.uniform_negatives) / data.candidates.size()) : 0.0f;
+    auto last_print = start;
+    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+      for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.UniformInt(i)]);
+      double loss_sum = 0.0;
+      for (size_t step = 0; step < steps_per_epoch; ++step) {
+        for (int i = 0; i < o.batch_size; ++i) {
+          const Example& ex = data.train[order[step * o.batch_size + i]];
+          users[i] = ex.user;
+          videos[i] = ex.video;
+          batch_ids[i] = ex.video_id;
+          // Expected count of this video among the batch's negatives: B * q.
+          correction[i] = o.logq_correction ? log_q(ex.video_id) + std::log(static_cast<float>(o.batch_size)) : 0.0f;
+        }
+        const torch::Tensor u = net->EmbedUsers(internal::ToUserBatch(users));
+        const torch::Tensor v = net->EmbedVideos(internal::ToVideoBatch(videos));
+        torch::Tensor logits = u.matmul(v.t()) / o.temperature -
+                               torch::from_blob(correction.data(), {o.batch_size}, torch::kFloat32).unsqueeze(0);
+        // Accidental hits: the positive video elsewhere in the batch is not a negative.
+        const torch::Tensor ids = torch::from_blob(batch_ids.data(), {o.batch_size}, torch::kInt32).to(torch::kInt64);
+        const torch::Tensor same = ids.unsqueeze(1).eq(ids.unsqueeze(0)) &
+                                   torch::eye(o.batch_size, torch::kBool).logical_not();
+        logits = logits.masked_fill(same, -1e9);
+        if (o.uniform_negatives > 0) {
+          for (int j = 0; j < o.uniform_negatives; ++j) {
+            const size_t c = rng.UniformInt(data.candidates.size());
+            negatives[j] = data.candidates[c];
+            negative_ids[j] = data.candidate_ids[c];
+          }
+          const torch::Tensor n = net->EmbedVideos(internal::ToVideoBatch(negatives));
+          torch::Tensor extra = u.matmul(n.t()) / o.temperature - uniform_correction;
+          const torch::Tensor neg_ids =
+              torch::from_blob(negative_ids.data(), {o.uniform_negatives}, torch::kInt32).to(torch::kInt64);
+          extra = extra.masked_fill(ids.unsqueeze(1).eq(neg_ids.unsqueeze(0)), -1e9);
+          logits = torch::cat({logits, extra}, 1);
+        }
+        const torch::Tensor loss =
+            torch::nn::functional::cross_entropy(logits, torch::arange(o.batch_size, torch::kInt64));
+        dense.zero_grad();
+        sparse.zero_grad();
+        loss.backward();
+        dense.step();
+        sparse.step();
+        loss_sum += loss.item<double>();
+        ++done_steps;
+        const auto now = std::chrono::steady_clock::now();
+        if (o.show_progress && (std::chrono::duration<double>(now - last_print).count() > 2.0 ||
+                                step + 1 == steps_per_epoch)) {
+          last_print = now;
+          const double elapsed = std::chrono::duration<double>(now - start).count();
+          const double rate = done_steps * o.batch_size / elapsed;
+          std::fprintf(stderr, "train-retrieval: epoch %d/%d step %zu/%zu loss %.4f, %s examples/s, ETA %.0f s\n",
+                       epoch, o.epochs, step + 1, steps_per_epoch, loss_sum / (step + 1), HumanCount(rate).c_str(),
+                       (total_steps - done_steps) * o.batch_size / rate);
+        }
+      }
+      const double recall = ValidationRecall(net, data, sample, o.validation_k);
+      summary.validation_recall.push_back(recall);
+      summary.epoch_loss.push_back(loss_sum / std::max<size_t>(1, steps_per_epoch));
+      if (o.show_progress) {
+        std::fprintf(stderr, "train-retrieval: epoch %d: loss %.4f, validation Recall@%d %.4f over %zu examples\n", epoch,
+                     summary.epoch_loss.back(), o.validation_k, recall, sample.size());
+      }
+      VREC_RETURN_IF_ERROR(model->Save(absl::StrCat(bundle, "/checkpoints/epoch-", epoch, ".pt")));
+    }
+    summary.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    summary.examples_per_second = done_steps * o.batch_size / std::max(1e-9, summary.train_seconds);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("training failed: ", e.what_without_backtrace()));
+  }
+  VREC_RETURN_IF_ERROR(model->Save(BundleModelPath(bundle)));
+
+  KeyValueFile m;
+  m.SetInt("format_version", kBundleFormatVersion);
+  m.Set("kind", "two_tower");
+  m.SetInt("version", version);
+  m.SetInt("created_ms", SystemClock::Get()->NowMs());
+  m.Set("world", world_dir);
+  m.Set("protocol", o.leave_last_out ? "leave-last-out" : "time-split");
+  m.SetInt("train.start_ms", data.start_ms);
+  m.SetInt("train.end_ms", data.end_ms);
+  m.SetInt("train.validation_from_ms", data.validation_ms);
+  m.SetInt("train.examples", static_cast<int64_t>(data.train.size()));
+  m.SetInt("train.validation_examples", static_cast<int64_t>(std::min<size_t>(data.validation.size(), o.max_validation)));
+  m.SetInt("train.epochs", o.epochs);
+  m.SetInt("train.batch_size", o.batch_size);
+  m.Set("train.temperature", absl::StrCat(o.temperature));
+  m.Set("train.logq_correction", o.logq_correction ? "1" : "0");
+  m.SetInt("train.uniform_negatives", o.uniform_negatives);
+  m.SetInt("train.min_grade", o.min_grade);
+  m.SetInt("train.seed", static_cast<int64_t>(o.seed));
+  m.Set("train.examples_per_second", absl::StrFormat("%.0f", summary.examples_per_second));
+  m.Set(absl::StrCat("train.validation_recall_at_", o.validation_k),
+        absl::StrFormat("%.4f", summary.validation_recall.back()));
+  m.SetInt("features.history_length", o.update.history_length);
+  WriteModelConfig(o.model, &m);
+  m.Set("complete", "0");
+  VREC_RETURN_IF_ERROR(m.Write(BundleManifestPath(bundle)));
+  return summary;
+}
+
+}  // namespace vrec

@@ -1,0 +1,71 @@
+// `vrec train-retrieval`: trains the two-tower model on point-in-time examples and exports a
+// model bundle (retrieval/bundle.h) for build-index to complete.
+//
+// Examples are positive engagements (by default relevance grade >= 2: a long watch, a like or a
+// share) with the user's and the video's features as they were just before the event. The
+// loss is an in-batch sampled softmax over the batch's videos (plus optional uniformly sampled
+// extra negatives) with temperature, logQ correction for the popularity-proportional sampling of
+// in-batch negatives, and removal of accidental hits (the same video elsewhere in the batch).
+// Validation Recall@K is measured each epoch on a later time window (or, with leave-last-out, on
+// each user's second-to-last item) against every video, exactly.
+#ifndef VREC_TRAINING_RETRIEVAL_TRAINER_H_
+#define VREC_TRAINING_RETRIEVAL_TRAINER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/types.h"
+#include "featurestore/features.h"
+#include "retrieval/two_tower.h"
+
+namespace vrec {
+
+struct RetrievalTrainOptions {
+  // Data window. time-split: train on events before until_ms (0: start + until_fraction of the
+  // log's span), validating on the last validation_fraction of that window. leave-last-out:
+  // each user's last engaged video is never seen (it is the replay's test item) and the one
+  // before it is the validation item.
+  bool leave_last_out = false;
+  TimestampMs until_ms = 0;
+  double until_fraction = 0.9;
+  double validation_fraction = 0.1;
+  int min_grade = 2;             // positives: RelevanceGrade >= this (1 also counts clicks)
+
+  int epochs = 4;
+  int batch_size = 1024;
+  double learning_rate = 2e-3;         // Adam, dense layers
+  double sparse_learning_rate = 0.05;  // Adagrad, embedding tables
+  double temperature = 0.05;
+  bool logq_correction = true;
+  int uniform_negatives = 0;     // extra negatives per batch, sampled uniformly over videos
+  uint64_t seed = 1;
+  int threads = 2;               // LibTorch intra-op threads
+  int validation_k = 100;
+  uint32_t max_validation = 2000;
+  uint64_t max_examples = 0;     // 0: all
+  TwoTowerConfig model;          // video_buckets 0: sized from the catalog
+  FeatureUpdateOptions update;
+  bool show_progress = true;
+};
+
+struct RetrievalTrainSummary {
+  std::string bundle_dir;
+  int64_t version = 0;
+  uint64_t train_examples = 0;
+  uint64_t validation_examples = 0;
+  std::vector<double> validation_recall;  // per epoch
+  std::vector<double> epoch_loss;
+  double examples_per_second = 0;
+  double train_seconds = 0;
+  TimestampMs train_start_ms = 0, train_end_ms = 0;
+};
+
+// Trains on the world's log and writes <models_dir>/<next version>/ (MANIFEST complete=0).
+absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_dir, const std::string& models_dir,
+                                                     const RetrievalTrainOptions& options);
+
+}  // namespace vrec
+
+#endif  // VREC_TRAINING_RETRIEVAL_TRAINER_H_
