@@ -15,6 +15,7 @@ std::string DefaultStoreDir(const std::string& world);
 absl::Status RunGenerate(int argc, char** argv);
 absl::Status RunFeaturize(int argc, char** argv);
 absl::Status RunTrainRetrieval(int argc, char** argv);
+absl::Status RunBuildIndex(int argc, char** argv);
 absl::Status RunImport(int argc, char** argv);
 absl::Status RunEvents(int argc, char** argv);
 absl::Status RunServe(int argc, char** argv);

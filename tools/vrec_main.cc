@@ -29,6 +29,7 @@ const Command kCommands[] = {
     {"events", "summarise or dump a world's event log", vrec::RunEvents},
     {"featurize", "build a world's feature store (RocksDB) from its event log", vrec::RunFeaturize},
     {"train-retrieval", "train the two-tower retrieval model and export a bundle", vrec::RunTrainRetrieval},
+    {"build-index", "embed all videos, build the bundle's HNSW index, measure its recall", vrec::RunBuildIndex},
     {"serve", "serve the HTTP feed API", vrec::RunServe},
     {"replay", "replay a world's log and score recommenders (NDCG, recall, HR, MAP)",
      vrec::RunReplay},

@@ -1,0 +1,215 @@
+#include "retrieval/hnsw_index.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/world.h"
+#include "hnswlib/hnswlib.h"
+
+namespace vrec {
+namespace {
+
+constexpr char kItemsMagic[8] = {'V', 'R', 'E', 'C', 'I', 'T', 'M', '1'};
+constexpr uint32_t kItemsVersion = 1;
+
+float Dot(const float* a, const float* b, int dim) {
+  float s = 0.0f;
+  for (int i = 0; i < dim; ++i) s += a[i] * b[i];
+  return s;
+}
+
+}  // namespace
+
+// hnswlib objects; exceptions from hnswlib are caught in this file.
+struct HnswIndex::Graph {
+  explicit Graph(int dim) : space(dim) {}
+  hnswlib::InnerProductSpace space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+};
+
+HnswIndex::~HnswIndex() = default;
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(std::vector<VideoId> ids, std::vector<float> embeddings,
+                                                            int dim, const HnswOptions& options) {
+  if (dim < 1 || embeddings.size() != ids.size() * dim) {
+    return absl::InvalidArgumentError("embeddings must hold ids.size() x dim floats");
+  }
+  if (ids.empty()) return absl::InvalidArgumentError("nothing to index");
+  if (options.m < 2 || options.ef_construction < 1 || options.ef_search < 1 || options.threads < 1) {
+    return absl::InvalidArgumentError("HNSW needs M >= 2, efConstruction >= 1, efSearch >= 1, threads >= 1");
+  }
+  // Sort by id so ids and embeddings share positions and lookups can binary-search.
+  std::vector<uint32_t> order(ids.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
+  std::unique_ptr<HnswIndex> index(new HnswIndex());
+  index->dim_ = dim;
+  index->ids_.resize(ids.size());
+  index->embeddings_.resize(embeddings.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    index->ids_[i] = ids[order[i]];
+    std::memcpy(&index->embeddings_[i * dim], &embeddings[size_t{order[i]} * dim], sizeof(float) * dim);
+  }
+  if (std::adjacent_find(index->ids_.begin(), index->ids_.end()) != index->ids_.end()) {
+    return absl::InvalidArgumentError("duplicate video ids");
+  }
+  index->graph_ = std::make_unique<Graph>(dim);
+  try {
+    index->graph_->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        &index->graph_->space, index->ids_.size(), options.m, options.ef_construction, options.seed);
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> workers;
+    std::exception_ptr failure;
+    std::atomic<bool> failed{false};
+    for (int t = 0; t < options.threads; ++t) {
+      workers.emplace_back([&] {
+        try {
+          for (size_t i = next++; i < index->ids_.size() && !failed; i = next++) {
+            index->graph_->hnsw->addPoint(&index->embeddings_[i * dim], i);
+          }
+        } catch (...) {
+          failed = true;
+          failure = std::current_exception();
+        }
+      });
+    }
+    for (std::thread& w : workers) w.join();
+    if (failure) std::rethrow_exception(failure);
+    index->graph_->hnsw->setEf(options.ef_search);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("HNSW build failed: ", e.what()));
+  }
+  return index;
+}
+
+absl::Status HnswIndex::Save(const std::string& items_path, const std::string& index_path) const {
+  std::string bytes(kItemsMagic, 8);
+  const uint32_t version = kItemsVersion, dim = static_cast<uint32_t>(dim_);
+  const uint64_t count = ids_.size();
+  bytes.append(reinterpret_cast<const char*>(&version), 4);
+  bytes.append(reinterpret_cast<const char*>(&dim), 4);
+  bytes.append(reinterpret_cast<const char*>(&count), 8);
+  bytes.append(reinterpret_cast<const char*>(ids_.data()), ids_.size() * 4);
+  bytes.append(reinterpret_cast<const char*>(embeddings_.data()), embeddings_.size() * 4);
+  const uint32_t crc = Crc32c(bytes.data(), bytes.size());
+  bytes.append(reinterpret_cast<const char*>(&crc), 4);
+  std::FILE* f = std::fopen(items_path.c_str(), "wb");
+  if (f == nullptr) return absl::InternalError(absl::StrCat("cannot write ", items_path));
+  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  if (std::fclose(f) != 0 || !ok) return absl::InternalError(absl::StrCat("cannot write ", items_path));
+  try {
+    graph_->hnsw->saveIndex(index_path);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("cannot write ", index_path, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& items_path,
+                                                           const std::string& index_path, int ef_search) {
+  std::FILE* f = std::fopen(items_path.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("no item file at ", items_path));
+  std::string bytes;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.append(buf, n);
+  std::fclose(f);
+  auto corrupt = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(items_path, ": ", why));
+  };
+  if (bytes.size() < 28 || std::memcmp(bytes.data(), kItemsMagic, 8) != 0) return corrupt("not a vrec item file");
+  uint32_t version, dim, crc;
+  uint64_t count;
+  std::memcpy(&version, bytes.data() + 8, 4);
+  std::memcpy(&dim, bytes.data() + 12, 4);
+  std::memcpy(&count, bytes.data() + 16, 8);
+  if (version != kItemsVersion) return corrupt(absl::StrCat("format version ", version, " is not supported"));
+  if (dim == 0 || dim > 4096 || bytes.size() != 24 + count * 4 + count * dim * 4 + 4) return corrupt("truncated");
+  std::memcpy(&crc, bytes.data() + bytes.size() - 4, 4);
+  if (crc != Crc32c(bytes.data(), bytes.size() - 4)) return corrupt("checksum mismatch");
+  std::unique_ptr<HnswIndex> index(new HnswIndex());
+  index->dim_ = static_cast<int>(dim);
+  index->ids_.resize(count);
+  index->embeddings_.resize(count * dim);
+  std::memcpy(index->ids_.data(), bytes.data() + 24, count * 4);
+  std::memcpy(index->embeddings_.data(), bytes.data() + 24 + count * 4, count * dim * 4);
+  if (!PathExists(index_path)) return absl::NotFoundError(absl::StrCat("no HNSW index at ", index_path));
+  index->graph_ = std::make_unique<Graph>(static_cast<int>(dim));
+  try {
+    index->graph_->hnsw =
+        std::make_unique<hnswlib::HierarchicalNSW<float>>(&index->graph_->space, index_path, false, count);
+    if (index->graph_->hnsw->cur_element_count != count) return corrupt("index and item file disagree");
+    index->graph_->hnsw->setEf(std::max(1, ef_search));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("cannot load HNSW index ", index_path, ": ", e.what()));
+  }
+  return index;
+}
+
+void HnswIndex::Search(const float* query, int k, std::vector<ScoredVideo>* out) const {
+  out->clear();
+  if (k <= 0) return;
+  std::priority_queue<std::pair<float, hnswlib::labeltype>> result =
+      graph_->hnsw->searchKnn(query, static_cast<size_t>(k));
+  out->resize(result.size());
+  for (size_t i = result.size(); i-- > 0;) {  // the queue pops the farthest first
+    (*out)[i] = {ids_[result.top().second], 1.0f - result.top().first};
+    result.pop();
+  }
+}
+
+void HnswIndex::ExactSearch(const float* query, int k, std::vector<ScoredVideo>* out) const {
+  out->clear();
+  std::vector<std::pair<float, uint32_t>> scored(ids_.size());
+  for (size_t i = 0; i < ids_.size(); ++i) scored[i] = {Dot(query, &embeddings_[i * dim_], dim_), static_cast<uint32_t>(i)};
+  const size_t top = std::min<size_t>(k, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + top, scored.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = 0; i < top; ++i) out->push_back({ids_[scored[i].second], scored[i].first});
+}
+
+void HnswIndex::set_ef_search(int ef) { graph_->hnsw->setEf(std::max(1, ef)); }
+
+const float* HnswIndex::Embedding(VideoId video) const {
+  const auto it = std::lower_bound(ids_.begin(), ids_.end(), video);
+  if (it == ids_.end() || *it != video) return nullptr;
+  return &embeddings_[static_cast<size_t>(it - ids_.begin()) * dim_];
+}
+
+size_t HnswIndex::memory_bytes() const {
+  const auto& h = *graph_->hnsw;
+  return embeddings_.size() * 4 + ids_.size() * 4 + h.max_elements_ * h.size_data_per_element_ +
+         h.max_elements_ * sizeof(void*);
+}
+
+double MeasureRecall(const HnswIndex& index, absl::Span<const float> queries, int k) {
+  const size_t n = queries.size() / index.dim();
+  if (n == 0) return 0.0;
+  std::vector<ScoredVideo> approx, exact;
+  double total = 0.0;
+  for (size_t q = 0; q < n; ++q) {
+    const float* query = queries.data() + q * index.dim();
+    index.Search(query, k, &approx);
+    index.ExactSearch(query, k, &exact);
+    if (exact.empty()) {
+      total += 1.0;
+      continue;
+    }
+    // Tie-aware: a result scoring at least the exact k-th score is a true top-k result (many
+    // videos can share a score, and then which of them the exact list holds is arbitrary).
+    const float kth = exact.back().score - 1e-6f;
+    size_t hits = 0;
+    for (const ScoredVideo& s : approx) hits += s.score >= kth;
+    total += double(std::min(hits, exact.size())) / exact.size();
+  }
+  return total / n;
+}
+
+}  // namespace vrec

@@ -1,0 +1,108 @@
+#include "training/index_builder.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "common/world.h"
+#include "featurestore/feature_store.h"
+#include "featurestore/transforms.h"
+#include "retrieval/bundle.h"
+#include "retrieval/two_tower.h"
+
+namespace vrec {
+
+absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir, const std::string& store_dir,
+                                                   const std::string& models_dir, const IndexBuildOptions& o) {
+  int64_t version = o.version;
+  if (version == 0) {
+    VREC_ASSIGN_OR_RETURN(version, LatestBundle(models_dir));
+  }
+  const std::string bundle = BundleDir(models_dir, version);
+  VREC_ASSIGN_OR_RETURN(KeyValueFile manifest, ReadBundleManifest(bundle));
+  VREC_ASSIGN_OR_RETURN(TwoTowerConfig config, ReadModelConfig(manifest));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, TwoTowerModel::Load(BundleModelPath(bundle), config));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, FeatureStoreOptions()));
+  const FeatureContext context{store->as_of_ms(), Device::kUnknown};
+  IndexBuildSummary summary;
+  summary.bundle_dir = bundle;
+
+  // Item tower over every video in the store.
+  auto start = std::chrono::steady_clock::now();
+  std::vector<VideoId> ids;
+  std::vector<float> embeddings;
+  std::vector<VideoInputs> batch;
+  auto flush = [&]() -> absl::Status {
+    const size_t offset = embeddings.size();
+    embeddings.resize(offset + batch.size() * model->dim());
+    VREC_RETURN_IF_ERROR(model->EmbedVideos(batch, embeddings.data() + offset));
+    batch.clear();
+    return absl::OkStatus();
+  };
+  VREC_RETURN_IF_ERROR(store->ForEachVideo([&](const VideoFeatures& v) -> absl::Status {
+    if (!v.known) return absl::OkStatus();
+    ids.push_back(v.id);
+    batch.push_back(TransformVideo(v, context, config.transform));
+    return batch.size() >= 4096 ? flush() : absl::OkStatus();
+  }));
+  VREC_RETURN_IF_ERROR(flush());
+  summary.items = ids.size();
+  summary.embed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (o.show_progress) {
+    std::fprintf(stderr, "build-index: embedded %zu videos in %.1f s\n", ids.size(), summary.embed_seconds);
+  }
+
+  // Queries: the user tower over a sample of real users.
+  VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
+  Rng rng(o.hnsw.seed);
+  std::vector<UserInputs> users;
+  for (uint32_t i = 0; i < o.recall_queries && !catalog.users().empty(); ++i) {
+    const User& u = catalog.users()[rng.UniformInt(catalog.users().size())];
+    VREC_ASSIGN_OR_RETURN(UserRead read, store->GetUser(u.id, context.now_ms));
+    users.push_back(TransformUser(read.features, context, config.transform));
+  }
+  std::vector<float> queries(users.size() * model->dim());
+  VREC_RETURN_IF_ERROR(model->EmbedUsers(users, queries.data()));
+
+  start = std::chrono::steady_clock::now();
+  HnswOptions hnsw = o.hnsw;
+  const bool tune = hnsw.ef_search == 0;
+  if (tune) hnsw.ef_search = o.recall_k;
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index,
+                        HnswIndex::Build(std::move(ids), std::move(embeddings), model->dim(), hnsw));
+  summary.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.memory_bytes = index->memory_bytes();
+  summary.ef_search = hnsw.ef_search;
+  summary.recall = MeasureRecall(*index, queries, o.recall_k);
+  if (o.show_progress) {
+    std::fprintf(stderr, "build-index: HNSW over %zu videos in %.1f s; recall@%d %.4f at efSearch %d\n", index->size(),
+                 summary.build_seconds, o.recall_k, summary.recall, summary.ef_search);
+  }
+  // The graph is fixed; efSearch only widens the search. Double it until the target is met.
+  while (tune && summary.recall < o.recall_target && summary.ef_search < 4096) {
+    summary.ef_search *= 2;
+    index->set_ef_search(summary.ef_search);
+    summary.recall = MeasureRecall(*index, queries, o.recall_k);
+    if (o.show_progress) {
+      std::fprintf(stderr, "build-index: recall@%d %.4f at efSearch %d\n", o.recall_k, summary.recall, summary.ef_search);
+    }
+  }
+  VREC_RETURN_IF_ERROR(index->Save(BundleItemsPath(bundle), BundleIndexPath(bundle)));
+
+  manifest.SetInt("index.items", static_cast<int64_t>(summary.items));
+  manifest.SetInt("index.m", hnsw.m);
+  manifest.SetInt("index.ef_construction", hnsw.ef_construction);
+  manifest.SetInt("index.ef_search", summary.ef_search);
+  manifest.Set(absl::StrCat("index.recall_at_", o.recall_k), absl::StrFormat("%.4f", summary.recall));
+  manifest.SetInt("index.recall_queries", static_cast<int64_t>(users.size()));
+  manifest.Set("index.build_seconds", absl::StrFormat("%.1f", summary.build_seconds));
+  manifest.SetInt("index.features_as_of_ms", context.now_ms);
+  manifest.Set("complete", "1");
+  VREC_RETURN_IF_ERROR(manifest.Write(BundleManifestPath(bundle)));
+  return summary;
+}
+
+}  // namespace vrec

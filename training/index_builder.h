@@ -1,0 +1,41 @@
+// `vrec build-index`: completes a model bundle with the item index. Every video in the feature
+// store goes through the bundle's item tower; the embeddings are indexed with HNSW; recall@K
+// against exact search is measured on real user queries (sampled users' features from the
+// store through the bundle's user tower) and efSearch is chosen as the smallest value meeting
+// the recall target. The MANIFEST records it all and marks the bundle complete.
+#ifndef VREC_TRAINING_INDEX_BUILDER_H_
+#define VREC_TRAINING_INDEX_BUILDER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "retrieval/hnsw_index.h"
+
+namespace vrec {
+
+struct IndexBuildOptions {
+  int64_t version = 0;          // bundle version; 0: the latest
+  HnswOptions hnsw;             // hnsw.ef_search 0: tune to recall_target
+  double recall_target = 0.95;
+  int recall_k = 100;
+  uint32_t recall_queries = 500;
+  bool show_progress = true;
+};
+
+struct IndexBuildSummary {
+  std::string bundle_dir;
+  uint64_t items = 0;
+  double embed_seconds = 0;
+  double build_seconds = 0;
+  size_t memory_bytes = 0;
+  int ef_search = 0;
+  double recall = 0;
+};
+
+absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir, const std::string& store_dir,
+                                                   const std::string& models_dir, const IndexBuildOptions& options);
+
+}  // namespace vrec
+
+#endif  // VREC_TRAINING_INDEX_BUILDER_H_
