@@ -174,8 +174,9 @@ absl::StatusOr<std::unique_ptr<TwoTowerModel>> TwoTowerModel::Load(const std::st
   absl::StatusOr<std::unique_ptr<TwoTowerModel>> model = Create(config, 0);
   if (!model.ok()) return model.status();
   try {
-    torch::load((*model)->net_->net, path);
-    (*model)->net_->net->eval();
+    internal::TwoTowerNet& net = (*model)->net_->net;
+    torch::load(net, path);
+    net->eval();
   } catch (const c10::Error& e) {
     return absl::DataLossError(absl::StrCat("cannot load two-tower weights from ", path,
                                             " (missing, corrupt, or saved with another config): ",
