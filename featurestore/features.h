@@ -44,7 +44,6 @@ struct EngagementCounters {
   // Decayed values as of `now_ms` (>= updated_ms; earlier times are treated as updated_ms).
   float Day(CounterMetric metric, TimestampMs now_ms) const;
   float Week(CounterMetric metric, TimestampMs now_ms) const;
-  bool empty() const { return updated_ms == 0 && total[kImpressions] == 0 && total[kClicks] == 0; }
 };
 
 // Per-user engagement with one video (most recent interactions of the user).

@@ -40,7 +40,6 @@ inline constexpr int kUserHistory = 32;
 inline constexpr int kUserTopCategories = 4;
 inline constexpr int kVideoDense = 16;
 inline constexpr int kVideoTags = 4;
-inline constexpr int kContextBuckets = 24 + 7 + kNumDevices;
 
 struct UserInputs {
   int64_t country = 0;
