@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "common/event_log.h"
 #include "common/json_writer.h"
 #include "common/random.h"
 #include "common/status.h"

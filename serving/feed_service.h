@@ -21,7 +21,6 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/types.h"
-#include "common/world.h"
 #include "featurestore/feature_store.h"
 #include "retrieval/trending.h"
 #include "serving/event_ingestor.h"

@@ -35,14 +35,7 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.Require("world");
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
-  if (protocol == "time-split") {
-    options.protocol = ReplayProtocol::kTimeSplit;
-  } else if (protocol == "leave-last-out") {
-    options.protocol = ReplayProtocol::kLeaveLastOut;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown --protocol '", protocol, "' (time-split or leave-last-out)"));
-  }
+  VREC_ASSIGN_OR_RETURN(options.protocol, ParseReplayProtocol(protocol));
   if (k < 1 || k > 10000) return absl::InvalidArgumentError("--k must be in [1, 10000]");
   if (threads < 1 || threads > 256) return absl::InvalidArgumentError("--threads must be in [1, 256]");
   if (recent_days <= 0) return absl::InvalidArgumentError("--recent-days must be positive");

@@ -8,6 +8,7 @@
 #include "common/status.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/replay.h"
 #include "training/retrieval_trainer.h"
 
 namespace vrec {
@@ -50,10 +51,8 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   flags.Require("models");
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
-  if (protocol != "time-split" && protocol != "leave-last-out") {
-    return absl::InvalidArgumentError(absl::StrCat("unknown --protocol '", protocol, "' (time-split or leave-last-out)"));
-  }
-  o.leave_last_out = protocol == "leave-last-out";
+  VREC_ASSIGN_OR_RETURN(const ReplayProtocol parsed, ParseReplayProtocol(protocol));
+  o.leave_last_out = parsed == ReplayProtocol::kLeaveLastOut;
   if (!until.empty()) {
     VREC_ASSIGN_OR_RETURN(o.until_ms, ParseTimestamp(until));
   }

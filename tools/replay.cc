@@ -293,6 +293,12 @@ class OracleRecommender : public Recommender {
 
 }  // namespace
 
+absl::StatusOr<ReplayProtocol> ParseReplayProtocol(absl::string_view name) {
+  if (name == "time-split") return ReplayProtocol::kTimeSplit;
+  if (name == "leave-last-out") return ReplayProtocol::kLeaveLastOut;
+  return absl::InvalidArgumentError(absl::StrCat("unknown --protocol '", name, "' (time-split or leave-last-out)"));
+}
+
 absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const Catalog& catalog,
                                            const WorldManifest& manifest,
                                            const ReplayOptions& options) {

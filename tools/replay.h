@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/random.h"
 #include "common/types.h"
 #include "common/world.h"
@@ -27,6 +28,10 @@
 namespace vrec {
 
 enum class ReplayProtocol { kTimeSplit, kLeaveLastOut };
+
+// "time-split" or "leave-last-out" (the --protocol flag of replay and train-retrieval);
+// InvalidArgument otherwise.
+absl::StatusOr<ReplayProtocol> ParseReplayProtocol(absl::string_view name);
 
 struct ReplayOptions {
   ReplayProtocol protocol = ReplayProtocol::kTimeSplit;
