@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/event_log.h"
 #include "common/json_writer.h"
+#include "common/leave_last_out.h"
 #include "common/status.h"
 #include "common/progress.h"
 
@@ -114,52 +115,35 @@ absl::Status BuildTimeSplit(const std::string& world_dir, const Catalog& catalog
 
 absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& catalog,
                                const ReplayOptions& options, ReplayData* data) {
-  std::vector<Row> rows;
-  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
-    for (const Event& e : block) {
-      if (IsEngagement(e.type)) rows.push_back({e.user_id, e.video_id, e.timestamp_ms, 1});
-    }
-    return absl::OkStatus();
-  }));
-  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return std::tie(a.user, a.time) < std::tie(b.user, b.time);
-  });
-  // Per user: distinct videos in order of first engagement; the last one is the test item.
-  std::vector<std::pair<UserId, VideoId>> held_out;  // sorted by user
-  std::vector<VideoId> order;
-  for (size_t i = 0; i < rows.size();) {
-    const UserId user = rows[i].user;
-    order.clear();
-    TimestampMs last_first_time = 0;
-    for (; i < rows.size() && rows[i].user == user; ++i) {
-      if (std::find(order.begin(), order.end(), rows[i].video) != order.end()) continue;
-      order.push_back(rows[i].video);
-      last_first_time = rows[i].time;
-    }
-    if (order.size() < 2) continue;
+  VREC_ASSIGN_OR_RETURN(const std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
+  const LeaveLastOutItems items = SplitLeaveLastOut(rows);
+  // Popularity from everything but the held-out items; history is every other engaged video.
+  TrendingBuilder popular({});
+  ForEachUserRun(rows, [&](UserId user, auto begin, auto end) {
     TestCase test;
     test.user = user;
-    test.as_of_ms = last_first_time;
-    test.relevance = {{order.back(), 1}};
-    test.history.assign(order.begin(), order.end() - 1);
+    for (auto it = begin; it != end; ++it) {
+      if (items.IsTest(user, it->video)) {
+        ++data->future_events;
+        continue;
+      }
+      ++data->past_events;
+      test.history.push_back(it->video);
+    }
+    if (!items.IsTest(user, items.test[user])) return;
+    test.as_of_ms = items.test_time[user];
+    test.relevance = {{items.test[user], 1}};
     std::sort(test.history.begin(), test.history.end());
-    held_out.emplace_back(user, order.back());
+    test.history.erase(std::unique(test.history.begin(), test.history.end()), test.history.end());
     data->split_ms = std::max(data->split_ms, test.as_of_ms);
     data->cases.push_back(std::move(test));
-  }
+  });
   if (data->cases.empty()) {
     return absl::InvalidArgumentError("no user has two or more engaged videos to leave one out");
   }
-  // Popularity from everything but the held-out items.
-  TrendingBuilder popular({});
   TrendingBuilder recent({data->split_ms + 1, options.recent_window_ms});
-  for (const Row& row : rows) {
-    auto it = std::lower_bound(held_out.begin(), held_out.end(), std::make_pair(row.user, VideoId{0}));
-    if (it != held_out.end() && it->first == row.user && it->second == row.video) {
-      ++data->future_events;
-      continue;
-    }
-    ++data->past_events;
+  for (const Engagement& row : rows) {
+    if (items.IsTest(row.user, row.video)) continue;
     Event e;
     e.timestamp_ms = row.time;
     e.video_id = row.video;

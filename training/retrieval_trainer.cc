@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/event_log.h"
+#include "common/leave_last_out.h"
 #include "common/progress.h"
 #include "common/random.h"
 #include "common/status.h"
@@ -52,42 +53,15 @@ void Snapshot(const Catalog& catalog, const FeatureReplay& replay, TimestampMs n
   }
 }
 
-// Per user, the last and second-to-last distinct engaged videos (leave-last-out).
-absl::Status HeldOutItems(const std::string& world_dir, std::vector<VideoId>* last, std::vector<VideoId>* second) {
-  std::vector<std::vector<VideoId>> recent;  // per user, last two distinct, most recent last
-  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
-    for (const Event& e : block) {
-      if (!IsEngagement(e.type)) continue;
-      if (e.user_id >= recent.size()) recent.resize(size_t{e.user_id} + 1);
-      std::vector<VideoId>& r = recent[e.user_id];
-      if (!r.empty() && r.back() == e.video_id) continue;
-      // Order of first engagement, as replay's leave-last-out: ignore videos seen before.
-      r.push_back(e.video_id);
-    }
-    return absl::OkStatus();
-  }));
-  last->assign(recent.size(), kInvalidId);
-  second->assign(recent.size(), kInvalidId);
-  std::vector<VideoId> distinct;
-  for (size_t u = 0; u < recent.size(); ++u) {
-    distinct.clear();
-    for (VideoId v : recent[u]) {
-      if (std::find(distinct.begin(), distinct.end(), v) == distinct.end()) distinct.push_back(v);
-    }
-    if (distinct.size() >= 2) (*last)[u] = distinct.back();
-    if (distinct.size() >= 3) (*second)[u] = distinct[distinct.size() - 2];
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const Catalog& catalog,
                                            const WorldManifest& manifest, const RetrievalTrainOptions& o,
                                            const TransformOptions& t) {
   TrainingData data;
   data.start_ms = manifest.start_ms;
-  std::vector<VideoId> last, second;
+  LeaveLastOutItems held_out;
   if (o.leave_last_out) {
-    VREC_RETURN_IF_ERROR(HeldOutItems(world_dir, &last, &second));
+    VREC_ASSIGN_OR_RETURN(const std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
+    held_out = SplitLeaveLastOut(rows);
     data.end_ms = manifest.end_ms + 1;
     data.validation_ms = data.end_ms;
   } else {
@@ -111,14 +85,14 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
         Snapshot(catalog, replay, data.validation_ms, t, &data);
         snapshotted = true;
       }
-      const bool held_out = o.leave_last_out && e.user_id < last.size() && last[e.user_id] == e.video_id;
-      if (held_out) continue;  // the replay's test item: never seen in training
+      if (held_out.IsTest(e.user_id, e.video_id)) continue;  // the replay's test item: never seen in training
       const VideoFeatures& video = replay.video(e.video_id);
       if (RelevanceGrade(e.type, e.watch_time_ms, video.duration_ms) >= o.min_grade &&
           seen_positive.insert((uint64_t{e.user_id} << 32) | e.video_id).second) {
         const FeatureContext context{e.timestamp_ms, e.device};
         Example ex{TransformUser(replay.user(e.user_id), context, t), TransformVideo(video, context, t), e.video_id};
-        const bool validation = o.leave_last_out ? (e.user_id < second.size() && second[e.user_id] == e.video_id)
+        const bool validation = o.leave_last_out ? (e.user_id < held_out.validation.size() &&
+                                                    held_out.validation[e.user_id] == e.video_id)
                                                  : e.timestamp_ms >= data.validation_ms;
         (validation ? data.validation : data.train).push_back(std::move(ex));
       }
