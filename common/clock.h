@@ -34,6 +34,17 @@ class SystemClock : public Clock {
   static const SystemClock* Get();
 };
 
+// Real time shifted by a fixed offset: serves a recorded world as if it were live (its last
+// event is "now" at start-up, and time then moves at the real rate).
+class OffsetClock : public Clock {
+ public:
+  explicit OffsetClock(TimestampMs offset_ms) : offset_ms_(offset_ms) {}
+  TimestampMs NowMs() const override { return SystemClock::Get()->NowMs() + offset_ms_; }
+
+ private:
+  TimestampMs offset_ms_;
+};
+
 // A clock that only moves when told to, for tests and replays.
 class ManualClock : public Clock {
  public:

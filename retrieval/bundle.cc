@@ -1,5 +1,6 @@
 #include "retrieval/bundle.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
@@ -109,6 +110,41 @@ absl::StatusOr<KeyValueFile> ReadBundleManifest(const std::string& bundle_dir) {
                                                       "; this build reads ", kBundleFormatVersion));
   }
   return m;
+}
+
+absl::StatusOr<std::shared_ptr<const RetrievalBundle>> LoadRetrievalBundle(const std::string& models_dir,
+                                                                           int64_t version) {
+  auto bundle = std::make_shared<RetrievalBundle>();
+  bundle->version = version;
+  bundle->dir = BundleDir(models_dir, version);
+  VREC_ASSIGN_OR_RETURN(bundle->manifest, ReadBundleManifest(bundle->dir));
+  const KeyValueFile& m = bundle->manifest;
+  if (m.GetOr("complete", "0") != "1") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("bundle ", bundle->dir, " is incomplete (run `vrec build-index` on it)"));
+  }
+  VREC_ASSIGN_OR_RETURN(const TwoTowerConfig config, ReadModelConfig(m));
+  VREC_ASSIGN_OR_RETURN(const int64_t ef_search, m.GetInt("index.ef_search"));
+  VREC_ASSIGN_OR_RETURN(const int64_t items, m.GetInt("index.items"));
+  VREC_ASSIGN_OR_RETURN(bundle->model, TwoTowerModel::Load(BundleModelPath(bundle->dir), config));
+  VREC_ASSIGN_OR_RETURN(bundle->index, HnswIndex::Load(BundleItemsPath(bundle->dir), BundleIndexPath(bundle->dir),
+                                                       static_cast<int>(ef_search)));
+  if (bundle->index->dim() != bundle->model->dim() || static_cast<int64_t>(bundle->index->size()) != items) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bundle ", bundle->dir, " is inconsistent: the index holds ", bundle->index->size(), " items of dimension ",
+        bundle->index->dim(), ", the MANIFEST says ", items, " and the model ", bundle->model->dim()));
+  }
+  // A forward pass on an empty user: the towers end in an L2 normalisation.
+  std::vector<float> out(bundle->model->dim());
+  const UserInputs empty;
+  VREC_RETURN_IF_ERROR(bundle->model->EmbedUsers(absl::MakeConstSpan(&empty, 1), out.data()));
+  double norm = 0;
+  for (float x : out) norm += double{x} * x;
+  if (!(std::abs(norm - 1.0) < 1e-3)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("bundle ", bundle->dir, ": the user tower's output has squared norm ", norm, ", not 1"));
+  }
+  return std::shared_ptr<const RetrievalBundle>(std::move(bundle));
 }
 
 }  // namespace vrec

@@ -13,10 +13,12 @@
 #define VREC_RETRIEVAL_BUNDLE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/world.h"
+#include "retrieval/hnsw_index.h"
 #include "retrieval/two_tower.h"
 
 namespace vrec {
@@ -42,6 +44,22 @@ absl::StatusOr<TwoTowerConfig> ReadModelConfig(const KeyValueFile& manifest);
 
 // Reads and checks a bundle's MANIFEST (format version). NotFound if absent.
 absl::StatusOr<KeyValueFile> ReadBundleManifest(const std::string& bundle_dir);
+
+// A loaded, checked, immutable retrieval bundle: what the server swaps in as one unit.
+struct RetrievalBundle {
+  int64_t version = 0;
+  std::string dir;
+  KeyValueFile manifest;
+  std::shared_ptr<const TwoTowerModel> model;
+  std::shared_ptr<const HnswIndex> index;
+};
+
+// Loads <models_dir>/<version>/ and checks it: complete=1, the index matches the model's
+// dimension and the MANIFEST's item count, and a user-tower forward gives unit-length
+// output. FailedPrecondition for an incomplete or inconsistent bundle, DataLoss for corrupt
+// files, NotFound for a missing one.
+absl::StatusOr<std::shared_ptr<const RetrievalBundle>> LoadRetrievalBundle(const std::string& models_dir,
+                                                                           int64_t version);
 
 }  // namespace vrec
 

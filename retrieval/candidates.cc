@@ -1,0 +1,257 @@
+#include "retrieval/candidates.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
+namespace vrec {
+namespace {
+
+// Reciprocal-rank fusion constant (Cormack et al.): ranks deep in one list still count.
+constexpr float kFusionK = 60.0f;
+
+bool Skipped(const RetrievalQuery& query, VideoId v) {
+  return std::binary_search(query.skip.begin(), query.skip.end(), v);
+}
+
+float Dot(const float* a, const float* b, int dim) {
+  float s = 0.0f;
+  for (int i = 0; i < dim; ++i) s += a[i] * b[i];
+  return s;
+}
+
+class TwoTowerSource : public CandidateSource {
+ public:
+  explicit TwoTowerSource(const HnswIndex* index) : index_(index) {}
+  SourceId id() const override { return kSourceTwoTower; }
+  absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
+    if (query.user_embedding == nullptr) return absl::FailedPreconditionError("no user embedding");
+    thread_local std::vector<ScoredVideo> found;
+    index_->Search(query.user_embedding, static_cast<int>(n + query.skip.size()), &found);
+    size_t added = 0;
+    for (const ScoredVideo& s : found) {
+      if (added == n) break;
+      if (Skipped(query, s.video)) continue;
+      out->push_back(s);
+      ++added;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const HnswIndex* index_;
+};
+
+// A history entry worth expanding: a click, a real watch, a like or a share, and no
+// negative signal.
+bool EngagedSeed(const HistoryEntry& h) {
+  if (h.signals & (HistoryEntry::kSkipped | HistoryEntry::kNotInterested)) return false;
+  return (h.signals & (HistoryEntry::kClicked | HistoryEntry::kLiked | HistoryEntry::kShared)) ||
+         h.watch_ratio >= 0.3f;
+}
+
+class ItemToItemSource : public CandidateSource {
+ public:
+  ItemToItemSource(const HnswIndex* index, int seeds) : index_(index), seeds_(std::max(1, seeds)) {}
+  SourceId id() const override { return kSourceItemToItem; }
+  absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
+    thread_local std::vector<const float*> seeds;
+    thread_local std::vector<ScoredVideo> found;
+    seeds.clear();
+    const std::vector<HistoryEntry>& history = query.user->history;
+    for (auto it = history.rbegin(); it != history.rend() && static_cast<int>(seeds.size()) < seeds_; ++it) {
+      if (!EngagedSeed(*it)) continue;
+      if (const float* e = index_->Embedding(it->video_id); e != nullptr) seeds.push_back(e);
+    }
+    if (seeds.empty() || n == 0) return absl::OkStatus();
+    // Each seed's neighbours; a video reached from several seeds keeps its best similarity.
+    const size_t per_seed = (n + seeds.size() - 1) / seeds.size() + 4;
+    absl::flat_hash_map<VideoId, float> best;
+    for (const float* seed : seeds) {
+      index_->Search(seed, static_cast<int>(per_seed + query.skip.size() + 1), &found);
+      size_t added = 0;
+      for (const ScoredVideo& s : found) {
+        if (added == per_seed) break;
+        if (Skipped(query, s.video)) continue;
+        auto [slot, inserted] = best.try_emplace(s.video, s.score);
+        if (!inserted) slot->second = std::max(slot->second, s.score);
+        ++added;
+      }
+    }
+    const size_t start = out->size();
+    for (const auto& [video, score] : best) out->push_back({video, score});
+    std::sort(out->begin() + start, out->end(), [](const ScoredVideo& a, const ScoredVideo& b) {
+      return a.score != b.score ? a.score > b.score : a.video < b.video;
+    });
+    if (out->size() - start > n) out->resize(start + n);
+    return absl::OkStatus();
+  }
+
+ private:
+  const HnswIndex* index_;
+  int seeds_;
+};
+
+class TrendingSource : public CandidateSource {
+ public:
+  TrendingSource(std::shared_ptr<const Trending> trending, SourceId id) : trending_(std::move(trending)), id_(id) {}
+  SourceId id() const override { return id_; }
+  absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
+    thread_local std::vector<VideoId> top;
+    top.clear();
+    trending_->Top(n, query.skip, &top);
+    for (VideoId v : top) out->push_back({v, trending_->count(v)});
+    return absl::OkStatus();
+  }
+
+ private:
+  std::shared_ptr<const Trending> trending_;
+  SourceId id_;
+};
+
+class FreshSource : public CandidateSource {
+ public:
+  FreshSource(std::shared_ptr<const std::vector<FreshVideo>> fresh, TimestampMs window_ms, size_t pool,
+              const HnswIndex* index)
+      : fresh_(std::move(fresh)), window_ms_(window_ms), pool_(pool), index_(index) {}
+  SourceId id() const override { return kSourceFresh; }
+  absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
+    const TimestampMs now = query.context.now_ms;
+    const size_t start = out->size();
+    size_t considered = 0;
+    for (const FreshVideo& f : *fresh_) {
+      if (f.upload_ms >= now) continue;  // not uploaded yet as of the request
+      if (f.upload_ms < now - window_ms_ || considered == pool_) break;
+      ++considered;
+      if (Skipped(query, f.video)) continue;
+      // Newest first (score in (0, 1]); with a model, by the user's affinity instead, and a
+      // video newer than the index after every indexed one.
+      float score = 1.0f - static_cast<float>(now - f.upload_ms) / static_cast<float>(window_ms_ + 1);
+      if (query.user_embedding != nullptr && index_ != nullptr) {
+        const float* e = index_->Embedding(f.video);
+        score = e != nullptr ? 2.0f + Dot(query.user_embedding, e, index_->dim()) : score;
+      }
+      out->push_back({f.video, score});
+    }
+    std::sort(out->begin() + start, out->end(), [](const ScoredVideo& a, const ScoredVideo& b) {
+      return a.score != b.score ? a.score > b.score : a.video < b.video;
+    });
+    if (out->size() - start > n) out->resize(start + n);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::shared_ptr<const std::vector<FreshVideo>> fresh_;
+  TimestampMs window_ms_;
+  size_t pool_;
+  const HnswIndex* index_;
+};
+
+}  // namespace
+
+const char* SourceName(SourceId source) {
+  switch (source) {
+    case kSourceTwoTower:
+      return "two_tower";
+    case kSourceItemToItem:
+      return "item_to_item";
+    case kSourceTrending:
+      return "trending";
+    case kSourceFresh:
+      return "fresh";
+    case kSourcePopular:
+      return "popular";
+    case kNumSources:
+      break;
+  }
+  return "unknown";
+}
+
+std::unique_ptr<CandidateSource> MakeTwoTowerSource(const HnswIndex* index) {
+  return std::make_unique<TwoTowerSource>(index);
+}
+std::unique_ptr<CandidateSource> MakeItemToItemSource(const HnswIndex* index, int seeds) {
+  return std::make_unique<ItemToItemSource>(index, seeds);
+}
+std::unique_ptr<CandidateSource> MakeTrendingSource(std::shared_ptr<const Trending> trending, SourceId id) {
+  return std::make_unique<TrendingSource>(std::move(trending), id);
+}
+std::unique_ptr<CandidateSource> MakeFreshSource(std::shared_ptr<const std::vector<FreshVideo>> fresh,
+                                                 TimestampMs window_ms, size_t pool, const HnswIndex* index) {
+  return std::make_unique<FreshSource>(std::move(fresh), window_ms, pool, index);
+}
+
+Retriever::Retriever(const RetrieverOptions& options, std::shared_ptr<const TwoTowerModel> model,
+                     std::shared_ptr<const HnswIndex> index, std::vector<std::unique_ptr<CandidateSource>> sources)
+    : options_(options), model_(std::move(model)), index_(std::move(index)), sources_(std::move(sources)) {}
+
+void Retriever::Retrieve(const UserFeatures& user, const FeatureContext& context, absl::Span<const VideoId> skip,
+                         RetrievalResult* out) const {
+  out->candidates.clear();
+  out->failures.clear();
+  out->user_embedding.clear();
+  out->produced.fill(0);
+  RetrievalQuery query{&user, context, skip, nullptr};
+  if (has_model()) {
+    const UserInputs inputs = TransformUser(user, context, model_->config().transform);
+    out->user_embedding.resize(model_->dim());
+    if (absl::Status s = model_->EmbedUsers(absl::MakeConstSpan(&inputs, 1), out->user_embedding.data()); s.ok()) {
+      query.user_embedding = out->user_embedding.data();
+    } else {
+      out->user_embedding.clear();
+      out->failures.push_back({kSourceTwoTower, s});
+    }
+  }
+  thread_local absl::flat_hash_map<VideoId, uint32_t> slot;  // video -> position in candidates
+  thread_local std::vector<ScoredVideo> generated;
+  slot.clear();
+  for (const std::unique_ptr<CandidateSource>& source : sources_) {
+    const SourceId id = source->id();
+    const uint32_t quota = options_.quota[id];
+    if (quota == 0) continue;
+    if (id == kSourceTwoTower && query.user_embedding == nullptr) continue;  // failure recorded above
+    generated.clear();
+    absl::Status s;
+    try {
+      s = source->Generate(query, quota, &generated);
+    } catch (const std::exception& e) {
+      s = absl::InternalError(absl::StrCat(SourceName(id), " threw: ", e.what()));
+    }
+    if (!s.ok()) {  // a failed source's partial output is not used
+      out->failures.push_back({id, s});
+      continue;
+    }
+    out->produced[id] = static_cast<uint32_t>(generated.size());
+    for (size_t r = 0; r < generated.size(); ++r) {
+      const ScoredVideo& g = generated[r];
+      auto [it, inserted] = slot.try_emplace(g.video, static_cast<uint32_t>(out->candidates.size()));
+      if (inserted) out->candidates.push_back(Candidate{g.video});
+      Candidate& c = out->candidates[it->second];
+      c.sources |= uint8_t{1} << id;
+      c.source_score[id] = g.score;
+      c.source_rank[id] = static_cast<uint16_t>(std::min<size_t>(r + 1, UINT16_MAX));
+    }
+  }
+  // Retrieval score: the inner product where the video is indexed and a user embedding
+  // exists; otherwise rank fusion, placed below every inner product (which is >= -1).
+  for (Candidate& c : out->candidates) {
+    const float* e = query.user_embedding != nullptr ? index_->Embedding(c.video) : nullptr;
+    if (e != nullptr) {
+      c.score = Dot(query.user_embedding, e, index_->dim());
+      c.embedded = true;
+      continue;
+    }
+    float fused = 0.0f;
+    for (int s = 0; s < kNumSources; ++s) {
+      if (c.source_rank[s] > 0) fused += 1.0f / (kFusionK + c.source_rank[s]);
+    }
+    c.score = query.user_embedding != nullptr ? fused - 2.0f : fused;
+  }
+  std::sort(out->candidates.begin(), out->candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.video < b.video;
+  });
+}
+
+}  // namespace vrec

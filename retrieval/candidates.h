@@ -1,0 +1,131 @@
+// Candidate generation: several sources behind one interface, merged with per-source quotas
+// into one deduplicated list in which every candidate keeps the sources that produced it.
+//
+//   two-tower      user tower forward, then an HNSW search of the item index
+//   item-to-item   index neighbours of the user's last engaged videos
+//   trending       decayed recent engagement (retrieval/trending.h)
+//   fresh          recent uploads, ordered by the user's affinity when a model is loaded,
+//                  else newest first (new videos get exposure before they have counts)
+//   popular        all-time popularity; fills the list when everything else is thin
+//
+// A failing source never fails the request: its error is reported in the result (the feed
+// says `degraded`) and the other sources still answer. Until the ranker lands, candidates are
+// ordered by retrieval score: the two-tower inner product with the user embedding where the
+// video is indexed, else (no model, or a video newer than the index) after all indexed ones
+// by reciprocal-rank fusion of the source ranks.
+#ifndef VREC_RETRIEVAL_CANDIDATES_H_
+#define VREC_RETRIEVAL_CANDIDATES_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "common/types.h"
+#include "featurestore/features.h"
+#include "featurestore/transforms.h"
+#include "retrieval/hnsw_index.h"
+#include "retrieval/trending.h"
+#include "retrieval/two_tower.h"
+
+namespace vrec {
+
+enum SourceId : uint8_t {
+  kSourceTwoTower = 0,
+  kSourceItemToItem,
+  kSourceTrending,
+  kSourceFresh,
+  kSourcePopular,
+  kNumSources
+};
+const char* SourceName(SourceId source);
+
+// What the sources know about one request.
+struct RetrievalQuery {
+  const UserFeatures* user = nullptr;   // never null; an unknown user has empty features
+  FeatureContext context;
+  absl::Span<const VideoId> skip;       // sorted: never returned (seen, excluded)
+  const float* user_embedding = nullptr;  // the user tower's output, when a model is loaded
+};
+
+class CandidateSource {
+ public:
+  virtual ~CandidateSource() = default;
+  virtual SourceId id() const = 0;
+  // Appends up to n candidates, best first, none in query.skip, with a source-specific
+  // score (higher is better).
+  virtual absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const = 0;
+};
+
+// A recent upload.
+struct FreshVideo {
+  VideoId video = 0;
+  TimestampMs upload_ms = 0;
+};
+
+// Index-backed sources (the index must outlive them; the bundle keeps both alive).
+std::unique_ptr<CandidateSource> MakeTwoTowerSource(const HnswIndex* index);
+// `seeds`: how many of the last engaged videos to expand.
+std::unique_ptr<CandidateSource> MakeItemToItemSource(const HnswIndex* index, int seeds);
+// Popularity-backed sources; the shared data is immutable.
+std::unique_ptr<CandidateSource> MakeTrendingSource(std::shared_ptr<const Trending> trending, SourceId id);
+// `fresh`: newest first. Videos uploaded within `window_ms` before the request qualify; at most
+// `pool` of them are considered. `index` (may be null) gives embeddings for personal order.
+std::unique_ptr<CandidateSource> MakeFreshSource(std::shared_ptr<const std::vector<FreshVideo>> fresh,
+                                                 TimestampMs window_ms, size_t pool, const HnswIndex* index);
+
+struct Candidate {
+  VideoId video = 0;
+  uint8_t sources = 0;                       // bit (1 << SourceId) per source
+  float score = 0;                           // retrieval score (see the top of this file)
+  bool embedded = false;                     // score is the two-tower inner product
+  std::array<float, kNumSources> source_score{};  // each source's own score (0 if absent)
+  std::array<uint16_t, kNumSources> source_rank{};  // 1-based rank in each source (0 if absent)
+
+  bool from(SourceId s) const { return (sources >> s) & 1; }
+};
+
+struct SourceFailure {
+  SourceId source;
+  absl::Status status;
+};
+
+struct RetrievalResult {
+  std::vector<Candidate> candidates;  // best first
+  std::vector<SourceFailure> failures;
+  std::vector<float> user_embedding;  // empty without a model
+  std::array<uint32_t, kNumSources> produced{};  // candidates each source returned
+};
+
+struct RetrieverOptions {
+  // Candidates requested from each source (0 disables it).
+  std::array<uint32_t, kNumSources> quota = {300, 100, 100, 50, 50};
+};
+
+// Thread-safe and immutable. The model and index (both optional: without them only the
+// popularity-backed sources run) are shared with the sources.
+class Retriever {
+ public:
+  Retriever(const RetrieverOptions& options, std::shared_ptr<const TwoTowerModel> model,
+            std::shared_ptr<const HnswIndex> index, std::vector<std::unique_ptr<CandidateSource>> sources);
+
+  void Retrieve(const UserFeatures& user, const FeatureContext& context, absl::Span<const VideoId> skip,
+                RetrievalResult* out) const;
+
+  const RetrieverOptions& options() const { return options_; }
+  bool has_model() const { return model_ != nullptr && index_ != nullptr; }
+  const HnswIndex* index() const { return index_.get(); }
+
+ private:
+  RetrieverOptions options_;
+  std::shared_ptr<const TwoTowerModel> model_;
+  std::shared_ptr<const HnswIndex> index_;
+  std::vector<std::unique_ptr<CandidateSource>> sources_;
+};
+
+}  // namespace vrec
+
+#endif  // VREC_RETRIEVAL_CANDIDATES_H_

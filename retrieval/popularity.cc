@@ -1,0 +1,45 @@
+#include "retrieval/popularity.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "common/status.h"
+
+namespace vrec {
+namespace {
+
+// Decayed 1-day engagement below this (a tenth of one engagement, i.e. nothing in the last
+// ~2 days) does not count as trending.
+constexpr float kMinTrendingScore = 0.1f;
+
+}  // namespace
+
+absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& store, TimestampMs now_ms,
+                                                           const PopularityOptions& options) {
+  std::vector<float> trending, popular;
+  auto fresh = std::make_shared<std::vector<FreshVideo>>();
+  VREC_RETURN_IF_ERROR(store.ForEachVideo([&](const VideoFeatures& v) {
+    if (v.id >= trending.size()) {
+      trending.resize(size_t{v.id} + 1, 0.0f);
+      popular.resize(size_t{v.id} + 1, 0.0f);
+    }
+    const EngagementCounters& c = v.counters;
+    const float recent = c.Day(kClicks, now_ms) + c.Day(kWatches, now_ms) + c.Day(kLikes, now_ms);
+    trending[v.id] = recent >= kMinTrendingScore ? recent : 0.0f;
+    popular[v.id] = static_cast<float>(c.total[kClicks]);
+    // Uploads after now_ms are kept: the fresh source checks upload times per request.
+    if (v.known && v.upload_ms >= now_ms - options.fresh_window_ms) fresh->push_back({v.id, v.upload_ms});
+    return absl::OkStatus();
+  }));
+  std::sort(fresh->begin(), fresh->end(), [](const FreshVideo& a, const FreshVideo& b) {
+    return std::tie(b.upload_ms, a.video) < std::tie(a.upload_ms, b.video);
+  });
+  PopularitySnapshot snapshot;
+  snapshot.as_of_ms = now_ms;
+  snapshot.trending = std::make_shared<const Trending>(Trending::FromScores(std::move(trending)));
+  snapshot.popular = std::make_shared<const Trending>(Trending::FromScores(std::move(popular)));
+  snapshot.fresh = std::move(fresh);
+  return snapshot;
+}
+
+}  // namespace vrec

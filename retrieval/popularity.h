@@ -1,0 +1,36 @@
+// The popularity-backed candidate data, read from the feature store: trending (decayed
+// 1-day clicks, watches and likes), all-time popularity (clicks) and recent uploads. The
+// server rebuilds it periodically so that ingested events move trending and new uploads
+// reach the fresh source.
+#ifndef VREC_RETRIEVAL_POPULARITY_H_
+#define VREC_RETRIEVAL_POPULARITY_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/types.h"
+#include "featurestore/feature_store.h"
+#include "retrieval/candidates.h"
+#include "retrieval/trending.h"
+
+namespace vrec {
+
+struct PopularityOptions {
+  TimestampMs fresh_window_ms = 2 * kMsPerDay;  // uploads this recent are "fresh"
+};
+
+struct PopularitySnapshot {
+  TimestampMs as_of_ms = 0;  // counters are decayed to this time
+  std::shared_ptr<const Trending> trending;
+  std::shared_ptr<const Trending> popular;
+  std::shared_ptr<const std::vector<FreshVideo>> fresh;  // newest first
+};
+
+// One scan of the store's videos, as of `now_ms`. DataLoss for a corrupt store.
+absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& store, TimestampMs now_ms,
+                                                           const PopularityOptions& options);
+
+}  // namespace vrec
+
+#endif  // VREC_RETRIEVAL_POPULARITY_H_
