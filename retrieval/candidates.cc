@@ -4,7 +4,9 @@
 #include <cmath>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace vrec {
 namespace {
@@ -167,6 +169,22 @@ const char* SourceName(SourceId source) {
       break;
   }
   return "unknown";
+}
+
+absl::Status ParseQuotas(absl::string_view spec, RetrieverOptions* options) {
+  for (absl::string_view entry : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    const std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(entry, absl::MaxSplits(':', 1));
+    int source = 0;
+    while (source < kNumSources && kv.first != SourceName(static_cast<SourceId>(source))) ++source;
+    uint32_t quota = 0;
+    if (source == kNumSources || !absl::SimpleAtoi(kv.second, &quota) || quota > 10000) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad quota '", entry, "': want source:count with count in [0, 10000] and source one of two_tower, "
+          "item_to_item, trending, fresh, popular"));
+    }
+    options->quota[source] = quota;
+  }
+  return absl::OkStatus();
 }
 
 std::unique_ptr<CandidateSource> MakeTwoTowerSource(const HnswIndex* index) {

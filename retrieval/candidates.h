@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/types.h"
 #include "featurestore/features.h"
@@ -104,6 +105,10 @@ struct RetrieverOptions {
   // Candidates requested from each source (0 disables it).
   std::array<uint32_t, kNumSources> quota = {300, 100, 100, 50, 50};
 };
+
+// Parses "two_tower:300,trending:100,..." (any subset; the rest keep their values) into
+// options->quota. InvalidArgument naming the bad entry.
+absl::Status ParseQuotas(absl::string_view spec, RetrieverOptions* options);
 
 // Thread-safe and immutable. The model and index (both optional: without them only the
 // popularity-backed sources run) are shared with the sources.

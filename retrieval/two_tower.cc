@@ -1,5 +1,6 @@
 #include "retrieval/two_tower.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -217,5 +218,7 @@ absl::Status TwoTowerModel::EmbedVideos(absl::Span<const VideoInputs> videos, fl
   }
   return absl::OkStatus();
 }
+
+void SetModelThreads(int threads) { torch::set_num_threads(std::max(1, threads)); }
 
 }  // namespace vrec

@@ -59,6 +59,10 @@ class TwoTowerModel {
   std::unique_ptr<internal::TwoTowerNetHolder> net_;
 };
 
+// LibTorch's intra-op threads for this process (serving runs one small forward per request
+// on each server thread, so 1 there).
+void SetModelThreads(int threads);
+
 }  // namespace vrec
 
 #endif  // VREC_RETRIEVAL_TWO_TOWER_H_

@@ -15,9 +15,6 @@ namespace vrec {
 namespace {
 
 constexpr absl::string_view kFeedRoute = "/v1/feed";
-// Decayed 1-day engagement below this (a tenth of one engagement, i.e. nothing in the last
-// ~2 days) does not count as trending.
-constexpr float kMinTrendingScore = 0.1f;
 
 HttpResponse JsonOk(std::string body) {
   HttpResponse r;
@@ -35,26 +32,31 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allo
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store) {
-  const TimestampMs as_of = store.as_of_ms();
-  std::vector<float> trending, popular;
-  VREC_RETURN_IF_ERROR(store.ForEachVideo([&](const VideoFeatures& v) {
-    if (v.id >= trending.size()) {
-      trending.resize(size_t{v.id} + 1, 0.0f);
-      popular.resize(size_t{v.id} + 1, 0.0f);
-    }
-    const EngagementCounters& c = v.counters;
-    const float recent = c.Day(kClicks, as_of) + c.Day(kWatches, as_of) + c.Day(kLikes, as_of);
-    trending[v.id] = recent >= kMinTrendingScore ? recent : 0.0f;
-    popular[v.id] = static_cast<float>(c.total[kClicks]);
-    return absl::OkStatus();
-  }));
+std::shared_ptr<const FeedModel> MakeFeedModel(std::shared_ptr<const RetrievalBundle> bundle,
+                                               PopularitySnapshot popularity, const FeedModelOptions& options) {
   auto model = std::make_shared<FeedModel>();
-  model->as_of_ms = as_of;
-  model->version = absl::StrCat("popularity-", FormatTimestamp(as_of).substr(0, 10));
-  model->trending = Trending::FromScores(std::move(trending));
-  model->popular = Trending::FromScores(std::move(popular));
-  return std::shared_ptr<const FeedModel>(std::move(model));
+  std::vector<std::unique_ptr<CandidateSource>> sources;
+  const HnswIndex* index = bundle != nullptr ? bundle->index.get() : nullptr;
+  if (index != nullptr) {
+    sources.push_back(MakeTwoTowerSource(index));
+    sources.push_back(MakeItemToItemSource(index, options.item_to_item_seeds));
+  }
+  sources.push_back(MakeTrendingSource(popularity.trending, kSourceTrending));
+  sources.push_back(MakeFreshSource(popularity.fresh, options.popularity.fresh_window_ms, options.fresh_pool, index));
+  sources.push_back(MakeTrendingSource(popularity.popular, kSourcePopular));
+  model->version = bundle != nullptr ? absl::StrCat(bundle->version)
+                                     : absl::StrCat("popularity-", FormatTimestamp(popularity.as_of_ms).substr(0, 10));
+  model->retriever = std::make_unique<Retriever>(options.retriever, bundle ? bundle->model : nullptr,
+                                                 bundle ? bundle->index : nullptr, std::move(sources));
+  model->popularity = std::move(popularity);
+  model->bundle = std::move(bundle);
+  return model;
+}
+
+absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store, TimestampMs now_ms,
+                                                               const FeedModelOptions& options) {
+  VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity, BuildPopularitySnapshot(store, now_ms, options.popularity));
+  return MakeFeedModel(nullptr, std::move(popularity), options);
 }
 
 absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
@@ -97,10 +99,15 @@ absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
     }
     feed.debug = *debug == "1" || *debug == "true";
   }
+  if (const std::string* device = request.Param("device"); device != nullptr) {
+    absl::StatusOr<Device> parsed = ParseDevice(*device);
+    if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("device: ", parsed.status().message()));
+    feed.device = *parsed;
+  }
   for (const auto& [name, value] : request.params) {
-    if (name != "user_id" && name != "count" && name != "exclude" && name != "debug") {
+    if (name != "user_id" && name != "count" && name != "exclude" && name != "debug" && name != "device") {
       return absl::InvalidArgumentError(absl::StrCat(
-          "unknown parameter '", name, "' (allowed: user_id, count, exclude, debug)"));
+          "unknown parameter '", name, "' (allowed: user_id, count, exclude, debug, device)"));
     }
   }
   return feed;
@@ -175,51 +182,60 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   if (!user.ok()) return StatusToResponse(user.status());
   const bool cold_start = user->profile == FeatureStatus::kMissing && user->history == FeatureStatus::kMissing;
   if (cold_start) metrics_.Increment("vrec_feed_cold_start_total");
-  // Everything in the user's history is left out: watched, skipped or not interested.
-  std::vector<VideoId> seen;
-  seen.reserve(user->features.history.size());
-  for (const HistoryEntry& h : user->features.history) seen.push_back(h.video_id);
-  std::sort(seen.begin(), seen.end());
-  auto excluded = [&](VideoId v) {
-    return std::binary_search(feed.exclude.begin(), feed.exclude.end(), v);
-  };
-  std::vector<VideoId> items;
-  items.reserve(feed.count);
-  m.trending.Top(feed.count, seen, excluded, &items);
-  const size_t from_trending = items.size();
-  if (items.size() < feed.count) {
-    const std::vector<VideoId> taken = items;
-    m.popular.Top(feed.count - items.size(), seen,
-                  [&](VideoId v) { return excluded(v) || std::find(taken.begin(), taken.end(), v) != taken.end(); },
-                  &items);
+  // Never shown: everything in the user's history (watched, skipped, not interested) and the
+  // request's exclusions.
+  thread_local std::vector<VideoId> skip;
+  skip.assign(feed.exclude.begin(), feed.exclude.end());
+  for (const HistoryEntry& h : user->features.history) skip.push_back(h.video_id);
+  std::sort(skip.begin(), skip.end());
+  skip.erase(std::unique(skip.begin(), skip.end()), skip.end());
+
+  thread_local RetrievalResult retrieved;
+  m.retriever->Retrieve(user->features, FeatureContext{now, feed.device}, skip, &retrieved);
+  for (const SourceFailure& f : retrieved.failures) {
+    metrics_.Increment(absl::StrCat("vrec_source_failures_total{source=\"", SourceName(f.source), "\"}"));
   }
+  const bool degraded = !retrieved.failures.empty();
+  if (degraded) metrics_.Increment("vrec_feed_degraded_total");
+  const size_t n = std::min<size_t>(feed.count, retrieved.candidates.size());
+  std::vector<VideoId> items(n);
+  for (size_t i = 0; i < n; ++i) items[i] = retrieved.candidates[i].video;
   std::vector<VideoRead> videos;
   if (absl::Status s = store_->GetVideos(items, now, &videos); !s.ok()) return StatusToResponse(s);
-  const double top_trending = m.trending.ranked().empty() ? 1.0 : m.trending.count(m.trending.ranked()[0]);
-  const double top_popular = m.popular.ranked().empty() ? 1.0 : m.popular.count(m.popular.ranked()[0]);
 
   const uint64_t request_id = next_request_.fetch_add(1);
   JsonWriter w;
   w.BeginObject();
   w.Key("request_id").String(absl::StrFormat("%016x", request_id));
   w.Key("model_version").String(m.version);
-  w.Key("degraded").Bool(false);
+  w.Key("degraded").Bool(degraded);
   w.Key("user_id").Uint(feed.user_id);
   w.Key("cold_start").Bool(cold_start);
   w.Key("items").BeginArray();
-  for (size_t i = 0; i < items.size(); ++i) {
-    const VideoId v = items[i];
-    const bool trending = i < from_trending;
-    const double score = trending ? 1.0 + m.trending.count(v) / top_trending : m.popular.count(v) / top_popular;
+  for (size_t i = 0; i < n; ++i) {
+    const Candidate& c = retrieved.candidates[i];
     w.BeginObject();
-    w.Key("video_id").Uint(v);
-    w.Key("score").Double(score);
-    w.Key("sources").BeginArray().String(trending ? "trending" : "popular").EndArray();
+    w.Key("video_id").Uint(c.video);
+    w.Key("score").Double(c.score);
+    w.Key("sources").BeginArray();
+    for (int s = 0; s < kNumSources; ++s) {
+      if (c.from(static_cast<SourceId>(s))) w.String(SourceName(static_cast<SourceId>(s)));
+    }
+    w.EndArray();
     if (!videos[i].features.category.empty()) w.Key("category").String(videos[i].features.category);
     if (feed.debug) {
       w.Key("debug").BeginObject();
-      w.Key("source_score").Double(trending ? m.trending.count(v) : m.popular.count(v));
-      w.Key("source_score_meaning").String(trending ? "decayed 1-day engagements" : "all-time clicks");
+      w.Key("score_kind").String(c.embedded ? "two_tower_inner_product" : "reciprocal_rank_fusion");
+      w.Key("source_scores").BeginObject();
+      for (int s = 0; s < kNumSources; ++s) {
+        if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Double(c.source_score[s]);
+      }
+      w.EndObject();
+      w.Key("source_ranks").BeginObject();
+      for (int s = 0; s < kNumSources; ++s) {
+        if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Uint(c.source_rank[s]);
+      }
+      w.EndObject();
       w.Key("features").BeginObject();
       w.Key("metadata").String(FeatureStatusName(videos[i].metadata));
       w.Key("counters").String(FeatureStatusName(videos[i].counters));
@@ -232,18 +248,30 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   w.EndArray();
   if (feed.debug) {
     w.Key("debug").BeginObject();
-    w.Key("seen_excluded").Uint(seen.size());
+    w.Key("seen_excluded").Uint(user->features.history.size());
     w.Key("request_excluded").Uint(feed.exclude.size());
+    w.Key("candidates").Uint(retrieved.candidates.size());
+    w.Key("source_candidates").BeginObject();
+    for (int s = 0; s < kNumSources; ++s) {
+      w.Key(SourceName(static_cast<SourceId>(s))).Uint(retrieved.produced[s]);
+    }
+    w.EndObject();
+    w.Key("source_failures").BeginArray();
+    for (const SourceFailure& f : retrieved.failures) {
+      w.BeginObject().Key("source").String(SourceName(f.source)).Key("error").String(f.status.ToString()).EndObject();
+    }
+    w.EndArray();
     w.Key("user_features").BeginObject();
     w.Key("profile").String(FeatureStatusName(user->profile));
     w.Key("activity").String(FeatureStatusName(user->activity));
     w.Key("history").String(FeatureStatusName(user->history));
     w.EndObject();
-    w.Key("model_as_of").String(FormatTimestamp(m.as_of_ms));
+    w.Key("popularity_as_of").String(FormatTimestamp(m.popularity.as_of_ms));
+    w.Key("now").String(FormatTimestamp(now));
     w.EndObject();
   }
   w.EndObject();
-  metrics_.Increment("vrec_feed_items_total", items.size());
+  metrics_.Increment("vrec_feed_items_total", n);
   return JsonOk(w.Release());
 }
 

@@ -1,11 +1,12 @@
 // The feed service: routes HTTP requests to handlers, builds the homepage feed and takes in
 // events.
 //
-// Request path today (the popularity skeleton): parse and validate the request, pin the
-// current FeedModel, read the user's features (one RocksDB MultiGet), take the most engaged
-// videos of the last day (decayed counts; all-time popularity fills any gap) minus what the
-// user watched, skipped-as-not-interested or excluded, read those videos' features (one
-// MultiGet), answer JSON. Unknown users get the same feed (cold start), not an error.
+// Request path (until the ranker lands): parse and validate the request, pin the current
+// FeedModel, read the user's features (one RocksDB MultiGet), retrieve candidates from every
+// source (retrieval/candidates.h) minus what the user watched, skipped or excluded, keep the
+// best by retrieval score, read those videos' features (one MultiGet), answer JSON. Unknown
+// users are cold-start users (the user tower still runs on request context), not an error.
+// A failing candidate source makes the response `degraded`, never an error.
 //
 // Routes: GET /v1/feed, POST /v1/events, GET /healthz, GET /readyz, GET /metrics. Unknown
 // paths 404, wrong methods 405.
@@ -22,7 +23,9 @@
 #include "common/clock.h"
 #include "common/types.h"
 #include "featurestore/feature_store.h"
-#include "retrieval/trending.h"
+#include "retrieval/bundle.h"
+#include "retrieval/candidates.h"
+#include "retrieval/popularity.h"
 #include "serving/event_ingestor.h"
 #include "serving/event_json.h"
 #include "serving/http_server.h"
@@ -30,17 +33,30 @@
 
 namespace vrec {
 
-// Everything one version of the feed needs besides the live feature store. Immutable once
-// loaded; shared by requests through shared_ptr<const FeedModel>.
+// Everything one version of the feed needs besides the live feature store: the retrieval
+// bundle (optional; without it the feed is popularity only) and the popularity snapshot,
+// wired into one Retriever. Immutable once built; requests pin it through
+// shared_ptr<const FeedModel>.
 struct FeedModel {
-  std::string version;
-  TimestampMs as_of_ms = 0;  // the store's latest event when the model was built
-  Trending trending;  // decayed 1-day engagement (clicks, watches, likes)
-  Trending popular;   // all-time clicks
+  std::string version;  // the bundle version, or "popularity-<date>" without a bundle
+  PopularitySnapshot popularity;
+  std::shared_ptr<const RetrievalBundle> bundle;  // null: popularity sources only
+  std::unique_ptr<Retriever> retriever;
 };
 
-// Ranks the store's videos. DataLoss for a corrupt store.
-absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store);
+struct FeedModelOptions {
+  RetrieverOptions retriever;
+  PopularityOptions popularity;
+  int item_to_item_seeds = 5;   // last engaged videos expanded by item-to-item
+  size_t fresh_pool = 2000;     // newest uploads the fresh source considers
+};
+
+// Wires `bundle` (may be null) and `popularity` into a FeedModel.
+std::shared_ptr<const FeedModel> MakeFeedModel(std::shared_ptr<const RetrievalBundle> bundle,
+                                               PopularitySnapshot popularity, const FeedModelOptions& options);
+// A popularity-only model from the store as of `now_ms` (tests, servers without bundles).
+absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store, TimestampMs now_ms,
+                                                               const FeedModelOptions& options = FeedModelOptions());
 
 struct FeedServiceOptions {
   uint32_t default_count = 20;   // items when `count` is absent
@@ -55,6 +71,7 @@ struct FeedRequest {
   uint32_t count = 0;
   std::vector<VideoId> exclude;  // sorted, unique
   bool debug = false;
+  Device device = Device::kUnknown;
 };
 
 // InvalidArgument naming the parameter and what is allowed.

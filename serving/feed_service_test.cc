@@ -61,7 +61,7 @@ class FeedServiceTest : public ::testing::Test {
     batch.users.push_back(&user);
     batch.as_of_ms = kNow;
     ASSERT_TRUE(store_->Write(batch, FeatureWriteOptions()).ok());
-    auto model = LoadFeedModel(*store_);
+    auto model = LoadFeedModel(*store_, kNow);
     ASSERT_TRUE(model.ok()) << model.status();
     auto ingestor = EventIngestor::Create(log_path_, store_.get(), EventIngestorOptions());
     ASSERT_TRUE(ingestor.ok()) << ingestor.status();
@@ -97,8 +97,13 @@ TEST_F(FeedServiceTest, UnknownUserGetsColdStartFeedFilledFromAllTimePopularity)
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("\"cold_start\":true"), std::string::npos);
   EXPECT_NE(r.body.find("\"video_id\":9"), std::string::npos);
-  // Only 10 videos trend; the 11th comes from all-time popularity.
-  EXPECT_NE(r.body.find("\"video_id\":11,\"score\":1,\"sources\":[\"popular\"]"), std::string::npos) << r.body;
+  // Only 10 videos trend; the 11th comes from all-time popularity alone, and ranks last.
+  const size_t v11 = r.body.find("\"video_id\":11,");
+  ASSERT_NE(v11, std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("\"video_id\":", v11 + 1), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"sources\":[\"popular\"]", v11), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"sources\":[\"trending\",\"popular\"]"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"degraded\":false"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("\"user_features\":{\"profile\":\"missing\",\"activity\":\"missing\",\"history\":\"missing\"}"),
             std::string::npos)
       << r.body;

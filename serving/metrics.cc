@@ -42,8 +42,13 @@ std::string ServingMetrics::RenderPrometheus() const {
     absl::StrAppendFormat(&out, "vrec_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route, h.sum);
     absl::StrAppendFormat(&out, "vrec_http_request_duration_seconds_count{route=\"%s\"} %d\n", route, h.count);
   }
+  // A name may carry labels ("family{label=\"x\"}"); one TYPE line per family.
+  absl::string_view family_done;
   for (const auto& [name, value] : counters_) {
-    absl::StrAppend(&out, "# TYPE ", name, " counter\n", name, " ", value, "\n");
+    const absl::string_view family = absl::string_view(name).substr(0, name.find('{'));
+    if (family != family_done) absl::StrAppend(&out, "# TYPE ", family, " counter\n");
+    family_done = family;
+    absl::StrAppend(&out, name, " ", value, "\n");
   }
   return out;
 }

@@ -23,7 +23,8 @@ class ServingMetrics {
 
   // One finished request on `route` ("/v1/feed", or "other" for unknown paths).
   void RecordRequest(absl::string_view route, int http_status, double seconds);
-  // Adds `delta` to counter `name` (a Prometheus metric name, e.g. "vrec_cold_start_total").
+  // Adds `delta` to counter `name`: a Prometheus metric name, e.g. "vrec_cold_start_total",
+  // optionally with labels, e.g. "vrec_source_failures_total{source=\"fresh\"}".
   void Increment(absl::string_view name, uint64_t delta = 1);
   std::string RenderPrometheus() const;
 

@@ -58,7 +58,7 @@ class ServerE2eTest : public ::testing::Test {
     auto ingestor = EventIngestor::Create(WorldEventsPath(*world_), store_.get(), EventIngestorOptions());
     ASSERT_TRUE(ingestor.ok()) << ingestor.status();
     ingestor_ = std::move(*ingestor);
-    auto model = LoadFeedModel(*store_);
+    auto model = LoadFeedModel(*store_, store_->as_of_ms());
     ASSERT_TRUE(model.ok()) << model.status();
     clock_ = std::make_unique<ManualClock>(store_->as_of_ms());
     service_ = std::make_unique<FeedService>(FeedServiceOptions(), *model, store_.get(), ingestor_.get(), clock_.get());

@@ -1,10 +1,11 @@
-// `vrec serve`: loads a world's feed model and serves the HTTP API until SIGINT/SIGTERM.
+// `vrec serve`: loads a world's feature store and model bundle and serves the HTTP API until SIGINT/SIGTERM.
 #include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/world.h"
@@ -12,6 +13,7 @@
 #include "serving/event_ingestor.h"
 #include "serving/feed_service.h"
 #include "serving/http_server.h"
+#include "serving/model_updater.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "common/progress.h"
@@ -22,13 +24,25 @@ absl::Status RunServe(int argc, char** argv) {
   HttpServerOptions server_options;
   FeedServiceOptions feed_options;
   FeatureStoreOptions store_options;
-  std::string world, store_dir;
+  FeedModelOptions model_options;
+  std::string world, store_dir, models_dir, clock_mode = "auto", quotas;
+  double refresh_seconds = 60;
   uint32_t port = server_options.port, threads = server_options.threads;
   uint64_t body_limit = server_options.body_limit_bytes, cache_mb = store_options.block_cache_bytes >> 20;
   FlagSet flags("vrec serve",
                 "Serves the feed API (GET /v1/feed, POST /v1/events, /healthz, /readyz, /metrics) over HTTP.");
   flags.String("world", &world, "world directory (its event log receives POST /v1/events)");
   flags.String("store", &store_dir, "feature store (default: WORLD/features, built by `vrec featurize`)");
+  flags.String("models", &models_dir,
+               "directory of model bundles: serve the newest complete one, and swap in newer ones as they appear "
+               "(default: popularity sources only)");
+  flags.String("clock", &clock_mode,
+               "system (real time), world (the store's last event is now, then real time runs on) or auto "
+               "(world when the store is more than a day old)");
+  flags.Double("refresh-seconds", &refresh_seconds,
+               "rebuild trending and fresh uploads from the store, and look for a newer bundle, this often (0: never)");
+  flags.String("quotas", &quotas,
+               "candidates per source, e.g. two_tower:300,item_to_item:100,trending:100,fresh:50,popular:50");
   flags.String("address", &server_options.address, "listen address");
   flags.Uint32("port", &port, "listen port (0 picks a free one and prints it)");
   flags.Uint32("threads", &threads, "server threads");
@@ -39,6 +53,8 @@ absl::Status RunServe(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
   if (port > 65535) return absl::InvalidArgumentError("--port must be in [0, 65535]");
+  if (!quotas.empty()) VREC_RETURN_IF_ERROR(ParseQuotas(quotas, &model_options.retriever));
+  if (refresh_seconds < 0) return absl::InvalidArgumentError("--refresh-seconds must be >= 0");
   server_options.port = static_cast<uint16_t>(port);
   server_options.threads = static_cast<int>(threads);
   server_options.body_limit_bytes = body_limit;
@@ -50,14 +66,26 @@ absl::Status RunServe(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventIngestor> ingestor,
                         EventIngestor::Create(WorldEventsPath(world), store.get(), EventIngestorOptions()));
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> model, LoadFeedModel(*store));
+  // A recorded world is served as if live: its last event is "now".
+  const TimestampMs offset = store->as_of_ms() - SystemClock::Get()->NowMs();
+  if (clock_mode == "auto") clock_mode = offset < -kMsPerDay ? "world" : "system";
+  if (clock_mode != "world" && clock_mode != "system") {
+    return absl::InvalidArgumentError(absl::StrCat("--clock must be system, world or auto, got '", clock_mode, "'"));
+  }
+  const OffsetClock clock(clock_mode == "world" ? offset : 0);
+  SetModelThreads(1);  // one user-tower forward per request: no intra-op threads
+  ModelUpdater updater(store.get(), models_dir, &clock, model_options);
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> model, updater.LoadInitial());
   std::fprintf(stderr,
-               "loaded %s: feature store %s reflects %llu logged events (%llu caught up from the log), "
-               "%zu trending videos, model %s in %.1f s\n",
+               "loaded %s: feature store %s reflects %llu logged events (%llu caught up from the log); model %s "
+               "(%s); %zu trending videos; clock %s (now %s); in %.1f s\n",
                world.c_str(), store_dir.c_str(), static_cast<unsigned long long>(store->watermark()),
-               static_cast<unsigned long long>(ingestor->recovered_events()), model->trending.ranked().size(),
-               model->version.c_str(), timer.ElapsedSeconds());
-  FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), SystemClock::Get());
+               static_cast<unsigned long long>(ingestor->recovered_events()), model->version.c_str(),
+               model->bundle != nullptr ? model->bundle->dir.c_str() : "popularity only, no --models",
+               model->popularity.trending->ranked().size(), clock_mode.c_str(),
+               FormatTimestamp(clock.NowMs()).c_str(), timer.ElapsedSeconds());
+  FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), &clock);
+  if (refresh_seconds > 0) updater.Start(&service, absl::Seconds(refresh_seconds));
 
   // Signals go to this thread only: block them before the server threads start.
   sigset_t signals;

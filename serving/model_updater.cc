@@ -1,0 +1,73 @@
+#include "serving/model_updater.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "retrieval/bundle.h"
+#include "retrieval/popularity.h"
+
+namespace vrec {
+
+ModelUpdater::ModelUpdater(const FeatureStore* store, std::string models_dir, const Clock* clock,
+                           FeedModelOptions options)
+    : store_(store), models_dir_(std::move(models_dir)), clock_(clock), options_(std::move(options)) {}
+
+ModelUpdater::~ModelUpdater() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<std::shared_ptr<const FeedModel>> ModelUpdater::LoadInitial() {
+  absl::MutexLock lock(&mu_);
+  if (!models_dir_.empty()) {
+    VREC_ASSIGN_OR_RETURN(const int64_t version, LatestCompleteBundle(models_dir_));
+    VREC_ASSIGN_OR_RETURN(bundle_, LoadRetrievalBundle(models_dir_, version));
+  }
+  VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity,
+                        BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity));
+  return MakeFeedModel(bundle_, std::move(popularity), options_);
+}
+
+absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
+  absl::MutexLock lock(&mu_);
+  if (!models_dir_.empty()) {
+    absl::StatusOr<int64_t> latest = LatestCompleteBundle(models_dir_);
+    const int64_t current = bundle_ != nullptr ? bundle_->version : 0;
+    if (latest.ok() && *latest > current && *latest != rejected_version_) {
+      absl::StatusOr<std::shared_ptr<const RetrievalBundle>> loaded = LoadRetrievalBundle(models_dir_, *latest);
+      if (loaded.ok()) {
+        bundle_ = *loaded;
+        service->metrics().Increment("vrec_bundle_swaps_total");
+        std::fprintf(stderr, "model bundle %lld loaded from %s\n", static_cast<long long>(*latest),
+                     bundle_->dir.c_str());
+      } else {
+        rejected_version_ = *latest;
+        service->metrics().Increment("vrec_bundle_rejected_total");
+        std::fprintf(stderr, "model bundle %lld rejected, keeping %lld: %s\n", static_cast<long long>(*latest),
+                     static_cast<long long>(current), loaded.status().ToString().c_str());
+      }
+    }
+  }
+  absl::StatusOr<PopularitySnapshot> popularity =
+      BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity);
+  if (!popularity.ok()) {
+    service->metrics().Increment("vrec_model_refresh_failures_total");
+    return popularity.status();
+  }
+  service->SetModel(MakeFeedModel(bundle_, std::move(*popularity), options_));
+  service->metrics().Increment("vrec_model_refreshes_total");
+  return absl::OkStatus();
+}
+
+void ModelUpdater::Start(FeedService* service, absl::Duration period) {
+  thread_ = std::thread([this, service, period] {
+    while (!stop_.WaitForNotificationWithTimeout(period)) {
+      if (absl::Status s = RefreshOnce(service); !s.ok()) {
+        std::fprintf(stderr, "model refresh failed (keeping the current model): %s\n", s.ToString().c_str());
+      }
+    }
+  });
+}
+
+}  // namespace vrec

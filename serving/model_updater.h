@@ -1,0 +1,53 @@
+// Keeps the server's FeedModel current: at start-up it loads the newest complete bundle under
+// the models directory (if one is given) and a popularity snapshot of the store; then every
+// period it rebuilds the snapshot (trending moves with ingested events, new uploads reach the
+// fresh source) and picks up a newer complete bundle. A bundle that fails to load or check
+// never replaces the running one; it is reported once and not retried.
+#ifndef VREC_SERVING_MODEL_UPDATER_H_
+#define VREC_SERVING_MODEL_UPDATER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "featurestore/feature_store.h"
+#include "serving/feed_service.h"
+
+namespace vrec {
+
+class ModelUpdater {
+ public:
+  // `store`, `clock` and `service` (for SetModel and metrics) must outlive the updater.
+  // An empty models_dir serves popularity only.
+  ModelUpdater(const FeatureStore* store, std::string models_dir, const Clock* clock, FeedModelOptions options);
+  ~ModelUpdater();
+
+  // The first model: the newest complete bundle (an error if models_dir has none that loads)
+  // and a fresh popularity snapshot.
+  absl::StatusOr<std::shared_ptr<const FeedModel>> LoadInitial();
+  // One refresh: a new snapshot, and a newer complete bundle if there is one. Swaps the result
+  // into `service`. Errors leave the service's model as it was.
+  absl::Status RefreshOnce(FeedService* service);
+  // Calls RefreshOnce every `period` on a background thread until destruction.
+  void Start(FeedService* service, absl::Duration period);
+
+ private:
+  const FeatureStore* store_;
+  std::string models_dir_;
+  const Clock* clock_;
+  FeedModelOptions options_;
+  absl::Mutex mu_;  // serialises refreshes
+  std::shared_ptr<const RetrievalBundle> bundle_ ABSL_GUARDED_BY(mu_);
+  int64_t rejected_version_ ABSL_GUARDED_BY(mu_) = 0;  // newest version that failed to load
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace vrec
+
+#endif  // VREC_SERVING_MODEL_UPDATER_H_
