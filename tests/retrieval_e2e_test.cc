@@ -1,5 +1,15 @@
-// Two-tower training and index building end to end on a small generated world.
+// Two-tower training, index building and serving end to end on a small generated world.
+#include <algorithm>
 #include <filesystem>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "featurestore/feature_store.h"
+#include "serving/feed_service.h"
+#include "serving/http_server.h"
+#include "serving/model_updater.h"
+#include "tests/testing/http_client.h"
 
 #include "featurestore/feature_replay.h"
 #include "gtest/gtest.h"
@@ -13,6 +23,79 @@
 
 namespace vrec {
 namespace {
+
+using testing::HttpGet;
+
+std::vector<std::string> Sources(const std::string& body) {
+  static const std::regex kSources("\"sources\":\\[([^\\]]*)\\]");
+  std::vector<std::string> out;
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), kSources); it != std::sregex_iterator(); ++it) {
+    out.push_back((*it)[1]);
+  }
+  return out;
+}
+
+// A real server over the bundle: a known user and a brand-new user get two-tower feeds, a
+// newer bundle is swapped in, and a corrupt one is refused while the good one keeps serving.
+void ServeBundleAndCheckFeeds(const std::string& world, const std::string& models) {
+  auto store = FeatureStore::Open(world + "/features", FeatureStoreOptions());
+  ASSERT_TRUE(store.ok()) << store.status();
+  ManualClock clock((*store)->as_of_ms());
+  ModelUpdater updater(store->get(), models, &clock, FeedModelOptions());
+  auto model = updater.LoadInitial();
+  ASSERT_TRUE(model.ok()) << model.status();
+  FeedService service(FeedServiceOptions(), *model, store->get(), nullptr, &clock);
+  HttpServerOptions options;
+  options.port = 0;
+  auto server = HttpServer::Create(options, [&service](const HttpRequest& r) { return service.Handle(r); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  const uint16_t port = (*server)->port();
+
+  // A user with history: two-tower candidates, nothing already seen.
+  auto user = (*store)->GetUser(3, clock.NowMs());
+  ASSERT_TRUE(user.ok());
+  ASSERT_FALSE(user->features.history.empty());
+  auto known = HttpGet(port, "/v1/feed?user_id=3&count=30&debug=1");
+  ASSERT_TRUE(known.ok()) << known.status();
+  ASSERT_EQ(known->status, 200) << known->body;
+  EXPECT_NE(known->body.find("\"model_version\":\"1\""), std::string::npos) << known->body.substr(0, 300);
+  EXPECT_NE(known->body.find("\"degraded\":false"), std::string::npos);
+  EXPECT_NE(known->body.find("\"score_kind\":\"two_tower_inner_product\""), std::string::npos);
+  const std::vector<std::string> sources = Sources(known->body);
+  ASSERT_EQ(sources.size(), 30u) << known->body.substr(0, 500);
+  EXPECT_NE(std::count_if(sources.begin(), sources.end(),
+                          [](const std::string& s) { return s.find("two_tower") != std::string::npos; }),
+            0);
+  for (const HistoryEntry& h : user->features.history) {
+    EXPECT_EQ(known->body.find(absl::StrCat("\"video_id\":", h.video_id, ",")), std::string::npos) << h.video_id;
+  }
+
+  // A user the system has never seen: still a full feed, from the user tower on the request
+  // context plus trending, and marked as cold start.
+  auto fresh = HttpGet(port, "/v1/feed?user_id=3999999999&count=20&device=mobile");
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_EQ(fresh->status, 200) << fresh->body;
+  EXPECT_NE(fresh->body.find("\"cold_start\":true"), std::string::npos);
+  EXPECT_NE(fresh->body.find("\"degraded\":false"), std::string::npos);
+  EXPECT_EQ(Sources(fresh->body).size(), 20u) << fresh->body;
+  EXPECT_NE(fresh->body.find("two_tower"), std::string::npos);
+
+  // Hot swap: version 2 appears and is served; version 3 is corrupt and refused.
+  std::filesystem::copy(BundleDir(models, 1), BundleDir(models, 2), std::filesystem::copy_options::recursive);
+  ASSERT_TRUE(updater.RefreshOnce(&service).ok());
+  EXPECT_NE(HttpGet(port, "/readyz")->body.find("\"model_version\":\"2\""), std::string::npos);
+  std::filesystem::copy(BundleDir(models, 1), BundleDir(models, 3), std::filesystem::copy_options::recursive);
+  std::filesystem::resize_file(BundleIndexPath(BundleDir(models, 3)), 100);
+  ASSERT_TRUE(updater.RefreshOnce(&service).ok());
+  EXPECT_NE(HttpGet(port, "/readyz")->body.find("\"model_version\":\"2\""), std::string::npos);
+  EXPECT_NE(HttpGet(port, "/metrics")->body.find("vrec_bundle_rejected_total 1"), std::string::npos);
+  auto after = HttpGet(port, "/v1/feed?user_id=3&count=5");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, 200);
+  EXPECT_NE(after->body.find("\"model_version\":\"2\""), std::string::npos);
+  (*server)->Stop();
+}
 
 TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   const std::string world = testing::TempPath("retrieval_world");
@@ -68,6 +151,8 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   (*index)->Search((*index)->Embedding(probe), 5, &found);
   ASSERT_FALSE(found.empty());
   EXPECT_NEAR(found[0].score, 1.0f, 1e-4);
+
+  ServeBundleAndCheckFeeds(world, models);
 }
 
 }  // namespace
