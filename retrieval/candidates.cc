@@ -13,6 +13,8 @@ namespace {
 
 // Reciprocal-rank fusion constant (Cormack et al.): ranks deep in one list still count.
 constexpr float kFusionK = 60.0f;
+// HNSW beam width of item-to-item searches.
+constexpr int kItemToItemEf = 64;
 
 bool Skipped(const RetrievalQuery& query, VideoId v) {
   return std::binary_search(query.skip.begin(), query.skip.end(), v);
@@ -72,7 +74,8 @@ class ItemToItemSource : public CandidateSource {
     const size_t per_seed = (n + seeds.size() - 1) / seeds.size() + 4;
     absl::flat_hash_map<VideoId, float> best;
     for (const float* seed : seeds) {
-      index_->Search(seed, static_cast<int>(per_seed + query.skip.size() + 1), &found);
+      // Video-to-video queries lie on the item manifold: a narrow beam finds their neighbours.
+      index_->Search(seed, static_cast<int>(per_seed + query.skip.size() + 1), &found, kItemToItemEf);
       size_t added = 0;
       for (const ScoredVideo& s : found) {
         if (added == per_seed) break;

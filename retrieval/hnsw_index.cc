@@ -82,7 +82,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(std::vector<VideoId>
     }
     for (std::thread& w : workers) w.join();
     if (failure) std::rethrow_exception(failure);
-    index->graph_->hnsw->setEf(options.ef_search);
+    index->ef_search_ = options.ef_search;
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW build failed: ", e.what()));
   }
@@ -146,22 +146,45 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& it
     index->graph_->hnsw =
         std::make_unique<hnswlib::HierarchicalNSW<float>>(&index->graph_->space, index_path, false, count);
     if (index->graph_->hnsw->cur_element_count != count) return corrupt("index and item file disagree");
-    index->graph_->hnsw->setEf(std::max(1, ef_search));
+    index->ef_search_ = std::max(1, ef_search);
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat("cannot load HNSW index ", index_path, ": ", e.what()));
   }
   return index;
 }
 
-void HnswIndex::Search(const float* query, int k, std::vector<ScoredVideo>* out) const {
+void HnswIndex::Search(const float* query, int k, std::vector<ScoredVideo>* out, int ef) const {
   out->clear();
-  if (k <= 0) return;
-  std::priority_queue<std::pair<float, hnswlib::labeltype>> result =
-      graph_->hnsw->searchKnn(query, static_cast<size_t>(k));
-  out->resize(result.size());
-  for (size_t i = result.size(); i-- > 0;) {  // the queue pops the farthest first
-    (*out)[i] = {ids_[result.top().second], 1.0f - result.top().first};
-    result.pop();
+  if (k <= 0 || ids_.empty()) return;
+  // hnswlib's searchKnn, with a per-query beam width and without its shared atomic counters
+  // (which made concurrent searches contend): greedy descent through the upper layers, then
+  // the beam search of the base layer.
+  const hnswlib::HierarchicalNSW<float>& h = *graph_->hnsw;
+  hnswlib::tableint current = h.enterpoint_node_;
+  float current_distance = h.fstdistfunc_(query, h.getDataByInternalId(current), h.dist_func_param_);
+  for (int level = h.maxlevel_; level > 0; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      unsigned int* links = h.get_linklist(current, level);
+      const int size = h.getListCount(links);
+      const hnswlib::tableint* neighbours = links + 1;
+      for (int i = 0; i < size; ++i) {
+        const float d = h.fstdistfunc_(query, h.getDataByInternalId(neighbours[i]), h.dist_func_param_);
+        if (d < current_distance) {
+          current_distance = d;
+          current = neighbours[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  const size_t beam = std::max<size_t>(ef > 0 ? ef : ef_search_, k);
+  auto top = h.searchBaseLayerST<false, false>(current, query, beam);
+  while (top.size() > static_cast<size_t>(k)) top.pop();
+  out->resize(top.size());
+  for (size_t i = top.size(); i-- > 0;) {  // the queue pops the farthest first
+    (*out)[i] = {ids_[h.getExternalLabel(top.top().second)], 1.0f - top.top().first};
+    top.pop();
   }
 }
 
@@ -175,7 +198,7 @@ void HnswIndex::ExactSearch(const float* query, int k, std::vector<ScoredVideo>*
   for (size_t i = 0; i < top; ++i) out->push_back({ids_[scored[i].second], scored[i].first});
 }
 
-void HnswIndex::set_ef_search(int ef) { graph_->hnsw->setEf(std::max(1, ef)); }
+void HnswIndex::set_ef_search(int ef) { ef_search_ = std::max(1, ef); }
 
 const float* HnswIndex::Embedding(VideoId video) const {
   const auto it = std::lower_bound(ids_.begin(), ids_.end(), video);

@@ -45,12 +45,15 @@ class HnswIndex {
 
   [[nodiscard]] absl::Status Save(const std::string& items_path, const std::string& index_path) const;
 
-  // Approximate top-k by inner product, best first. Thread-safe.
-  void Search(const float* query, int k, std::vector<ScoredVideo>* out) const;
+  // Approximate top-k by inner product, best first, with beam width max(ef, k) (ef 0: the
+  // index's efSearch). Thread-safe; concurrent searches share nothing mutable but hnswlib's
+  // pool of visited lists.
+  void Search(const float* query, int k, std::vector<ScoredVideo>* out, int ef = 0) const;
   // Exact top-k by brute force (for recall measurement and small catalogs). Thread-safe.
   void ExactSearch(const float* query, int k, std::vector<ScoredVideo>* out) const;
-  // Changes the query-time beam width. Not thread-safe: only before searches are shared.
+  // Changes the default query-time beam width. Not thread-safe: only before searches are shared.
   void set_ef_search(int ef);
+  int ef_search() const { return ef_search_; }
   // The embedding of `video`, or nullptr if it is not indexed.
   const float* Embedding(VideoId video) const;
 
@@ -65,6 +68,7 @@ class HnswIndex {
   struct Graph;
 
   int dim_ = 0;
+  int ef_search_ = 128;
   std::vector<VideoId> ids_;        // ascending; position = hnswlib label
   std::vector<float> embeddings_;   // by position
   std::unique_ptr<Graph> graph_;
