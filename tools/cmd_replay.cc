@@ -1,21 +1,27 @@
 // `vrec replay`: offline evaluation of the recommenders on a world's log.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "retrieval/bundle.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/world.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/replay.h"
+#include "tools/replay_models.h"
 
 namespace vrec {
 
 absl::Status RunReplay(int argc, char** argv) {
   ReplayOptions options;
-  std::string world, protocol = "time-split", split_time, json_path;
-  int64_t k = options.k, threads = options.threads;
+  std::string world, protocol = "time-split", split_time, json_path, models_dir,
+      systems_flag = "random,most-popular,recent-popular,item-knn,two-tower,oracle";
+  int64_t bundle_version = 0;
+  int64_t k = options.k, deep_k = options.deep_k, threads = options.threads;
   double recent_days = 3.0;
   FlagSet flags("vrec replay",
                 "Replays a world's log: each system recommends from the past only and is scored "
@@ -23,6 +29,11 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.String("world", &world, "world directory");
   flags.String("protocol", &protocol, "time-split or leave-last-out");
   flags.Int("k", &k, "list length scored (NDCG@k, Recall@k, HR@k, MAP@k)");
+  flags.Int("deep-k", &deep_k, "also report Recall at this depth (candidate generation)");
+  flags.String("systems", &systems_flag,
+               "systems to evaluate, comma-separated (two-tower needs --models, oracle a synthetic world)");
+  flags.String("models", &models_dir, "model bundles: evaluate the two-tower model of the newest one");
+  flags.Int("bundle-version", &bundle_version, "with --models: this version instead of the newest");
   flags.String("split-time", &split_time, "time-split: split time (YYYY-MM-DD, RFC 3339 or ms)");
   flags.Double("split-fraction", &options.split_fraction,
                "time-split without --split-time: split this far through the log's time range");
@@ -39,7 +50,19 @@ absl::Status RunReplay(int argc, char** argv) {
   if (k < 1 || k > 10000) return absl::InvalidArgumentError("--k must be in [1, 10000]");
   if (threads < 1 || threads > 256) return absl::InvalidArgumentError("--threads must be in [1, 256]");
   if (recent_days <= 0) return absl::InvalidArgumentError("--recent-days must be positive");
+  if (deep_k < 1 || deep_k > 10000) return absl::InvalidArgumentError("--deep-k must be in [1, 10000]");
   options.k = static_cast<int>(k);
+  options.deep_k = static_cast<int>(deep_k);
+  std::vector<std::string> wanted = absl::StrSplit(systems_flag, ',', absl::SkipEmpty());
+  for (const std::string& name : wanted) {
+    if (name != "random" && name != "most-popular" && name != "recent-popular" && name != "item-knn" &&
+        name != "two-tower" && name != "oracle") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown system '", name, "' in --systems (known: random, most-popular, recent-popular, item-knn, "
+          "two-tower, oracle)"));
+    }
+  }
+  auto want = [&](absl::string_view name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
   options.threads = static_cast<int>(threads);
   options.recent_window_ms = static_cast<TimestampMs>(recent_days * kMsPerDay);
   if (!split_time.empty()) {
@@ -51,10 +74,22 @@ absl::Status RunReplay(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(ReplayData data, BuildReplayData(world, catalog, manifest, options));
 
   std::vector<std::unique_ptr<Recommender>> owned;
-  owned.push_back(MakeRandomRecommender(data));
-  owned.push_back(MakeMostPopularRecommender(data));
-  owned.push_back(MakeRecentPopularRecommender(data));
-  if (PathExists(WorldTruthPath(world))) {
+  if (want("random")) owned.push_back(MakeRandomRecommender(data));
+  if (want("most-popular")) owned.push_back(MakeMostPopularRecommender(data));
+  if (want("recent-popular")) owned.push_back(MakeRecentPopularRecommender(data));
+  if (want("item-knn")) owned.push_back(MakeItemKnnRecommender(data, ItemKnnOptions()));
+  if (want("two-tower") && !models_dir.empty()) {
+    if (bundle_version == 0) {
+      VREC_ASSIGN_OR_RETURN(bundle_version, LatestBundle(models_dir));
+    }
+    const std::string bundle = BundleDir(models_dir, bundle_version);
+    if (options.show_progress) std::fprintf(stderr, "replay: two-tower from %s\n", bundle.c_str());
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> two_tower,
+                          MakeTwoTowerRecommender(data, world, catalog, bundle, std::max(options.k, options.deep_k),
+                                                  options.show_progress));
+    owned.push_back(std::move(two_tower));
+  }
+  if (want("oracle") && PathExists(WorldTruthPath(world))) {
     VREC_ASSIGN_OR_RETURN(SyntheticTruth truth, ReadSyntheticTruth(WorldTruthPath(world)));
     VREC_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> oracle,
                           MakeOracleRecommender(data, catalog, std::move(truth)));

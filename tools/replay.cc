@@ -69,7 +69,10 @@ absl::Status BuildTimeSplit(const std::string& world_dir, const Catalog& catalog
         ++data->past_events;
         popular.Add(e);
         recent.Add(e);
-        if (IsEngagement(e.type)) past.emplace_back(e.user_id, e.video_id);
+        if (IsEngagement(e.type)) {
+          past.emplace_back(e.user_id, e.video_id);
+          data->past_engagements.push_back({e.user_id, e.video_id, e.timestamp_ms});
+        }
       } else {
         ++data->future_events;
         const int grade = RelevanceGrade(e.type, e.watch_time_ms, DurationOf(catalog, e.video_id));
@@ -85,6 +88,8 @@ absl::Status BuildTimeSplit(const std::string& world_dir, const Catalog& catalog
   }
   std::sort(past.begin(), past.end());
   past.erase(std::unique(past.begin(), past.end()), past.end());
+  std::stable_sort(data->past_engagements.begin(), data->past_engagements.end(),
+                   [](const Engagement& a, const Engagement& b) { return std::tie(a.user, a.time) < std::tie(b.user, b.time); });
   std::sort(future.begin(), future.end(), [](const Row& a, const Row& b) {
     return std::tie(a.user, a.video) < std::tie(b.user, b.video);
   });
@@ -116,7 +121,8 @@ absl::Status BuildTimeSplit(const std::string& world_dir, const Catalog& catalog
 absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& catalog,
                                const ReplayOptions& options, ReplayData* data) {
   VREC_ASSIGN_OR_RETURN(const std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
-  const LeaveLastOutItems items = SplitLeaveLastOut(rows);
+  data->held_out = SplitLeaveLastOut(rows);
+  const LeaveLastOutItems& items = data->held_out;
   // Popularity from everything but the held-out items; history is every other engaged video.
   TrendingBuilder popular({});
   ForEachUserRun(rows, [&](UserId user, auto begin, auto end) {
@@ -128,6 +134,7 @@ absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& cata
         continue;
       }
       ++data->past_events;
+      data->past_engagements.push_back(*it);
       test.history.push_back(it->video);
     }
     if (!items.IsTest(user, items.test[user])) return;
@@ -331,7 +338,8 @@ std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
   size_t video_limit = data.is_available.size();
   for (const Recommender* system : systems) {
     const auto start = std::chrono::steady_clock::now();
-    std::vector<MetricsAccumulator> metrics(threads);
+    std::vector<MetricsAccumulator> metrics(threads), deep(threads);
+    const int depth = std::max(options.k, options.deep_k);
     std::vector<std::vector<uint8_t>> shown(threads, std::vector<uint8_t>(video_limit, 0));
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t) {
@@ -341,7 +349,9 @@ std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
           const TestCase& test = data.cases[i];
           Rng rng(SplitMix64(options.seed) ^ SplitMix64(test.user));
           list.clear();
-          system->Recommend(test, options.k, rng, &list);
+          system->Recommend(test, depth, rng, &list);
+          if (list.size() > static_cast<size_t>(depth)) list.resize(depth);
+          deep[t].Add(ScoreRanking(list, test.relevance, options.deep_k));
           if (list.size() > static_cast<size_t>(options.k)) list.resize(options.k);
           metrics[t].Add(ScoreRanking(list, test.relevance, options.k));
           for (VideoId v : list) {
@@ -353,8 +363,12 @@ std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
     for (std::thread& w : workers) w.join();
     SystemResult r;
     r.name = system->name();
-    for (int t = 1; t < threads; ++t) metrics[0].Merge(metrics[t]);
+    for (int t = 1; t < threads; ++t) {
+      metrics[0].Merge(metrics[t]);
+      deep[0].Merge(deep[t]);
+    }
     r.metrics = metrics[0].Mean();
+    r.recall_deep = deep[0].Mean().recall;
     r.cases = metrics[0].count();
     uint64_t distinct = 0;
     for (size_t v = 0; v < video_limit; ++v) {
@@ -390,12 +404,12 @@ std::string FormatReplayTable(const ReplayData& data, const std::vector<SystemRe
                         data.cases.size(), static_cast<unsigned long long>(data.eligible_users),
                         data.available.size(), options.k);
   const int k = options.k;
-  absl::StrAppendFormat(&out, "%-16s %9s %9s %9s %9s %9s\n", "system", absl::StrCat("NDCG@", k),
+  absl::StrAppendFormat(&out, "%-16s %9s %9s %9s %9s %10s %9s\n", "system", absl::StrCat("NDCG@", k),
                         absl::StrCat("Recall@", k), absl::StrCat("HR@", k), absl::StrCat("MAP@", k),
-                        "coverage");
+                        absl::StrCat("Recall@", options.deep_k), "coverage");
   for (const SystemResult& r : results) {
-    absl::StrAppendFormat(&out, "%-16s %9.4f %9.4f %9.4f %9.4f %9.4f\n", r.name, r.metrics.ndcg,
-                          r.metrics.recall, r.metrics.hit, r.metrics.ap, r.coverage);
+    absl::StrAppendFormat(&out, "%-16s %9.4f %9.4f %9.4f %9.4f %10.4f %9.4f\n", r.name, r.metrics.ndcg,
+                          r.metrics.recall, r.metrics.hit, r.metrics.ap, r.recall_deep, r.coverage);
   }
   return out;
 }
@@ -408,6 +422,7 @@ std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
   w.Key("protocol").String(data.protocol == ReplayProtocol::kTimeSplit ? "time-split" : "leave-last-out");
   w.Key("split_ms").Int(data.split_ms);
   w.Key("k").Int(options.k);
+  w.Key("deep_k").Int(options.deep_k);
   w.Key("test_users").Uint(data.cases.size());
   w.Key("eligible_users").Uint(data.eligible_users);
   w.Key("candidate_videos").Uint(data.available.size());
@@ -419,6 +434,7 @@ std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
     w.Key("recall").Double(r.metrics.recall);
     w.Key("hr").Double(r.metrics.hit);
     w.Key("map").Double(r.metrics.ap);
+    w.Key("recall_deep").Double(r.recall_deep);
     w.Key("coverage").Double(r.coverage);
     w.Key("users").Uint(r.cases);
     w.Key("seconds").Double(r.seconds, 4);

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/leave_last_out.h"
 #include "common/random.h"
 #include "common/types.h"
 #include "common/world.h"
@@ -36,6 +37,7 @@ absl::StatusOr<ReplayProtocol> ParseReplayProtocol(absl::string_view name);
 struct ReplayOptions {
   ReplayProtocol protocol = ReplayProtocol::kTimeSplit;
   int k = 10;                           // list length scored
+  int deep_k = 100;                     // also Recall@deep_k (candidate-generation depth)
   TimestampMs split_time_ms = 0;        // time-split: T; 0 means use split_fraction
   double split_fraction = 0.9;          // time-split: T = start + fraction * (end - start)
   TimestampMs recent_window_ms = 3 * kMsPerDay;  // recent-popular's window before T
@@ -66,6 +68,14 @@ struct ReplayData {
   Trending recent;                        // engagement in the recent window before the split
   uint64_t past_events = 0;
   uint64_t future_events = 0;
+  // Every past engagement, sorted by (user, time): what learned baselines may train on.
+  std::vector<Engagement> past_engagements;
+  LeaveLastOutItems held_out;             // leave-last-out only
+
+  // Whether a logged event is in the past that systems may learn from.
+  bool InPast(const Event& e) const {
+    return protocol == ReplayProtocol::kTimeSplit ? e.timestamp_ms < split_ms : !held_out.IsTest(e.user_id, e.video_id);
+  }
 };
 
 absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const Catalog& catalog,
@@ -78,7 +88,8 @@ class Recommender {
  public:
   virtual ~Recommender() = default;
   virtual std::string name() const = 0;
-  // Appends up to k videos for `test`, best first, none in test.history.
+  // Appends up to k videos for `test`, best first, none in test.history. k is the larger of
+  // the scored list length and the deep recall cutoff.
   virtual void Recommend(const TestCase& test, int k, Rng& rng,
                          std::vector<VideoId>* out) const = 0;
 };
@@ -95,6 +106,7 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeOracleRecommender(const ReplayD
 struct SystemResult {
   std::string name;
   RankingMetrics metrics;
+  double recall_deep = 0;  // Recall@deep_k
   double coverage = 0;  // distinct recommended videos / available videos
   uint64_t cases = 0;
   double seconds = 0;

@@ -1,0 +1,249 @@
+#include "tools/replay_models.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/event_log.h"
+#include "common/status.h"
+#include "featurestore/feature_replay.h"
+#include "featurestore/transforms.h"
+#include "retrieval/bundle.h"
+#include "retrieval/internal/two_tower_net.h"
+#include "retrieval/two_tower.h"
+
+namespace vrec {
+namespace {
+
+// Compressed rows: row r's entries are values[offsets[r], offsets[r + 1]).
+struct Csr {
+  std::vector<uint64_t> offsets;
+  std::vector<uint32_t> values;
+  absl::Span<const uint32_t> row(size_t r) const {
+    if (r + 1 >= offsets.size()) return {};
+    return absl::MakeConstSpan(values.data() + offsets[r], offsets[r + 1] - offsets[r]);
+  }
+};
+
+class ItemKnnRecommender : public Recommender {
+ public:
+  ItemKnnRecommender(const ReplayData& data, const ItemKnnOptions& options) : data_(data), options_(options) {
+    // Per user: distinct videos, most recent engagement first. Per video: distinct users.
+    const std::vector<Engagement>& past = data.past_engagements;
+    const size_t users = past.empty() ? 0 : size_t{past.back().user} + 1;
+    video_limit_ = data.is_available.size();
+    for (const Engagement& e : past) video_limit_ = std::max<size_t>(video_limit_, size_t{e.video} + 1);
+    user_videos_.offsets.assign(users + 1, 0);
+    std::vector<std::vector<uint32_t>> by_video(video_limit_);
+    std::vector<VideoId> recent;
+    ForEachUserRun(past, [&](UserId user, auto begin, auto end) {
+      recent.clear();
+      for (auto it = end; it != begin;) {
+        --it;
+        if (std::find(recent.begin(), recent.end(), it->video) == recent.end()) recent.push_back(it->video);
+      }
+      for (VideoId v : recent) by_video[v].push_back(user);
+      user_videos_.offsets[user + 1] = recent.size();
+      user_videos_.values.insert(user_videos_.values.end(), recent.begin(), recent.end());
+    });
+    // Offsets were written per user in id order; users without engagement keep 0 entries.
+    for (size_t u = 0; u < users; ++u) user_videos_.offsets[u + 1] += user_videos_.offsets[u];
+    video_users_.offsets.assign(video_limit_ + 1, 0);
+    for (size_t v = 0; v < video_limit_; ++v) {
+      video_users_.offsets[v + 1] = video_users_.offsets[v] + by_video[v].size();
+      video_users_.values.insert(video_users_.values.end(), by_video[v].begin(), by_video[v].end());
+    }
+  }
+
+  std::string name() const override { return "item-knn"; }
+
+  void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
+    thread_local std::vector<float> score;
+    thread_local std::vector<VideoId> touched;
+    if (score.size() < video_limit_) score.assign(video_limit_, 0.0f);
+    touched.clear();
+    const absl::Span<const uint32_t> mine = user_videos_.row(test.user);
+    const size_t voters = std::min<size_t>(mine.size(), options_.recent_items);
+    for (size_t i = 0; i < voters; ++i) {
+      const VideoId item = mine[i];
+      const absl::Span<const uint32_t> users = video_users_.row(item);
+      if (users.size() < 2) continue;
+      const float recency = 1.0f / std::sqrt(1.0f + i);
+      // Sample co-engaging users evenly when there are many.
+      const size_t take = std::min<size_t>(users.size(), options_.users_per_item);
+      const double stride = double(users.size()) / take;
+      for (size_t s = 0; s < take; ++s) {
+        const UserId other = users[static_cast<size_t>(s * stride)];
+        if (other == test.user) continue;
+        const absl::Span<const uint32_t> theirs = user_videos_.row(other);
+        const size_t n = std::min<size_t>(theirs.size(), options_.items_per_user);
+        for (size_t j = 0; j < n; ++j) {
+          const VideoId v = theirs[j];
+          if (v == item) continue;
+          if (score[v] == 0.0f) touched.push_back(v);
+          // Cosine of co-engagement, up to the sampling factor shared by this item's votes.
+          score[v] += recency * static_cast<float>(stride) /
+                      std::sqrt(float(users.size()) * float(std::max<size_t>(1, video_users_.row(v).size())));
+        }
+      }
+    }
+    std::vector<std::pair<float, VideoId>> ranked;
+    ranked.reserve(touched.size());
+    for (VideoId v : touched) {
+      if (v < data_.is_available.size() && data_.is_available[v] &&
+          !std::binary_search(test.history.begin(), test.history.end(), v)) {
+        ranked.emplace_back(score[v], v);
+      }
+      score[v] = 0.0f;
+    }
+    const size_t top = std::min<size_t>(k, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    for (size_t i = 0; i < top; ++i) out->push_back(ranked[i].second);
+    // Users with no usable history (or few neighbours) are filled from popularity.
+    if (static_cast<int>(top) < k) {
+      const std::vector<VideoId> taken(out->end() - top, out->end());
+      data_.popular.Top(k - top, test.history,
+                        [&](VideoId v) { return std::find(taken.begin(), taken.end(), v) != taken.end(); }, out);
+    }
+  }
+
+ private:
+  const ReplayData& data_;
+  ItemKnnOptions options_;
+  size_t video_limit_ = 0;
+  Csr user_videos_;
+  Csr video_users_;
+};
+
+class PrecomputedRecommender : public Recommender {
+ public:
+  PrecomputedRecommender(std::string name, absl::flat_hash_map<UserId, std::vector<VideoId>> lists)
+      : name_(std::move(name)), lists_(std::move(lists)) {}
+  std::string name() const override { return name_; }
+  void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
+    const auto it = lists_.find(test.user);
+    if (it == lists_.end()) return;
+    out->insert(out->end(), it->second.begin(), it->second.begin() + std::min<size_t>(k, it->second.size()));
+  }
+
+ private:
+  std::string name_;
+  absl::flat_hash_map<UserId, std::vector<VideoId>> lists_;
+};
+
+absl::Status CheckBundleFitsReplay(const KeyValueFile& manifest, const ReplayData& data, const std::string& dir) {
+  const std::string protocol = manifest.GetOr("protocol", "");
+  const std::string want = data.protocol == ReplayProtocol::kTimeSplit ? "time-split" : "leave-last-out";
+  if (protocol != want) {
+    return absl::FailedPreconditionError(absl::StrCat("bundle ", dir, " was trained with protocol '", protocol,
+                                                      "'; this replay is ", want, " (train with --protocol ", want,
+                                                      ")"));
+  }
+  if (data.protocol == ReplayProtocol::kTimeSplit) {
+    VREC_ASSIGN_OR_RETURN(const int64_t end, manifest.GetInt("train.end_ms"));
+    if (end > data.split_ms) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "bundle ", dir, " trained on events up to ", FormatTimestamp(end), ", after the replay's split ",
+          FormatTimestamp(data.split_ms), ": it has seen the test period (train with --until at or before the split)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::unique_ptr<Recommender> MakeItemKnnRecommender(const ReplayData& data, const ItemKnnOptions& options) {
+  return std::make_unique<ItemKnnRecommender>(data, options);
+}
+
+absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const ReplayData& data,
+                                                                      const std::string& world_dir,
+                                                                      const Catalog& catalog,
+                                                                      const std::string& bundle_dir, int depth,
+                                                                      bool show_progress) {
+  VREC_ASSIGN_OR_RETURN(const KeyValueFile manifest, ReadBundleManifest(bundle_dir));
+  VREC_RETURN_IF_ERROR(CheckBundleFitsReplay(manifest, data, bundle_dir));
+  VREC_ASSIGN_OR_RETURN(const TwoTowerConfig config, ReadModelConfig(manifest));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, TwoTowerModel::Load(BundleModelPath(bundle_dir), config));
+
+  // Features as the past left them: the same update code as featurize and training.
+  FeatureUpdateOptions update;
+  if (absl::StatusOr<int64_t> h = manifest.GetInt("features.history_length"); h.ok()) {
+    update.history_length = static_cast<uint32_t>(*h);
+  }
+  FeatureReplay replay(catalog, update);
+  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
+    for (const Event& e : block) {
+      if (data.InPast(e)) replay.Apply(e);
+    }
+    return absl::OkStatus();
+  }));
+  const auto& t = config.transform;
+  const FeatureContext item_context{data.split_ms, Device::kUnknown};
+  std::vector<VideoInputs> videos;
+  videos.reserve(data.available.size());
+  for (VideoId v : data.available) videos.push_back(TransformVideo(replay.video(v), item_context, t));
+  std::vector<float> item_embeddings(videos.size() * model->dim());
+  for (size_t i = 0; i < videos.size(); i += 8192) {
+    const size_t n = std::min<size_t>(8192, videos.size() - i);
+    VREC_RETURN_IF_ERROR(
+        model->EmbedVideos(absl::MakeConstSpan(videos.data() + i, n), item_embeddings.data() + i * model->dim()));
+  }
+  videos.clear();
+  videos.shrink_to_fit();
+
+  absl::flat_hash_map<UserId, std::vector<VideoId>> lists;
+  const int64_t n_items = static_cast<int64_t>(data.available.size());
+  const int64_t top = std::min<int64_t>(depth, n_items);
+  // Score users in chunks: one GEMM per chunk, history masked out, then top-k.
+  const size_t chunk = std::max<size_t>(16, (size_t{64} << 20) / std::max<int64_t>(1, n_items));
+  try {
+    torch::InferenceMode guard;
+    const torch::Tensor items = torch::from_blob(item_embeddings.data(), {n_items, model->dim()});
+    std::vector<UserInputs> users;
+    for (size_t s = 0; s < data.cases.size(); s += chunk) {
+      const size_t n = std::min(chunk, data.cases.size() - s);
+      users.clear();
+      for (size_t i = 0; i < n; ++i) {
+        const TestCase& test = data.cases[s + i];
+        users.push_back(TransformUser(replay.user(test.user), FeatureContext{test.as_of_ms, Device::kUnknown}, t));
+      }
+      std::vector<float> user_embeddings(n * model->dim());
+      VREC_RETURN_IF_ERROR(model->EmbedUsers(users, user_embeddings.data()));
+      const torch::Tensor u = torch::from_blob(user_embeddings.data(), {static_cast<int64_t>(n), model->dim()});
+      torch::Tensor scores = u.matmul(items.t()).contiguous();
+      float* sp = scores.data_ptr<float>();
+      for (size_t i = 0; i < n; ++i) {
+        for (VideoId v : data.cases[s + i].history) {
+          const auto it = std::lower_bound(data.available.begin(), data.available.end(), v);
+          if (it != data.available.end() && *it == v) sp[i * n_items + (it - data.available.begin())] = -INFINITY;
+        }
+      }
+      const torch::Tensor best = std::get<1>(scores.topk(top, 1)).contiguous();
+      const int64_t* b = best.data_ptr<int64_t>();
+      for (size_t i = 0; i < n; ++i) {
+        const TestCase& test = data.cases[s + i];
+        std::vector<VideoId>& list = lists[test.user];
+        for (int64_t j = 0; j < top; ++j) {
+          const VideoId v = data.available[b[i * top + j]];
+          if (!std::binary_search(test.history.begin(), test.history.end(), v)) list.push_back(v);
+        }
+      }
+      if (show_progress) {
+        std::fprintf(stderr, "\rreplay: two-tower ranked %zu/%zu users", s + n, data.cases.size());
+      }
+    }
+    if (show_progress) std::fprintf(stderr, "\n");
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("two-tower replay failed: ", e.what_without_backtrace()));
+  }
+  return std::unique_ptr<Recommender>(
+      std::make_unique<PrecomputedRecommender>(absl::StrCat("two-tower"), std::move(lists)));
+}
+
+}  // namespace vrec
