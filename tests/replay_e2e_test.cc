@@ -8,6 +8,7 @@
 #include "tests/testing/temp_dir.h"
 #include "tools/generate.h"
 #include "tools/replay.h"
+#include "tools/replay_models.h"
 
 namespace vrec {
 namespace {
@@ -39,9 +40,15 @@ TEST(ReplayE2eTest, OracleBeatsRecentPopularBeatsRandom) {
   auto random = MakeRandomRecommender(*data);
   auto recent = MakeRecentPopularRecommender(*data);
   auto popular = MakeMostPopularRecommender(*data);
+  auto knn = MakeItemKnnRecommender(*data, ItemKnnOptions());
   const auto results =
-      EvaluateSystems(*data, {random.get(), popular.get(), recent.get(), oracle->get()}, options);
-  ASSERT_EQ(results.size(), 4u);
+      EvaluateSystems(*data, {random.get(), popular.get(), recent.get(), oracle->get(), knn.get()}, options);
+  ASSERT_EQ(results.size(), 5u);
+  // Co-engagement carries signal: item-kNN is far above chance, and covers more of the
+  // catalogue than popularity.
+  EXPECT_GT(results[4].metrics.ndcg, 3 * results[0].metrics.ndcg + 0.001) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(results[4].recall_deep, 3 * results[0].recall_deep) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(results[4].coverage, results[1].coverage);
   const double random_ndcg = results[0].metrics.ndcg, recent_ndcg = results[2].metrics.ndcg,
                oracle_ndcg = results[3].metrics.ndcg;
   EXPECT_GT(recent_ndcg, 3 * random_ndcg + 0.001) << FormatReplayTable(*data, results, options);

@@ -18,6 +18,8 @@
 #include "retrieval/two_tower.h"
 #include "tests/testing/temp_dir.h"
 #include "tools/generate.h"
+#include "tools/replay.h"
+#include "tools/replay_models.h"
 #include "training/index_builder.h"
 #include "training/retrieval_trainer.h"
 
@@ -97,10 +99,38 @@ void ServeBundleAndCheckFeeds(const std::string& world, const std::string& model
   (*server)->Stop();
 }
 
+// The replay ranks with the bundle on point-in-time features; a bundle that trained past the
+// split is refused.
+void ReplayTwoTower(const std::string& world, const std::string& models) {
+  auto manifest = ReadWorldManifest(world);
+  auto catalog = ReadCatalog(world);
+  ASSERT_TRUE(manifest.ok() && catalog.ok());
+  ReplayOptions options;
+  options.show_progress = false;
+  auto data = BuildReplayData(world, *catalog, *manifest, options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  auto two_tower = MakeTwoTowerRecommender(*data, world, *catalog, BundleDir(models, 1), 100, false);
+  ASSERT_TRUE(two_tower.ok()) << two_tower.status();
+  auto random = MakeRandomRecommender(*data);
+  const auto results = EvaluateSystems(*data, {random.get(), two_tower->get()}, options);
+  EXPECT_GT(results[1].recall_deep, 3 * results[0].recall_deep + 0.01) << FormatReplayTable(*data, results, options);
+
+  RetrievalTrainOptions o;
+  o.epochs = 1;
+  o.until_fraction = 1.0;
+  o.show_progress = false;
+  auto late = TrainRetrieval(world, models + "_late", o);
+  ASSERT_TRUE(late.ok()) << late.status();
+  auto refused = MakeTwoTowerRecommender(*data, world, *catalog, late->bundle_dir, 100, false);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("has seen the test period"), std::string::npos) << refused.status();
+}
+
 TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   const std::string world = testing::TempPath("retrieval_world");
   const std::string models = testing::TempPath("retrieval_models");
   std::filesystem::remove_all(models);
+  std::filesystem::remove_all(models + "_late");
   GenerateOptions g;
   g.num_users = 1000;
   g.num_videos = 3000;
@@ -152,6 +182,7 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   ASSERT_FALSE(found.empty());
   EXPECT_NEAR(found[0].score, 1.0f, 1e-4);
 
+  ReplayTwoTower(world, models);
   ServeBundleAndCheckFeeds(world, models);
 }
 
