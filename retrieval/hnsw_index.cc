@@ -19,9 +19,17 @@ namespace {
 constexpr char kItemsMagic[8] = {'V', 'R', 'E', 'C', 'I', 'T', 'M', '1'};
 constexpr uint32_t kItemsVersion = 1;
 
+// Eight independent partial sums, so the compiler can keep them in one vector register
+// (exact search is the baseline HNSW is measured against: it should be a fair one).
 float Dot(const float* a, const float* b, int dim) {
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= dim; i += 8) {
+    for (int j = 0; j < 8; ++j) lanes[j] += a[i + j] * b[i + j];
+  }
   float s = 0.0f;
-  for (int i = 0; i < dim; ++i) s += a[i] * b[i];
+  for (; i < dim; ++i) s += a[i] * b[i];
+  for (float l : lanes) s += l;
   return s;
 }
 
@@ -190,12 +198,26 @@ void HnswIndex::Search(const float* query, int k, std::vector<ScoredVideo>* out,
 
 void HnswIndex::ExactSearch(const float* query, int k, std::vector<ScoredVideo>* out) const {
   out->clear();
-  std::vector<std::pair<float, uint32_t>> scored(ids_.size());
-  for (size_t i = 0; i < ids_.size(); ++i) scored[i] = {Dot(query, &embeddings_[i * dim_], dim_), static_cast<uint32_t>(i)};
-  const size_t top = std::min<size_t>(k, scored.size());
-  std::partial_sort(scored.begin(), scored.begin() + top, scored.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t i = 0; i < top; ++i) out->push_back({ids_[scored[i].second], scored[i].first});
+  const size_t top = std::min<size_t>(std::max(k, 0), ids_.size());
+  if (top == 0) return;
+  // One pass with a size-k min-heap: most rows fail the comparison with the heap's minimum.
+  auto worse = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  };
+  std::vector<std::pair<float, uint32_t>> heap;
+  heap.reserve(top + 1);
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    const float score = Dot(query, &embeddings_[i * dim_], dim_);
+    if (heap.size() == top && score <= heap.front().first) continue;
+    heap.emplace_back(score, static_cast<uint32_t>(i));
+    std::push_heap(heap.begin(), heap.end(), worse);
+    if (heap.size() > top) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      heap.pop_back();
+    }
+  }
+  std::sort_heap(heap.begin(), heap.end(), worse);
+  for (const auto& [score, i] : heap) out->push_back({ids_[i], score});
 }
 
 void HnswIndex::set_ef_search(int ef) { ef_search_ = std::max(1, ef); }

@@ -16,15 +16,12 @@
 #include "common/random.h"
 #include "common/status.h"
 #include "common/world.h"
+#include "tools/bench_util.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 
 namespace vrec {
 namespace {
-
-double Seconds(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // Streams the whole log once; returns events read and a checksum that depends on every field
 // so the work cannot be optimised away.
@@ -99,18 +96,6 @@ absl::Status BenchEvents(int argc, char** argv) {
               repeat, static_cast<unsigned long long>(checksum));
   if (world.empty()) std::remove(path.c_str());
   return absl::OkStatus();
-}
-
-struct Percentiles {
-  double p50_us, p99_us, mean_us;
-};
-
-Percentiles Summarize(std::vector<double> micros) {
-  std::sort(micros.begin(), micros.end());
-  double sum = 0;
-  for (double m : micros) sum += m;
-  auto at = [&](double q) { return micros[std::min(micros.size() - 1, static_cast<size_t>(q * micros.size()))]; };
-  return {at(0.50), at(0.99), sum / micros.size()};
 }
 
 absl::Status BenchFeatureStore(int argc, char** argv) {
@@ -198,9 +183,10 @@ absl::Status RunBench(int argc, char** argv) {
   const std::string what = argc >= 3 ? argv[2] : "";
   if (what == "events") return BenchEvents(argc, argv);
   if (what == "featurestore") return BenchFeatureStore(argc, argv);
+  if (what == "retrieval") return BenchRetrieval(argc, argv);
   return absl::InvalidArgumentError(absl::StrCat(
       what.empty() ? "missing benchmark name" : absl::StrCat("unknown benchmark '", what, "'"),
-      "; usage: vrec bench events|featurestore [--help]"));
+      "; usage: vrec bench events|featurestore|retrieval [--help]"));
 }
 
 }  // namespace vrec
