@@ -277,6 +277,11 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
         sparse.zero_grad();
         loss.backward();
         dense.step();
+        // A table no example in the batch touched (e.g. creators in a dataset without them)
+        // has an empty sparse gradient, which LibTorch 1.13's Adagrad cannot divide: skip it.
+        for (torch::Tensor& p : sparse.param_groups()[0].params()) {
+          if (p.grad().defined() && p.grad().is_sparse() && p.grad()._nnz() == 0) p.mutable_grad() = torch::Tensor();
+        }
         sparse.step();
         loss_sum += loss.item<double>();
         ++done_steps;
