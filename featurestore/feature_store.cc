@@ -171,7 +171,10 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::OpenImpl(
   std::unique_ptr<FeatureStore> store(new FeatureStore(options));
   store->dir_ = dir;
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status opened = rocksdb::DB::Open(db_options, dir, descriptors, &store->handles_, &raw);
+  const rocksdb::Status opened =
+      options.read_only && !create
+          ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &store->handles_, &raw)
+          : rocksdb::DB::Open(db_options, dir, descriptors, &store->handles_, &raw);
   if (opened.IsIOError() && opened.ToString().find("lock") != std::string::npos) {
     return absl::UnavailableError(absl::StrCat("feature store ", dir,
                                                " is in use by another process (is another vrec serve running?)"));

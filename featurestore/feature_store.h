@@ -45,6 +45,9 @@ struct FeatureStoreOptions {
   TimestampMs video_counters_ttl_ms = 3 * kMsPerDay;
   // User activity (counters, affinity) and history older than this are stale. Default 30 days.
   TimestampMs user_activity_ttl_ms = 30 * kMsPerDay;
+  // Open without the write lock, as a snapshot of the store at open time (offline jobs that
+  // read while a server writes: build-index, benchmarks). Writes fail. Ignored by Create.
+  bool read_only = false;
 };
 
 enum class FeatureStatus : uint8_t { kPresent = 0, kStale = 1, kMissing = 2 };

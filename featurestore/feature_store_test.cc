@@ -143,6 +143,23 @@ TEST(FeatureStoreTest, SecondOpenerIsToldTheStoreIsInUse) {
   auto second = FeatureStore::Open(dir, FeatureStoreOptions());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos) << second.status();
+  // Offline jobs (build-index) read a store a server holds: read-only opens take no lock.
+  UserFeatures user;
+  user.id = 7;
+  user.known = true;
+  FeatureWriteBatch batch;
+  batch.users.push_back(&user);
+  batch.watermark = 5;
+  ASSERT_TRUE((*first)->Write(batch, FeatureWriteOptions()).ok());
+  FeatureStoreOptions read_only;
+  read_only.read_only = true;
+  auto reader = FeatureStore::Open(dir, read_only);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->watermark(), 5u);
+  auto read = (*reader)->GetUser(7, 0);
+  ASSERT_TRUE(read.ok());
+  EXPECT_TRUE(read->features.known);
+  EXPECT_FALSE((*reader)->Write(batch, FeatureWriteOptions()).ok());
 }
 
 TEST(FeatureStoreTest, SchemaVersionMismatchIsRefused) {

@@ -148,7 +148,9 @@ absl::Status BenchRetrieval(int argc, char** argv) {
   if (!world.empty()) {
     if (store_dir.empty()) store_dir = DefaultStoreDir(world);
     VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world));
-    VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, FeatureStoreOptions()));
+    FeatureStoreOptions store_options;
+    store_options.read_only = true;
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
     const FeatureContext context{store->as_of_ms(), Device::kUnknown};
     std::vector<UserInputs> users;
     for (uint32_t i = 0; i < queries && !catalog.users().empty(); ++i) {

@@ -25,7 +25,9 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
   VREC_ASSIGN_OR_RETURN(KeyValueFile manifest, ReadBundleManifest(bundle));
   VREC_ASSIGN_OR_RETURN(TwoTowerConfig config, ReadModelConfig(manifest));
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, TwoTowerModel::Load(BundleModelPath(bundle), config));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, FeatureStoreOptions()));
+  FeatureStoreOptions store_options;
+  store_options.read_only = true;  // a server may be writing to it
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
   const FeatureContext context{store->as_of_ms(), Device::kUnknown};
   IndexBuildSummary summary;
   summary.bundle_dir = bundle;
