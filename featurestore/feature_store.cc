@@ -192,6 +192,20 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::OpenImpl(
     VREC_RETURN_IF_ERROR(FromRocks(store->db_->Write(sync, &batch), "cannot initialise feature store"));
   }
   VREC_RETURN_IF_ERROR(store->ReadMeta());
+  if (options.cache_videos) {
+    std::vector<VideoFeatures> cache;
+    VREC_RETURN_IF_ERROR(store->ForEachVideo([&](const VideoFeatures& v) {
+      if (v.id >= cache.size()) {
+        VideoFeatures absent;
+        absent.id = kInvalidId;
+        cache.resize(size_t{v.id} + 1, absent);
+      }
+      cache[v.id] = v;
+      return absl::OkStatus();
+    }));
+    absl::MutexLock lock(&store->cache_mu_);
+    store->video_cache_ = std::move(cache);
+  }
   return store;
 }
 
@@ -293,6 +307,16 @@ absl::Status FeatureStore::GetVideoFeatures(absl::Span<const VideoId> ids, std::
   out->assign(ids.size(), VideoFeatures());
   found->assign(ids.size(), false);
   for (size_t i = 0; i < ids.size(); ++i) (*out)[i].id = ids[i];
+  if (options_.cache_videos) {
+    absl::ReaderMutexLock lock(&cache_mu_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < video_cache_.size() && video_cache_[ids[i]].id == ids[i]) {
+        (*out)[i] = video_cache_[ids[i]];
+        (*found)[i] = true;
+      }
+    }
+    return absl::OkStatus();
+  }
   return MultiGetVideos(ids, [&](size_t i, absl::string_view bytes) {
     (*found)[i] = true;
     return DecodeVideo(bytes, &(*out)[i]);
@@ -314,9 +338,16 @@ absl::Status FeatureStore::GetVideos(absl::Span<const VideoId> ids, TimestampMs 
     f.counters = EngagementCounters();
     f.id = ids[i];
   }
-  VREC_RETURN_IF_ERROR(MultiGetVideos(ids, [&](size_t i, absl::string_view bytes) {
-    return DecodeVideo(bytes, &(*out)[i].features);
-  }));
+  if (options_.cache_videos) {
+    absl::ReaderMutexLock lock(&cache_mu_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < video_cache_.size() && video_cache_[ids[i]].id == ids[i]) (*out)[i].features = video_cache_[ids[i]];
+    }
+  } else {
+    VREC_RETURN_IF_ERROR(MultiGetVideos(ids, [&](size_t i, absl::string_view bytes) {
+      return DecodeVideo(bytes, &(*out)[i].features);
+    }));
+  }
   for (VideoRead& r : *out) SetVideoStatus(options_, now_ms, &r);
   return absl::OkStatus();
 }
@@ -351,6 +382,17 @@ absl::Status FeatureStore::Write(const FeatureWriteBatch& batch, const FeatureWr
   options.sync = write_options.sync;
   options.disableWAL = write_options.disable_wal;
   VREC_RETURN_IF_ERROR(FromRocks(db_->Write(options, &wb), "cannot write features"));
+  if (options_.cache_videos && !batch.videos.empty()) {
+    absl::MutexLock lock(&cache_mu_);
+    for (const VideoFeatures* v : batch.videos) {
+      if (v->id >= video_cache_.size()) {
+        VideoFeatures absent;
+        absent.id = kInvalidId;
+        video_cache_.resize(size_t{v->id} + 1, absent);
+      }
+      video_cache_[v->id] = *v;
+    }
+  }
   watermark_ = batch.watermark;
   as_of_ms_ = batch.as_of_ms;
   return absl::OkStatus();

@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "featurestore/features.h"
 
@@ -48,6 +50,10 @@ struct FeatureStoreOptions {
   // Open without the write lock, as a snapshot of the store at open time (offline jobs that
   // read while a server writes: build-index, benchmarks). Writes fail. Ignored by Create.
   bool read_only = false;
+  // Keep every video's decoded features in memory, written through by Write(): GetVideos and
+  // GetVideoFeatures then never touch RocksDB (a feed reads ~500 videos per request). Costs a
+  // scan of the videos at open and ~300 bytes per video. The server turns it on.
+  bool cache_videos = false;
 };
 
 enum class FeatureStatus : uint8_t { kPresent = 0, kStale = 1, kMissing = 2 };
@@ -134,6 +140,9 @@ class FeatureStore {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, users, videos, history
   std::atomic<uint64_t> watermark_{0};
   std::atomic<TimestampMs> as_of_ms_{0};
+  // With options_.cache_videos: decoded videos by id (id kInvalidId: absent).
+  mutable absl::Mutex cache_mu_;
+  std::vector<VideoFeatures> video_cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace vrec

@@ -162,6 +162,52 @@ TEST(FeatureStoreTest, SecondOpenerIsToldTheStoreIsInUse) {
   EXPECT_FALSE((*reader)->Write(batch, FeatureWriteOptions()).ok());
 }
 
+TEST(FeatureStoreTest, VideoCacheIsWrittenThroughAndReloaded) {
+  const std::string dir = FreshDir("store_cache");
+  FeatureStoreOptions options;
+  options.cache_videos = true;
+  {
+    auto store = FeatureStore::Create(dir, options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::vector<VideoFeatures> videos = {Video(3, 1000), Video(8, 1000)};
+    FeatureWriteBatch batch;
+    for (const VideoFeatures& v : videos) batch.videos.push_back(&v);
+    ASSERT_TRUE((*store)->Write(batch, FeatureWriteOptions()).ok());
+    // A later write (ingestion) replaces the cached row.
+    const uint64_t clicks = videos[1].counters.total[kClicks] + 5;
+    videos[1].counters.Add(kClicks, 5, 2000);
+    batch.videos = {&videos[1]};
+    ASSERT_TRUE((*store)->Write(batch, FeatureWriteOptions()).ok());
+    std::vector<VideoRead> reads;
+    ASSERT_TRUE((*store)->GetVideos({8, 4, 3}, 2000, &reads).ok());
+    EXPECT_EQ(reads[0].features.counters.total[kClicks], clicks);
+    EXPECT_EQ(reads[1].metadata, FeatureStatus::kMissing);
+    EXPECT_EQ(reads[1].features.id, 4u);
+    EXPECT_EQ(reads[2].features.category, "c3");
+    std::vector<VideoFeatures> raw;
+    std::vector<bool> found;
+    ASSERT_TRUE((*store)->GetVideoFeatures({3, 99}, &raw, &found).ok());
+    EXPECT_TRUE(found[0]);
+    EXPECT_FALSE(found[1]);
+  }
+  // Reopened: the cache is rebuilt from RocksDB and matches the uncached read.
+  auto cached = FeatureStore::Open(dir, options);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  std::vector<VideoRead> from_cache;
+  ASSERT_TRUE((*cached)->GetVideos({8, 3}, 2000, &from_cache).ok());
+  cached->reset();
+  auto plain = FeatureStore::Open(dir, FeatureStoreOptions());
+  ASSERT_TRUE(plain.ok());
+  std::vector<VideoRead> from_rocksdb;
+  ASSERT_TRUE((*plain)->GetVideos({8, 3}, 2000, &from_rocksdb).ok());
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(from_cache[i].features.counters.total[kClicks], from_rocksdb[i].features.counters.total[kClicks]);
+    EXPECT_EQ(from_cache[i].features.tags, from_rocksdb[i].features.tags);
+    EXPECT_EQ(from_cache[i].counters, from_rocksdb[i].counters);
+  }
+  EXPECT_GT(from_cache[0].features.counters.total[kClicks], 5u);
+}
+
 TEST(FeatureStoreTest, SchemaVersionMismatchIsRefused) {
   const std::string dir = FreshDir("store_schema");
   { ASSERT_TRUE(FeatureStore::Create(dir, FeatureStoreOptions()).ok()); }

@@ -59,6 +59,7 @@ absl::Status RunServe(int argc, char** argv) {
   server_options.threads = static_cast<int>(threads);
   server_options.body_limit_bytes = body_limit;
   store_options.block_cache_bytes = cache_mb << 20;
+  store_options.cache_videos = true;  // a feed reads hundreds of videos per request
   if (store_dir.empty()) store_dir = DefaultStoreDir(world);
 
   Progress timer("load", 0, "", false);
