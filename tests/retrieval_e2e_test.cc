@@ -155,6 +155,9 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   // Chance is 100 / (about 2,500 candidates) = 0.04; a working model is far above it.
   EXPECT_GT(trained->validation_recall.back(), 0.12) << "validation Recall@100";
   EXPECT_LT(trained->epoch_loss.back(), trained->epoch_loss.front());
+  // The bundle holds the epoch with the best validation recall.
+  const auto best = std::max_element(trained->validation_recall.begin(), trained->validation_recall.end());
+  EXPECT_EQ(trained->exported_epoch, static_cast<int>(best - trained->validation_recall.begin()) + 1);
   EXPECT_EQ(LatestCompleteBundle(models).status().code(), absl::StatusCode::kNotFound);  // no index yet
 
   IndexBuildOptions ib;

@@ -44,6 +44,8 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   flags.Int("k", &k, "validation Recall@k");
   flags.Uint32("max-validation", &o.max_validation, "validation examples scored per epoch");
   flags.Uint64("max-examples", &o.max_examples, "use at most this many (most recent) training examples (0: all)");
+  flags.Bool("keep-best", &o.keep_best,
+             "export the epoch with the best validation recall (every epoch is kept under checkpoints/)");
   flags.Uint64("seed", &o.seed, "random seed (initialisation, shuffling)");
   flags.Int("threads", &threads, "LibTorch threads");
   flags.Bool("progress", &o.show_progress, "print progress on stderr");
@@ -76,10 +78,11 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   for (double r : s.validation_recall) recalls.push_back(absl::StrFormat("%.4f", r));
   std::printf(
       "trained two-tower bundle %s: %llu examples (%s to %s), %d epochs in %.1f s (%.0f examples/s); validation "
-      "Recall@%d by epoch: %s; next: vrec build-index --world %s --models %s\n",
+      "Recall@%d by epoch: %s (exported epoch %d); next: vrec build-index --world %s --models %s\n",
       s.bundle_dir.c_str(), static_cast<unsigned long long>(s.train_examples),
       FormatTimestamp(s.train_start_ms).c_str(), FormatTimestamp(s.train_end_ms).c_str(), o.epochs, s.train_seconds,
-      s.examples_per_second, o.validation_k, absl::StrJoin(recalls, ", ").c_str(), world.c_str(), models.c_str());
+      s.examples_per_second, o.validation_k, absl::StrJoin(recalls, ", ").c_str(), s.exported_epoch, world.c_str(),
+      models.c_str());
   return absl::OkStatus();
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -310,7 +311,24 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("training failed: ", e.what_without_backtrace()));
   }
-  VREC_RETURN_IF_ERROR(model->Save(BundleModelPath(bundle)));
+  // The exported model: the last epoch, or with keep_best the epoch of best validation recall
+  // (its checkpoint).
+  summary.exported_epoch = static_cast<int>(summary.validation_recall.size());
+  if (o.keep_best) {
+    summary.exported_epoch = static_cast<int>(
+        std::max_element(summary.validation_recall.begin(), summary.validation_recall.end()) -
+        summary.validation_recall.begin()) + 1;
+  }
+  std::error_code copy_error;
+  std::filesystem::copy_file(absl::StrCat(bundle, "/checkpoints/epoch-", summary.exported_epoch, ".pt"),
+                             BundleModelPath(bundle), std::filesystem::copy_options::overwrite_existing, copy_error);
+  if (copy_error) {
+    return absl::InternalError(absl::StrCat("cannot export the model to ", BundleModelPath(bundle), ": ",
+                                            copy_error.message()));
+  }
+  if (o.show_progress && summary.exported_epoch != o.epochs) {
+    std::fprintf(stderr, "train-retrieval: exporting epoch %d (best validation recall)\n", summary.exported_epoch);
+  }
 
   KeyValueFile m;
   m.SetInt("format_version", kBundleFormatVersion);
@@ -332,8 +350,9 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   m.SetInt("train.min_grade", o.min_grade);
   m.SetInt("train.seed", static_cast<int64_t>(o.seed));
   m.Set("train.examples_per_second", absl::StrFormat("%.0f", summary.examples_per_second));
+  m.SetInt("train.exported_epoch", summary.exported_epoch);
   m.Set(absl::StrCat("train.validation_recall_at_", o.validation_k),
-        absl::StrFormat("%.4f", summary.validation_recall.back()));
+        absl::StrFormat("%.4f", summary.validation_recall[summary.exported_epoch - 1]));
   m.SetInt("features.history_length", o.update.history_length);
   WriteModelConfig(o.model, &m);
   m.Set("complete", "0");

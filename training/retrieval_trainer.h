@@ -45,6 +45,7 @@ struct RetrievalTrainOptions {
   int validation_k = 100;
   uint32_t max_validation = 2000;
   uint64_t max_examples = 0;     // 0: all
+  bool keep_best = true;         // export the epoch with the best validation recall, not the last
   TwoTowerConfig model;          // video_buckets 0: sized from the catalog
   FeatureUpdateOptions update;
   bool show_progress = true;
@@ -56,6 +57,7 @@ struct RetrievalTrainSummary {
   uint64_t train_examples = 0;
   uint64_t validation_examples = 0;
   std::vector<double> validation_recall;  // per epoch
+  int exported_epoch = 0;                 // 1-based epoch whose weights the bundle holds
   std::vector<double> epoch_loss;
   double examples_per_second = 0;
   double train_seconds = 0;
