@@ -1,0 +1,101 @@
+// The deep ranker: stage two of the feed. One shared MLP over user features, video features,
+// cross features (ranking/cross_features.h) and request context, with three heads —
+// P(click), P(watch >= 50%) and P(like or share) — combined into one score by weights that
+// live in the bundle's MANIFEST. Training (training/ranker_trainer.h) and serving share this
+// definition; the header is LibTorch-free (the modules are in internal/ranker_net.h).
+//
+// The first layer is split into a user part and a video part (h1 = relu(W_u u + W_v v)), so a
+// request computes the user part once and the video part for all candidates in one GEMM.
+// Explicit dot-product interactions (history x video id, top categories x category and tags)
+// give the MLP the user-video match it could not form from the sum alone.
+#ifndef VREC_RANKING_RANKER_H_
+#define VREC_RANKING_RANKER_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/world.h"
+#include "featurestore/transforms.h"
+#include "ranking/cross_features.h"
+
+namespace vrec {
+
+enum RankerHead : int { kHeadClick = 0, kHeadWatch = 1, kHeadLike = 2, kNumRankerHeads = 3 };
+
+// "click", "watch50", "like".
+const char* RankerHeadName(int head);
+
+struct RankerConfig {
+  int id_dim = 32;         // hashed video-id embedding width (candidate and history)
+  int category_dim = 16;   // category, tag and creator embedding width
+  int hidden_dim = 512;    // first shared layer (split into user and video parts)
+  int hidden2_dim = 256;   // second shared layer
+  TransformOptions transform;  // hash bucket counts; must match the features fed in
+  // Final score = sum over heads of weight * probability. The default (1, 1, 1) approximates
+  // the expected relevance grade (click 1, long watch 2, like or share 3).
+  std::array<float, kNumRankerHeads> head_weights = {1.0f, 1.0f, 1.0f};
+
+  [[nodiscard]] absl::Status Validate() const;
+};
+
+// MANIFEST keys "ranker.*" (config and head weights).
+void WriteRankerConfig(const RankerConfig& config, KeyValueFile* manifest);
+// NotFound when the manifest has no ranker; InvalidArgument naming a missing or bad key.
+absl::StatusOr<RankerConfig> ReadRankerConfig(const KeyValueFile& manifest);
+
+namespace internal {
+class RankerNetHolder;
+}  // namespace internal
+
+// Thread-safe for concurrent Score* calls once loaded (inference only).
+class RankerModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<RankerModel>> Create(const RankerConfig& config, uint64_t seed);
+  // Loads weights saved by Save() under the same config. DataLoss for a missing or corrupt file.
+  static absl::StatusOr<std::unique_ptr<RankerModel>> Load(const std::string& path, const RankerConfig& config);
+  ~RankerModel();
+
+  [[nodiscard]] absl::Status Save(const std::string& path) const;
+
+  // One request: all candidates of one user in one batched forward under InferenceMode.
+  // heads[i * kNumRankerHeads + h] = probability of head h for videos[i]. `cross` is aligned
+  // with `videos`. InvalidArgument on misaligned spans.
+  [[nodiscard]] absl::Status Score(const UserInputs& user, absl::Span<const VideoInputs> videos,
+                                   absl::Span<const CrossInputs> cross, float* heads) const;
+  // One user per video (evaluation over many slates).
+  [[nodiscard]] absl::Status ScoreExamples(absl::Span<const UserInputs> users, absl::Span<const VideoInputs> videos,
+                                           absl::Span<const CrossInputs> cross, float* heads) const;
+
+  // The weighted combination of one candidate's head probabilities.
+  float Combine(const float* heads) const;
+  // Floating-point operations of the dense layers per candidate (2 per multiply-add), for
+  // `vrec bench ranking`.
+  double FlopsPerCandidate() const;
+
+  const RankerConfig& config() const { return config_; }
+  void set_head_weights(const std::array<float, kNumRankerHeads>& w) { config_.head_weights = w; }
+  // The trainable network (for training/ only).
+  internal::RankerNetHolder& net() { return *net_; }
+
+ private:
+  RankerModel(const RankerConfig& config, std::unique_ptr<internal::RankerNetHolder> net);
+  RankerConfig config_;
+  std::unique_ptr<internal::RankerNetHolder> net_;
+};
+
+// The ranker file inside a bundle directory.
+std::string BundleRankerPath(const std::string& bundle_dir);
+
+// Loads the ranker of a bundle from its MANIFEST's keys and <bundle_dir>/ranker.pt and checks
+// that a forward gives probabilities. NotFound when the bundle has no ranker.
+absl::StatusOr<std::shared_ptr<const RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
+                                                                    const KeyValueFile& manifest);
+
+}  // namespace vrec
+
+#endif  // VREC_RANKING_RANKER_H_
