@@ -23,7 +23,7 @@
 #include "common/types.h"
 #include "common/world.h"
 #include "retrieval/trending.h"
-#include "tools/metrics.h"
+#include "common/metrics.h"
 #include "tools/synthetic_truth.h"
 
 namespace vrec {

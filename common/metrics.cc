@@ -1,4 +1,4 @@
-#include "tools/metrics.h"
+#include "common/metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -53,6 +53,39 @@ RankingMetrics MetricsAccumulator::Mean() const {
   if (count_ == 0) return {};
   const double n = static_cast<double>(count_);
   return {sum_.ndcg / n, sum_.recall / n, sum_.hit / n, sum_.ap / n};
+}
+
+double Auc(absl::Span<const float> scores, absl::Span<const uint8_t> labels) {
+  std::vector<uint32_t> order(scores.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return scores[a] < scores[b]; });
+  // Mann-Whitney U: sum of the positives' (tie-averaged) ranks.
+  double positive_rank_sum = 0, positives = 0;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j < order.size() && scores[order[j]] == scores[order[i]]) ++j;
+    const double rank = 0.5 * (i + 1 + j);  // mean of ranks i+1..j
+    for (size_t t = i; t < j; ++t) {
+      if (labels[order[t]]) {
+        positive_rank_sum += rank;
+        positives += 1;
+      }
+    }
+    i = j;
+  }
+  const double negatives = static_cast<double>(scores.size()) - positives;
+  if (positives == 0 || negatives == 0) return 0.5;
+  return (positive_rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
+}
+
+double LogLoss(absl::Span<const float> probabilities, absl::Span<const uint8_t> labels) {
+  if (probabilities.empty()) return 0.0;
+  double sum = 0;
+  for (size_t i = 0; i < probabilities.size(); ++i) {
+    const double p = std::clamp(static_cast<double>(probabilities[i]), 1e-7, 1.0 - 1e-7);
+    sum -= labels[i] ? std::log(p) : std::log(1.0 - p);
+  }
+  return sum / probabilities.size();
 }
 
 }  // namespace vrec

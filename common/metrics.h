@@ -1,6 +1,7 @@
-// Top-k ranking metrics for offline evaluation, accumulated over test cases.
-#ifndef VREC_TOOLS_METRICS_H_
-#define VREC_TOOLS_METRICS_H_
+// Offline evaluation metrics: top-k ranking metrics accumulated over test cases (replay, the
+// ranker's validation slates) and binary classification metrics (the ranker's heads).
+#ifndef VREC_COMMON_METRICS_H_
+#define VREC_COMMON_METRICS_H_
 
 #include <cstdint>
 #include <utility>
@@ -38,6 +39,12 @@ class MetricsAccumulator {
   uint64_t count_ = 0;
 };
 
+// Area under the ROC curve of `scores` for binary `labels` (ties count half). 0.5 when
+// either class is empty.
+double Auc(absl::Span<const float> scores, absl::Span<const uint8_t> labels);
+// Mean binary cross-entropy of probabilities against labels (clamped to [1e-7, 1 - 1e-7]).
+double LogLoss(absl::Span<const float> probabilities, absl::Span<const uint8_t> labels);
+
 }  // namespace vrec
 
-#endif  // VREC_TOOLS_METRICS_H_
+#endif  // VREC_COMMON_METRICS_H_

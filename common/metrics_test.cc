@@ -1,4 +1,4 @@
-#include "tools/metrics.h"
+#include "common/metrics.h"
 
 #include <cmath>
 
@@ -42,6 +42,25 @@ TEST(MetricsTest, AccumulatorAverages) {
   EXPECT_EQ(a.count(), 2u);
   EXPECT_DOUBLE_EQ(a.Mean().ndcg, 0.5);
   EXPECT_DOUBLE_EQ(a.Mean().recall, 0.75);
+}
+
+TEST(ClassificationMetricsTest, AucAndLogLoss) {
+  const float perfect[] = {0.1f, 0.2f, 0.8f, 0.9f};
+  const uint8_t labels[] = {0, 0, 1, 1};
+  EXPECT_DOUBLE_EQ(Auc(perfect, labels), 1.0);
+  const float inverted[] = {0.9f, 0.8f, 0.2f, 0.1f};
+  EXPECT_DOUBLE_EQ(Auc(inverted, labels), 0.0);
+  const float tied[] = {0.5f, 0.5f, 0.5f, 0.5f};
+  EXPECT_DOUBLE_EQ(Auc(tied, labels), 0.5);
+  const float mixed[] = {0.1f, 0.7f, 0.6f, 0.9f};  // one of four pairs misordered
+  EXPECT_DOUBLE_EQ(Auc(mixed, labels), 0.75);
+  const uint8_t none[] = {0, 0, 0, 0};
+  EXPECT_DOUBLE_EQ(Auc(perfect, none), 0.5);
+  const float half[] = {0.5f, 0.5f};
+  const uint8_t one_each[] = {0, 1};
+  EXPECT_NEAR(LogLoss(half, one_each), std::log(2.0), 1e-9);
+  const float sure[] = {0.0f, 1.0f};
+  EXPECT_LT(LogLoss(sure, one_each), 1e-6);
 }
 
 }  // namespace
