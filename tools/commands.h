@@ -16,6 +16,7 @@ absl::Status RunGenerate(int argc, char** argv);
 absl::Status RunFeaturize(int argc, char** argv);
 absl::Status RunTrainRetrieval(int argc, char** argv);
 absl::Status RunBuildIndex(int argc, char** argv);
+absl::Status RunTrainRanker(int argc, char** argv);
 absl::Status RunImport(int argc, char** argv);
 absl::Status RunEvents(int argc, char** argv);
 absl::Status RunServe(int argc, char** argv);

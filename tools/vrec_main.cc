@@ -30,6 +30,7 @@ const Command kCommands[] = {
     {"featurize", "build a world's feature store (RocksDB) from its event log", vrec::RunFeaturize},
     {"train-retrieval", "train the two-tower retrieval model and export a bundle", vrec::RunTrainRetrieval},
     {"build-index", "embed all videos, build the bundle's HNSW index, measure its recall", vrec::RunBuildIndex},
+    {"train-ranker", "train the multi-task ranker on logged impressions and export a bundle", vrec::RunTrainRanker},
     {"serve", "serve the HTTP feed API", vrec::RunServe},
     {"replay", "replay a world's log and score recommenders (NDCG, recall, HR, MAP)",
      vrec::RunReplay},

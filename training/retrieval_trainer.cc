@@ -20,6 +20,7 @@
 #include "featurestore/transforms.h"
 #include "retrieval/bundle.h"
 #include "retrieval/internal/two_tower_net.h"
+#include "training/sparse_optim.h"
 
 namespace vrec {
 namespace {
@@ -278,12 +279,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
         sparse.zero_grad();
         loss.backward();
         dense.step();
-        // A table no example in the batch touched (e.g. creators in a dataset without them)
-        // has an empty sparse gradient, which LibTorch 1.13's Adagrad cannot divide: skip it.
-        for (torch::Tensor& p : sparse.param_groups()[0].params()) {
-          if (p.grad().defined() && p.grad().is_sparse() && p.grad()._nnz() == 0) p.mutable_grad() = torch::Tensor();
-        }
-        sparse.step();
+        SparseAdagradStep(sparse);
         loss_sum += loss.item<double>();
         ++done_steps;
         const auto now = std::chrono::steady_clock::now();

@@ -1,0 +1,79 @@
+// `vrec train-ranker`: trains the deep ranker on logged impressions and exports a bundle.
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "tools/commands.h"
+#include "tools/flags.h"
+#include "training/ranker_trainer.h"
+
+namespace vrec {
+
+absl::Status RunTrainRanker(int argc, char** argv) {
+  RankerTrainOptions o;
+  std::string world, models, until;
+  int64_t epochs = o.epochs, batch = o.batch_size, threads = o.threads, base = 0, hidden = o.model.hidden_dim,
+          hidden2 = o.model.hidden2_dim;
+  double w_click = o.model.head_weights[kHeadClick], w_watch = o.model.head_weights[kHeadWatch],
+         w_like = o.model.head_weights[kHeadLike];
+  FlagSet flags("vrec train-ranker",
+                "Trains the multi-task ranker on logged impressions (point-in-time features, labels from the same "
+                "request's clicks, watches and likes) against a complete retrieval bundle, and writes a new bundle "
+                "version holding both.");
+  flags.String("world", &world, "world directory");
+  flags.String("models", &models, "directory of model bundles (a new version is added)");
+  flags.Int("base-version", &base, "retrieval bundle to build on (0: the newest complete one)");
+  flags.String("until", &until, "train on impressions before this time (default: the base bundle's training end)");
+  flags.Double("validation-fraction", &o.validation_fraction, "last part of the window used for validation");
+  flags.Uint64("max-examples", &o.max_examples, "most recent training impressions used (0: all)");
+  flags.Double("retrieval-dropout", &o.retrieval_dropout,
+               "share of training examples without the retrieval score (as for videos missing from the index)");
+  flags.Int("epochs", &epochs, "passes over the training impressions");
+  flags.Int("batch-size", &batch, "examples per step");
+  flags.Double("learning-rate", &o.learning_rate, "Adam learning rate of the dense layers");
+  flags.Double("sparse-learning-rate", &o.sparse_learning_rate, "Adagrad learning rate of the embedding tables");
+  flags.Int("hidden", &hidden, "width of the first shared layer");
+  flags.Int("hidden2", &hidden2, "width of the second shared layer");
+  flags.Double("weight-click", &w_click, "weight of P(click) in the final score");
+  flags.Double("weight-watch", &w_watch, "weight of P(watch >= 50%) in the final score");
+  flags.Double("weight-like", &w_like, "weight of P(like or share) in the final score");
+  flags.Bool("keep-best", &o.keep_best, "export the epoch with the best validation slate NDCG");
+  flags.Uint64("seed", &o.seed, "random seed");
+  flags.Int("threads", &threads, "LibTorch threads");
+  flags.Bool("progress", &o.show_progress, "print progress on stderr");
+  flags.Require("world");
+  flags.Require("models");
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
+  if (!run) return absl::OkStatus();
+  if (!until.empty()) {
+    VREC_ASSIGN_OR_RETURN(o.until_ms, ParseTimestamp(until));
+  }
+  if (epochs < 1 || epochs > 1000 || batch < 2 || batch > 65536 || threads < 1 || threads > 256 || base < 0 ||
+      hidden < 1 || hidden > 8192 || hidden2 < 1 || hidden2 > 8192 || w_click < 0 || w_watch < 0 || w_like < 0) {
+    return absl::InvalidArgumentError(
+        "out-of-range flag: --epochs 1-1000, --batch-size 2-65536, --threads 1-256, --base-version >= 0, "
+        "--hidden and --hidden2 1-8192, --weight-* >= 0");
+  }
+  o.epochs = static_cast<int>(epochs);
+  o.batch_size = static_cast<int>(batch);
+  o.threads = static_cast<int>(threads);
+  o.base_version = base;
+  o.model.hidden_dim = static_cast<int>(hidden);
+  o.model.hidden2_dim = static_cast<int>(hidden2);
+  o.model.head_weights = {static_cast<float>(w_click), static_cast<float>(w_watch), static_cast<float>(w_like)};
+  VREC_ASSIGN_OR_RETURN(RankerTrainSummary s, TrainRanker(world, models, o));
+  const RankerEpochMetrics& m = s.epochs[s.exported_epoch - 1];
+  std::printf(
+      "trained ranker bundle %s on base %lld: %llu impressions (before %s), %d epochs in %.1f s (%.0f examples/s); "
+      "exported epoch %d: AUC click %.4f, watch50 %.4f, like %.4f; slate NDCG@10 %.4f vs logged order %.4f over "
+      "%llu validation slates\n",
+      s.bundle_dir.c_str(), static_cast<long long>(s.base_version), static_cast<unsigned long long>(s.train_examples),
+      FormatTimestamp(s.train_end_ms).c_str(), o.epochs, s.train_seconds, s.examples_per_second, s.exported_epoch,
+      m.heads[kHeadClick].auc, m.heads[kHeadWatch].auc, m.heads[kHeadLike].auc, m.slate_ndcg, s.logged_slate_ndcg,
+      static_cast<unsigned long long>(s.validation_slates));
+  return absl::OkStatus();
+}
+
+}  // namespace vrec

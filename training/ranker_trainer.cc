@@ -1,0 +1,479 @@
+#include "training/ranker_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/event_log.h"
+#include "common/metrics.h"
+#include "common/progress.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "common/world.h"
+#include "featurestore/feature_replay.h"
+#include "featurestore/transforms.h"
+#include "ranking/cross_features.h"
+#include "ranking/internal/ranker_net.h"
+#include "retrieval/bundle.h"
+#include "retrieval/two_tower.h"
+#include "training/sparse_optim.h"
+
+namespace vrec {
+namespace {
+
+constexpr uint8_t kLabelClick = 1 << kHeadClick;
+constexpr uint8_t kLabelWatch = 1 << kHeadWatch;
+constexpr uint8_t kLabelLike = 1 << kHeadLike;
+constexpr int kSlateK = 10;
+
+struct Slate {
+  UserInputs user;
+  size_t first = 0;  // its examples: [first, first + size) of the train or validation list
+  uint32_t size = 0;
+  bool validation = false;
+};
+
+struct Example {
+  uint32_t slate = 0;
+  VideoId video_id = 0;
+  VideoInputs video;
+  CrossInputs cross;
+  uint8_t labels = 0;
+};
+
+struct RankerData {
+  std::vector<Slate> slates;
+  std::vector<Example> train, validation;
+  TimestampMs from_ms = 0, validation_ms = 0, end_ms = 0;
+};
+
+using LabelMap = absl::flat_hash_map<std::pair<RequestId, VideoId>, uint8_t>;
+
+// The graded relevance the replay uses: click 1, long watch 2, like or share 3.
+int Grade(uint8_t labels) {
+  if (labels & kLabelLike) return 3;
+  if (labels & kLabelWatch) return 2;
+  return (labels & kLabelClick) ? 1 : 0;
+}
+
+// Pass 1: where to start so that at most max_examples training impressions are kept, and
+// the labels of the impressions from there on.
+absl::Status ReadLabels(const std::string& world_dir, const Catalog& catalog, const WorldManifest& manifest,
+                        const RankerTrainOptions& o, RankerData* data, LabelMap* labels) {
+  const std::string path = WorldEventsPath(world_dir);
+  std::vector<uint64_t> per_hour((data->end_ms - manifest.start_ms) / kMsPerHour + 1);
+  uint64_t impressions = 0;
+  VREC_RETURN_IF_ERROR(ForEachEventBlock(path, [&](absl::Span<const Event> block) {
+    for (const Event& e : block) {
+      if (e.type != EventType::kImpression || e.request_id == 0 || e.timestamp_ms >= data->validation_ms ||
+          e.timestamp_ms < manifest.start_ms) {
+        continue;
+      }
+      ++per_hour[(e.timestamp_ms - manifest.start_ms) / kMsPerHour];
+      ++impressions;
+    }
+    return absl::OkStatus();
+  }));
+  if (impressions == 0) {
+    return absl::FailedPreconditionError(
+        "the event log has no impressions with request ids before the validation window: the ranker learns from "
+        "logged feeds (impression events with request_id and position)");
+  }
+  data->from_ms = manifest.start_ms;
+  if (o.max_examples > 0) {
+    uint64_t kept = 0;
+    for (size_t h = per_hour.size(); h-- > 0;) {
+      if (kept + per_hour[h] > o.max_examples) {
+        data->from_ms = manifest.start_ms + static_cast<TimestampMs>(h + 1) * kMsPerHour;
+        break;
+      }
+      kept += per_hour[h];
+    }
+  }
+  return ForEachEventBlock(path, [&](absl::Span<const Event> block) {
+    for (const Event& e : block) {
+      if (e.request_id == 0 || e.timestamp_ms < data->from_ms || !IsEngagement(e.type)) continue;
+      const Video* video = catalog.FindVideo(e.video_id);
+      uint8_t bits = kLabelClick;
+      if (e.type == EventType::kWatch &&
+          RelevanceGrade(e.type, e.watch_time_ms, video != nullptr ? video->duration_ms : 0) >= 2) {
+        bits |= kLabelWatch;
+      }
+      if (e.type == EventType::kLike || e.type == EventType::kShare) bits |= kLabelLike;
+      (*labels)[{e.request_id, e.video_id}] |= bits;
+    }
+    return absl::OkStatus();
+  });
+}
+
+// Pass 2: point-in-time features of every kept impression, one user snapshot per slate.
+absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog, const WorldManifest& manifest,
+                           const RankerTrainOptions& o, const LabelMap& labels, RankerData* data) {
+  const TransformOptions& t = o.model.transform;
+  FeatureReplay replay(catalog, o.update);
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader, EventLogReader::Open(WorldEventsPath(world_dir)));
+  Progress progress("ranker examples", manifest.num_events, "events", o.show_progress);
+  uint64_t read = 0;
+  RequestId current = 0;
+  std::optional<UserCrossContext> cross;
+  std::vector<CreatorId> creators;
+  bool done = false;
+  while (!done) {
+    VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
+    if (block.empty()) break;
+    for (const Event& e : block) {
+      if (e.timestamp_ms >= data->end_ms) {
+        done = true;
+        break;
+      }
+      if (e.type == EventType::kImpression && e.request_id != 0 && e.timestamp_ms >= data->from_ms) {
+        const bool validation = e.timestamp_ms >= data->validation_ms;
+        std::vector<Example>& list = validation ? data->validation : data->train;
+        if (e.request_id != current || data->slates.empty()) {
+          const UserFeatures& user = replay.user(e.user_id);
+          creators.clear();
+          for (const HistoryEntry& h : user.history) {
+            const Video* v = catalog.FindVideo(h.video_id);
+            creators.push_back(v != nullptr ? v->creator_id : kInvalidId);
+          }
+          cross.emplace(user, creators);
+          Slate slate;
+          slate.user = TransformUser(user, FeatureContext{e.timestamp_ms, e.device}, t);
+          slate.first = list.size();
+          slate.validation = validation;
+          data->slates.push_back(slate);
+          current = e.request_id;
+        }
+        const VideoFeatures& video = replay.video(e.video_id);
+        Example ex;
+        ex.slate = static_cast<uint32_t>(data->slates.size() - 1);
+        ex.video_id = e.video_id;
+        ex.video = TransformVideo(video, FeatureContext{e.timestamp_ms, e.device}, t);
+        ex.cross = cross->Make(video, 0.0f, false);
+        if (const auto it = labels.find({e.request_id, e.video_id}); it != labels.end()) ex.labels = it->second;
+        list.push_back(ex);
+        ++data->slates.back().size;
+      }
+      replay.Apply(e);
+    }
+    read += block.size();
+    progress.Update(read);
+  }
+  progress.Finish(read);
+  return absl::OkStatus();
+}
+
+// Fills the retrieval-score cross feature with the base two-tower's inner product.
+absl::Status AddRetrievalScores(const TwoTowerModel& two_tower, const RankerTrainOptions& o, RankerData* data) {
+  const int dim = two_tower.dim();
+  std::vector<float> users(data->slates.size() * dim);
+  std::vector<UserInputs> batch;
+  for (size_t s = 0; s < data->slates.size(); s += 4096) {
+    batch.clear();
+    for (size_t i = s; i < std::min(data->slates.size(), s + 4096); ++i) batch.push_back(data->slates[i].user);
+    VREC_RETURN_IF_ERROR(two_tower.EmbedUsers(batch, users.data() + s * dim));
+  }
+  Rng rng(o.seed ^ 0x5eed);
+  std::vector<VideoInputs> videos;
+  std::vector<float> embedded;
+  for (std::vector<Example>* list : {&data->train, &data->validation}) {
+    const bool train = list == &data->train;
+    for (size_t s = 0; s < list->size(); s += 8192) {
+      const size_t n = std::min<size_t>(8192, list->size() - s);
+      videos.clear();
+      for (size_t i = 0; i < n; ++i) videos.push_back((*list)[s + i].video);
+      embedded.resize(n * dim);
+      VREC_RETURN_IF_ERROR(two_tower.EmbedVideos(videos, embedded.data()));
+      for (size_t i = 0; i < n; ++i) {
+        Example& ex = (*list)[s + i];
+        if (train && rng.Bernoulli(o.retrieval_dropout)) continue;  // learn the "no score" case too
+        const float* u = users.data() + size_t{ex.slate} * dim;
+        float dot = 0;
+        for (int d = 0; d < dim; ++d) dot += u[d] * embedded[i * dim + d];
+        ex.cross.dense[kCrossRetrievalScore] = dot;
+        ex.cross.dense[kCrossHasRetrievalScore] = 1.0f;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+
+// NDCG@10 of one slate's examples (a run of `list`) ranked by `scores` (higher first; null:
+// the logged order). -1 for a slate without engagement.
+double SlateNdcg(const std::vector<Example>& list, const Slate& slate, const float* scores) {
+  std::vector<uint32_t> order(slate.size);
+  for (uint32_t i = 0; i < slate.size; ++i) order[i] = i;
+  if (scores != nullptr) {
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return scores[slate.first + a] > scores[slate.first + b];
+    });
+  }
+  std::vector<VideoId> ranked;
+  Relevance relevance;
+  for (uint32_t i = 0; i < slate.size; ++i) {
+    const Example& ex = list[slate.first + order[i]];
+    ranked.push_back(ex.video_id);
+    if (const int g = Grade(ex.labels); g > 0) relevance.emplace_back(ex.video_id, g);
+  }
+  if (relevance.empty()) return -1.0;
+  std::sort(relevance.begin(), relevance.end());
+  relevance.erase(std::unique(relevance.begin(), relevance.end(),
+                              [](const auto& a, const auto& b) { return a.first == b.first; }),
+                  relevance.end());
+  return ScoreRanking(ranked, relevance, kSlateK).ndcg;
+}
+
+RankerEpochMetrics Validate(const RankerModel& model, const RankerData& data, double* logged_ndcg,
+                            uint64_t* slates_scored) {
+  const std::vector<Example>& v = data.validation;
+  std::vector<float> heads(v.size() * kNumRankerHeads);
+  std::vector<UserInputs> users;
+  std::vector<VideoInputs> videos;
+  std::vector<CrossInputs> cross;
+  for (size_t s = 0; s < v.size(); s += 4096) {
+    users.clear();
+    videos.clear();
+    cross.clear();
+    for (size_t i = s; i < std::min(v.size(), s + 4096); ++i) {
+      users.push_back(data.slates[v[i].slate].user);
+      videos.push_back(v[i].video);
+      cross.push_back(v[i].cross);
+    }
+    if (!model.ScoreExamples(users, videos, cross, heads.data() + s * kNumRankerHeads).ok()) break;
+  }
+  RankerEpochMetrics m;
+  std::vector<float> p(v.size());
+  std::vector<uint8_t> y(v.size());
+  for (int h = 0; h < kNumRankerHeads; ++h) {
+    double positives = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      p[i] = heads[i * kNumRankerHeads + h];
+      y[i] = (v[i].labels >> h) & 1;
+      positives += y[i];
+    }
+    m.heads[h] = {Auc(p, y), LogLoss(p, y), v.empty() ? 0.0 : positives / v.size()};
+  }
+  std::vector<float> combined(v.size());
+  for (size_t i = 0; i < v.size(); ++i) combined[i] = model.Combine(&heads[i * kNumRankerHeads]);
+  double ranked_sum = 0, logged_sum = 0;
+  uint64_t count = 0;
+  for (const Slate& slate : data.slates) {
+    if (!slate.validation || slate.size == 0) continue;
+    const double ranked = SlateNdcg(v, slate, combined.data());
+    if (ranked < 0) continue;
+    ranked_sum += ranked;
+    logged_sum += SlateNdcg(v, slate, nullptr);
+    ++count;
+  }
+  m.slate_ndcg = count > 0 ? ranked_sum / count : 0.0;
+  *logged_ndcg = count > 0 ? logged_sum / count : 0.0;
+  *slates_scored = count;
+  return m;
+}
+
+// Hard-links (or copies) a file of the base bundle into the new one.
+absl::Status LinkInto(const std::string& from, const std::string& to) {
+  std::error_code error;
+  std::filesystem::create_hard_link(from, to, error);
+  if (!error) return absl::OkStatus();
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, error);
+  if (error) return absl::InternalError(absl::StrCat("cannot copy ", from, " to ", to, ": ", error.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, const std::string& models_dir,
+                                               const RankerTrainOptions& options) {
+  RankerTrainOptions o = options;
+  if (o.epochs < 1 || o.batch_size < 2 || o.threads < 1 || o.validation_fraction <= 0 || o.validation_fraction >= 1 ||
+      o.retrieval_dropout < 0 || o.retrieval_dropout > 1) {
+    return absl::InvalidArgumentError(
+        "need epochs >= 1, batch size >= 2, threads >= 1, validation fraction in (0, 1) and retrieval dropout in "
+        "[0, 1]");
+  }
+  int64_t base = o.base_version;
+  if (base == 0) {
+    absl::StatusOr<int64_t> latest = LatestCompleteBundle(models_dir);
+    if (!latest.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no complete retrieval bundle in ", models_dir,
+          " to build the ranker on: run `vrec train-retrieval` and `vrec build-index` first"));
+    }
+    base = *latest;
+  }
+  const std::string base_dir = BundleDir(models_dir, base);
+  VREC_ASSIGN_OR_RETURN(KeyValueFile base_manifest, ReadBundleManifest(base_dir));
+  if (base_manifest.GetOr("complete", "0") != "1") {
+    return absl::FailedPreconditionError(absl::StrCat("bundle ", base_dir, " is not complete (run build-index)"));
+  }
+  VREC_ASSIGN_OR_RETURN(const TwoTowerConfig two_tower_config, ReadModelConfig(base_manifest));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower,
+                        TwoTowerModel::Load(BundleModelPath(base_dir), two_tower_config));
+  o.model.transform = two_tower_config.transform;
+  VREC_RETURN_IF_ERROR(o.model.Validate());
+  if (base_manifest.Has("features.history_length")) {
+    VREC_ASSIGN_OR_RETURN(const int64_t history, base_manifest.GetInt("features.history_length"));
+    o.update.history_length = static_cast<uint32_t>(history);
+  }
+
+  VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world_dir));
+  VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
+  RankerData data;
+  data.end_ms = o.until_ms;
+  if (data.end_ms == 0) {
+    VREC_ASSIGN_OR_RETURN(data.end_ms, base_manifest.GetInt("train.end_ms"));
+  }
+  data.end_ms = std::min(data.end_ms, manifest.end_ms + 1);
+  data.validation_ms =
+      data.end_ms - static_cast<TimestampMs>(o.validation_fraction * (data.end_ms - manifest.start_ms));
+  LabelMap labels;
+  VREC_RETURN_IF_ERROR(ReadLabels(world_dir, catalog, manifest, o, &data, &labels));
+  VREC_RETURN_IF_ERROR(BuildExamples(world_dir, catalog, manifest, o, labels, &data));
+  labels = LabelMap();
+  if (data.train.size() < static_cast<size_t>(o.batch_size) || data.validation.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("too few impressions to train the ranker: ", data.train.size(),
+                                                      " for training, ", data.validation.size(), " for validation"));
+  }
+  VREC_RETURN_IF_ERROR(AddRetrievalScores(*two_tower, o, &data));
+
+  VREC_ASSIGN_OR_RETURN(const int64_t version, NextBundleVersion(models_dir));
+  const std::string bundle = BundleDir(models_dir, version);
+  VREC_RETURN_IF_ERROR(MakeDirs(bundle + "/checkpoints"));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<RankerModel> model, RankerModel::Create(o.model, o.seed));
+
+  RankerTrainSummary summary;
+  summary.bundle_dir = bundle;
+  summary.version = version;
+  summary.base_version = base;
+  summary.train_examples = data.train.size();
+  summary.validation_examples = data.validation.size();
+  summary.train_end_ms = data.end_ms;
+  try {
+    torch::set_num_threads(o.threads);
+    torch::manual_seed(o.seed);
+    internal::RankerNet& net = model->net().net;
+    net->train();
+    torch::optim::Adam dense(net->DenseParameters(), torch::optim::AdamOptions(o.learning_rate));
+    torch::optim::Adagrad sparse(net->SparseParameters(), torch::optim::AdagradOptions(o.sparse_learning_rate));
+    Rng rng(o.seed);
+    std::vector<size_t> order(data.train.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const size_t steps_per_epoch = data.train.size() / o.batch_size;
+    const uint64_t total_steps = steps_per_epoch * o.epochs;
+    std::vector<UserInputs> users(o.batch_size);
+    std::vector<VideoInputs> videos(o.batch_size);
+    std::vector<CrossInputs> cross(o.batch_size);
+    std::vector<float> targets(o.batch_size * kNumRankerHeads);
+    const auto start = std::chrono::steady_clock::now();
+    auto last_print = start;
+    uint64_t done_steps = 0;
+    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+      for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.UniformInt(i)]);
+      double loss_sum = 0;
+      for (size_t step = 0; step < steps_per_epoch; ++step) {
+        for (int i = 0; i < o.batch_size; ++i) {
+          const Example& ex = data.train[order[step * o.batch_size + i]];
+          users[i] = data.slates[ex.slate].user;
+          videos[i] = ex.video;
+          cross[i] = ex.cross;
+          for (int h = 0; h < kNumRankerHeads; ++h) targets[i * kNumRankerHeads + h] = (ex.labels >> h) & 1;
+        }
+        const torch::Tensor logits =
+            net->Logits(net->User(internal::PackUsers(users)), internal::PackVideos(videos, cross));
+        const torch::Tensor y = torch::from_blob(targets.data(), {o.batch_size, kNumRankerHeads}, torch::kFloat32);
+        const torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, y) * kNumRankerHeads;
+        dense.zero_grad();
+        sparse.zero_grad();
+        loss.backward();
+        dense.step();
+        SparseAdagradStep(sparse);
+        loss_sum += loss.item<double>();
+        ++done_steps;
+        const auto now = std::chrono::steady_clock::now();
+        if (o.show_progress && (std::chrono::duration<double>(now - last_print).count() > 2.0 ||
+                                step + 1 == steps_per_epoch)) {
+          last_print = now;
+          const double rate = done_steps * o.batch_size / std::chrono::duration<double>(now - start).count();
+          std::fprintf(stderr, "train-ranker: epoch %d/%d step %zu/%zu loss %.4f, %s examples/s, ETA %.0f s\n", epoch,
+                       o.epochs, step + 1, steps_per_epoch, loss_sum / (step + 1), HumanCount(rate).c_str(),
+                       (total_steps - done_steps) * o.batch_size / rate);
+        }
+      }
+      net->eval();
+      uint64_t slates = 0;
+      RankerEpochMetrics m = Validate(*model, data, &summary.logged_slate_ndcg, &slates);
+      net->train();
+      m.loss = loss_sum / std::max<size_t>(1, steps_per_epoch);
+      summary.validation_slates = slates;
+      summary.epochs.push_back(m);
+      if (o.show_progress) {
+        std::string heads;
+        for (int h = 0; h < kNumRankerHeads; ++h) {
+          absl::StrAppendFormat(&heads, " %s AUC %.4f log-loss %.4f;", RankerHeadName(h), m.heads[h].auc,
+                                m.heads[h].log_loss);
+        }
+        std::fprintf(stderr,
+                     "train-ranker: epoch %d: loss %.4f;%s slate NDCG@%d %.4f (logged order %.4f) over %llu slates\n",
+                     epoch, m.loss, heads.c_str(), kSlateK, m.slate_ndcg, summary.logged_slate_ndcg,
+                     static_cast<unsigned long long>(slates));
+      }
+      VREC_RETURN_IF_ERROR(model->Save(absl::StrCat(bundle, "/checkpoints/ranker-epoch-", epoch, ".pt")));
+    }
+    summary.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    summary.examples_per_second = done_steps * o.batch_size / std::max(1e-9, summary.train_seconds);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("ranker training failed: ", e.what_without_backtrace()));
+  }
+  summary.exported_epoch = static_cast<int>(summary.epochs.size());
+  if (o.keep_best) {
+    summary.exported_epoch = static_cast<int>(std::max_element(summary.epochs.begin(), summary.epochs.end(),
+                                                               [](const auto& a, const auto& b) {
+                                                                 return a.slate_ndcg < b.slate_ndcg;
+                                                               }) -
+                                              summary.epochs.begin()) + 1;
+  }
+  VREC_RETURN_IF_ERROR(LinkInto(absl::StrCat(bundle, "/checkpoints/ranker-epoch-", summary.exported_epoch, ".pt"),
+                                BundleRankerPath(bundle)));
+  for (const std::string& file : {BundleModelPath(bundle), BundleItemsPath(bundle), BundleIndexPath(bundle)}) {
+    VREC_RETURN_IF_ERROR(LinkInto(base_dir + file.substr(bundle.size()), file));
+  }
+
+  KeyValueFile m = base_manifest;
+  m.SetInt("version", version);
+  m.SetInt("created_ms", SystemClock::Get()->NowMs());
+  m.Set("kind", "two_tower+ranker");
+  m.SetInt("ranker.base_version", base);
+  WriteRankerConfig(o.model, &m);
+  const RankerEpochMetrics& best = summary.epochs[summary.exported_epoch - 1];
+  m.SetInt("ranker.train.end_ms", data.end_ms);
+  m.SetInt("ranker.train.from_ms", data.from_ms);
+  m.SetInt("ranker.train.validation_from_ms", data.validation_ms);
+  m.SetInt("ranker.train.examples", static_cast<int64_t>(data.train.size()));
+  m.SetInt("ranker.train.validation_examples", static_cast<int64_t>(data.validation.size()));
+  m.SetInt("ranker.train.epochs", o.epochs);
+  m.SetInt("ranker.train.exported_epoch", summary.exported_epoch);
+  m.SetInt("ranker.train.seed", static_cast<int64_t>(o.seed));
+  m.Set("ranker.train.examples_per_second", absl::StrFormat("%.0f", summary.examples_per_second));
+  for (int h = 0; h < kNumRankerHeads; ++h) {
+    m.Set(absl::StrCat("ranker.validation.auc.", RankerHeadName(h)), absl::StrFormat("%.4f", best.heads[h].auc));
+    m.Set(absl::StrCat("ranker.validation.log_loss.", RankerHeadName(h)),
+          absl::StrFormat("%.4f", best.heads[h].log_loss));
+  }
+  m.Set("ranker.validation.slate_ndcg_at_10", absl::StrFormat("%.4f", best.slate_ndcg));
+  m.Set("ranker.validation.logged_slate_ndcg_at_10", absl::StrFormat("%.4f", summary.logged_slate_ndcg));
+  m.Set("complete", "1");
+  VREC_RETURN_IF_ERROR(m.Write(BundleManifestPath(bundle)));
+  return summary;
+}
+
+}  // namespace vrec
