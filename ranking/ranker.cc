@@ -97,6 +97,13 @@ RankerNetImpl::RankerNetImpl(const RankerConfig& c) : config(c) {
                                torch::nn::Linear(torch::nn::LinearOptions(video_in, c.hidden_dim).bias(false)));
   hidden = register_module("hidden", torch::nn::Linear(c.hidden_dim, c.hidden2_dim));
   heads = register_module("heads", torch::nn::Linear(c.hidden2_dim, kNumRankerHeads));
+  position_bias = register_module("position_bias", torch::nn::Embedding(kRankerPositions, kNumRankerHeads));
+  torch::NoGradGuard no_grad;
+  position_bias->weight.zero_();
+}
+
+torch::Tensor RankerNetImpl::PositionBias(const torch::Tensor& positions) {
+  return position_bias(positions.clamp(0, kRankerPositions - 1));
 }
 
 UserPart RankerNetImpl::User(const RankerUsers& u) {
@@ -135,7 +142,8 @@ std::vector<torch::Tensor> RankerNetImpl::SparseParameters() {
 std::vector<torch::Tensor> RankerNetImpl::DenseParameters() {
   std::vector<torch::Tensor> out;
   for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
-           user_norm.get(), video_norm.get(), user_proj.get(), video_proj.get(), hidden.get(), heads.get()}) {
+           user_norm.get(), video_norm.get(), user_proj.get(), video_proj.get(), hidden.get(), heads.get(),
+           position_bias.get()}) {
     for (const torch::Tensor& p : m->parameters()) out.push_back(p);
   }
   return out;

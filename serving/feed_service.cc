@@ -10,6 +10,8 @@
 #include "common/json_writer.h"
 #include "common/random.h"
 #include "common/status.h"
+#include "featurestore/transforms.h"
+#include "ranking/cross_features.h"
 
 namespace vrec {
 namespace {
@@ -30,9 +32,33 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allo
   return r;
 }
 
+// Fills heads[i * kNumRankerHeads + h] for every candidate: the ranker's inputs are built in
+// thread-local buffers (no allocation per candidate) and scored in one forward. `videos` holds
+// the candidates' features followed by the user's history videos' (for their creators).
+absl::Status RankCandidates(const RankerModel& ranker, const UserFeatures& user, const FeatureContext& context,
+                            const std::vector<Candidate>& candidates, const std::vector<VideoRead>& videos,
+                            std::vector<float>* heads) {
+  const TransformOptions& t = ranker.config().transform;
+  thread_local std::vector<CreatorId> creators;
+  creators.clear();
+  for (size_t i = candidates.size(); i < videos.size(); ++i) creators.push_back(videos[i].features.creator_id);
+  const UserCrossContext cross_context(user, creators);
+  thread_local std::vector<VideoInputs> inputs;
+  thread_local std::vector<CrossInputs> cross;
+  inputs.resize(candidates.size());
+  cross.resize(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    inputs[i] = TransformVideo(videos[i].features, context, t);
+    cross[i] = cross_context.Make(videos[i].features, candidates[i].score, candidates[i].embedded);
+  }
+  heads->resize(candidates.size() * kNumRankerHeads);
+  return ranker.Score(TransformUser(user, context, t), inputs, cross, heads->data());
+}
+
 }  // namespace
 
 std::shared_ptr<const FeedModel> MakeFeedModel(std::shared_ptr<const RetrievalBundle> bundle,
+                                               std::shared_ptr<const RankerModel> ranker,
                                                PopularitySnapshot popularity, const FeedModelOptions& options) {
   auto model = std::make_shared<FeedModel>();
   std::vector<std::unique_ptr<CandidateSource>> sources;
@@ -50,13 +76,15 @@ std::shared_ptr<const FeedModel> MakeFeedModel(std::shared_ptr<const RetrievalBu
                                                  bundle ? bundle->index : nullptr, std::move(sources));
   model->popularity = std::move(popularity);
   model->bundle = std::move(bundle);
+  model->ranker = std::move(ranker);
+  model->rerank = options.rerank;
   return model;
 }
 
 absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store, TimestampMs now_ms,
                                                                const FeedModelOptions& options) {
   VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity, BuildPopularitySnapshot(store, now_ms, options.popularity));
-  return MakeFeedModel(nullptr, std::move(popularity), options);
+  return MakeFeedModel(nullptr, nullptr, std::move(popularity), options);
 }
 
 absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
@@ -114,12 +142,14 @@ absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
 }
 
 FeedService::FeedService(const FeedServiceOptions& options, std::shared_ptr<const FeedModel> model,
-                         const FeatureStore* store, EventIngestor* ingestor, const Clock* clock)
+                         const FeatureStore* store, EventIngestor* ingestor, const Clock* clock,
+                         ImpressionLog* impressions)
     : options_(options),
       model_(std::move(model)),
       store_(store),
       ingestor_(ingestor),
       clock_(clock),
+      impressions_(impressions),
       next_request_(SplitMix64(static_cast<uint64_t>(clock->NowMs())) << 16) {}
 
 void FeedService::SetModel(std::shared_ptr<const FeedModel> model) {
@@ -195,15 +225,52 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   for (const SourceFailure& f : retrieved.failures) {
     metrics_.Increment(absl::StrCat("vrec_source_failures_total{source=\"", SourceName(f.source), "\"}"));
   }
-  const bool degraded = !retrieved.failures.empty();
-  if (degraded) metrics_.Increment("vrec_feed_degraded_total");
-  const size_t n = std::min<size_t>(feed.count, retrieved.candidates.size());
-  std::vector<VideoId> items(n);
-  for (size_t i = 0; i < n; ++i) items[i] = retrieved.candidates[i].video;
-  std::vector<VideoRead> videos;
-  if (absl::Status s = store_->GetVideos(items, now, &videos); !s.ok()) return StatusToResponse(s);
-
+  // Stage two: every candidate through the ranker in one batch, then re-ranking. Without a
+  // ranker (or if it fails) the best candidates by retrieval score are served as they are.
   const uint64_t request_id = next_request_.fetch_add(1);
+  const std::vector<Candidate>& candidates = retrieved.candidates;
+  thread_local std::vector<VideoId> ids;
+  thread_local std::vector<VideoRead> videos;
+  thread_local std::vector<float> heads;
+  thread_local std::vector<RerankedItem> served;
+  bool ranked = false;
+  absl::Status ranker_status;
+  if (m.ranker != nullptr && !candidates.empty()) {
+    ids.clear();
+    for (const Candidate& c : candidates) ids.push_back(c.video);
+    for (const HistoryEntry& h : user->features.history) ids.push_back(h.video_id);  // for their creators
+    if (absl::Status s = store_->GetVideos(ids, now, &videos); !s.ok()) return StatusToResponse(s);
+    absl::Status scored = RankCandidates(*m.ranker, user->features, FeatureContext{now, feed.device}, candidates,
+                                         videos, &heads);
+    if (scored.ok()) {
+      thread_local std::vector<RerankInput> rerank;
+      rerank.resize(candidates.size());
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        const VideoFeatures& v = videos[i].features;
+        rerank[i] = {m.ranker->Combine(&heads[i * kNumRankerHeads]), CategoryHash(v.category), v.creator_id,
+                     v.upload_ms, candidates[i].from(kSourceFresh)};
+      }
+      Rerank(rerank, feed.count, now, m.rerank, request_id, &served);
+      ranked = true;
+    } else {
+      metrics_.Increment("vrec_ranker_failures_total");
+      ranker_status = scored;
+    }
+  }
+  if (!ranked) {
+    const size_t n = std::min<size_t>(feed.count, candidates.size());
+    ids.assign(n, 0);
+    served.assign(n, RerankedItem());
+    for (size_t i = 0; i < n; ++i) {
+      ids[i] = candidates[i].video;
+      served[i].index = static_cast<uint32_t>(i);
+      served[i].score = candidates[i].score;
+    }
+    if (absl::Status s = store_->GetVideos(ids, now, &videos); !s.ok()) return StatusToResponse(s);
+  }
+  const bool degraded = !retrieved.failures.empty() || !ranker_status.ok();
+  if (degraded) metrics_.Increment("vrec_feed_degraded_total");
+
   JsonWriter w;
   w.BeginObject();
   w.Key("request_id").String(absl::StrFormat("%016x", request_id));
@@ -211,20 +278,31 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   w.Key("degraded").Bool(degraded);
   w.Key("user_id").Uint(feed.user_id);
   w.Key("cold_start").Bool(cold_start);
+  w.Key("ranked").Bool(ranked);
+  if (ranked) {
+    w.Key("score_weights").BeginObject();
+    for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(m.ranker->config().head_weights[h]);
+    w.EndObject();
+  }
   w.Key("items").BeginArray();
-  for (size_t i = 0; i < n; ++i) {
-    const Candidate& c = retrieved.candidates[i];
+  ServedFeed logged;
+  for (size_t p = 0; p < served.size(); ++p) {
+    const RerankedItem& r = served[p];
+    const Candidate& c = candidates[r.index];
+    const VideoRead& video = videos[r.index];
+    logged.items.push_back({c.video, static_cast<uint16_t>(p), r.score, r.propensity});
     w.BeginObject();
     w.Key("video_id").Uint(c.video);
-    w.Key("score").Double(c.score);
+    w.Key("score").Double(r.score);
     w.Key("sources").BeginArray();
     for (int s = 0; s < kNumSources; ++s) {
       if (c.from(static_cast<SourceId>(s))) w.String(SourceName(static_cast<SourceId>(s)));
     }
     w.EndArray();
-    if (!videos[i].features.category.empty()) w.Key("category").String(videos[i].features.category);
+    if (!video.features.category.empty()) w.Key("category").String(video.features.category);
     if (feed.debug) {
       w.Key("debug").BeginObject();
+      w.Key("retrieval_score").Double(c.score);
       w.Key("score_kind").String(c.embedded ? "two_tower_inner_product" : "reciprocal_rank_fusion");
       w.Key("source_scores").BeginObject();
       for (int s = 0; s < kNumSources; ++s) {
@@ -236,11 +314,23 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
         if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Uint(c.source_rank[s]);
       }
       w.EndObject();
+      if (ranked) {
+        w.Key("heads").BeginObject();
+        for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(heads[r.index * kNumRankerHeads + h]);
+        w.EndObject();
+        w.Key("ranker_score").Double(m.ranker->Combine(&heads[r.index * kNumRankerHeads]));
+      }
+      w.Key("propensity").Double(r.propensity);
       w.Key("features").BeginObject();
-      w.Key("metadata").String(FeatureStatusName(videos[i].metadata));
-      w.Key("counters").String(FeatureStatusName(videos[i].counters));
+      w.Key("metadata").String(FeatureStatusName(video.metadata));
+      w.Key("counters").String(FeatureStatusName(video.counters));
       w.EndObject();
-      w.Key("rules").BeginArray().String("drop_seen").String("drop_excluded").EndArray();
+      w.Key("rules").BeginArray().String("drop_seen").String("drop_excluded");
+      if (r.rules & kRuleFreshnessBoost) w.String("freshness_boost");
+      if (r.rules & kRuleDiversity) w.String("diversity_deferred");
+      if (r.rules & kRuleDiversityRelaxed) w.String("diversity_relaxed");
+      if (r.rules & kRuleExplore) w.String("exploration");
+      w.EndArray();
       w.EndObject();
     }
     w.EndObject();
@@ -261,6 +351,7 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
       w.BeginObject().Key("source").String(SourceName(f.source)).Key("error").String(f.status.ToString()).EndObject();
     }
     w.EndArray();
+    if (!ranker_status.ok()) w.Key("ranker_error").String(ranker_status.ToString());
     w.Key("user_features").BeginObject();
     w.Key("profile").String(FeatureStatusName(user->profile));
     w.Key("activity").String(FeatureStatusName(user->activity));
@@ -271,7 +362,14 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
     w.EndObject();
   }
   w.EndObject();
-  metrics_.Increment("vrec_feed_items_total", n);
+  metrics_.Increment("vrec_feed_items_total", served.size());
+  if (impressions_ != nullptr) {
+    logged.request_id = request_id;
+    logged.time_ms = now;
+    logged.user_id = feed.user_id;
+    logged.model_version = m.version;
+    if (!impressions_->Append(logged).ok()) metrics_.Increment("vrec_impression_log_failures_total");
+  }
   return JsonOk(w.Release());
 }
 

@@ -1,12 +1,15 @@
 // The feed service: routes HTTP requests to handlers, builds the homepage feed and takes in
 // events.
 //
-// Request path (until the ranker lands): parse and validate the request, pin the current
-// FeedModel, read the user's features (one RocksDB MultiGet), retrieve candidates from every
-// source (retrieval/candidates.h) minus what the user watched, skipped or excluded, keep the
-// best by retrieval score, read those videos' features (one MultiGet), answer JSON. Unknown
-// users are cold-start users (the user tower still runs on request context), not an error.
-// A failing candidate source makes the response `degraded`, never an error.
+// Request path: parse and validate the request, pin the current FeedModel, read the user's
+// features (one RocksDB Get), retrieve candidates from every source (retrieval/candidates.h)
+// minus what the user watched, skipped or excluded, read all candidates' and the history's
+// video features (one MultiGet, or the in-memory cache), score every candidate in one batched
+// ranker forward (ranking/ranker.h), re-rank (ranking/reranker.h: freshness, diversity,
+// exploration), answer JSON and append the feed to the impression log. A bundle without a
+// ranker serves the best candidates by retrieval score. Unknown users are cold-start users
+// (the towers still run on request context), not an error. A failing candidate source makes
+// the response `degraded`, never an error.
 //
 // Routes: GET /v1/feed, POST /v1/events, GET /healthz, GET /readyz, GET /metrics. Unknown
 // paths 404, wrong methods 405.
@@ -25,8 +28,11 @@
 #include "featurestore/feature_store.h"
 #include "retrieval/bundle.h"
 #include "retrieval/candidates.h"
+#include "ranking/ranker.h"
+#include "ranking/reranker.h"
 #include "retrieval/popularity.h"
 #include "serving/event_ingestor.h"
+#include "serving/impression_log.h"
 #include "serving/event_json.h"
 #include "serving/http_server.h"
 #include "serving/metrics.h"
@@ -41,7 +47,9 @@ struct FeedModel {
   std::string version;  // the bundle version, or "popularity-<date>" without a bundle
   PopularitySnapshot popularity;
   std::shared_ptr<const RetrievalBundle> bundle;  // null: popularity sources only
+  std::shared_ptr<const RankerModel> ranker;      // null: order by retrieval score
   std::unique_ptr<Retriever> retriever;
+  RerankOptions rerank;
 };
 
 struct FeedModelOptions {
@@ -49,10 +57,12 @@ struct FeedModelOptions {
   PopularityOptions popularity;
   int item_to_item_seeds = 5;   // last engaged videos expanded by item-to-item
   size_t fresh_pool = 2000;     // newest uploads the fresh source considers
+  RerankOptions rerank;         // applied after the ranker
 };
 
-// Wires `bundle` (may be null) and `popularity` into a FeedModel.
+// Wires `bundle` and `ranker` (either may be null) and `popularity` into a FeedModel.
 std::shared_ptr<const FeedModel> MakeFeedModel(std::shared_ptr<const RetrievalBundle> bundle,
+                                               std::shared_ptr<const RankerModel> ranker,
                                                PopularitySnapshot popularity, const FeedModelOptions& options);
 // A popularity-only model from the store as of `now_ms` (tests, servers without bundles).
 absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store, TimestampMs now_ms,
@@ -79,12 +89,13 @@ absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
                                              const FeedServiceOptions& options);
 
 // Thread-safe: Handle() runs on all server threads; SetModel() may run concurrently.
-// `store` and `ingestor` are not owned and must outlive the service; a null ingestor makes
-// POST /v1/events answer 503.
+// `store`, `ingestor` and `impressions` are not owned and must outlive the service; a null
+// ingestor makes POST /v1/events answer 503; a null impression log logs nothing.
 class FeedService {
  public:
   FeedService(const FeedServiceOptions& options, std::shared_ptr<const FeedModel> model,
-              const FeatureStore* store, EventIngestor* ingestor, const Clock* clock);
+              const FeatureStore* store, EventIngestor* ingestor, const Clock* clock,
+              ImpressionLog* impressions = nullptr);
 
   // The HttpHandler.
   HttpResponse Handle(const HttpRequest& request);
@@ -103,6 +114,7 @@ class FeedService {
   const FeatureStore* store_;
   EventIngestor* ingestor_;
   const Clock* clock_;
+  ImpressionLog* impressions_;
   ServingMetrics metrics_;
   std::atomic<uint64_t> next_request_;
 };

@@ -8,6 +8,26 @@
 #include "retrieval/popularity.h"
 
 namespace vrec {
+namespace {
+
+struct LoadedBundle {
+  std::shared_ptr<const RetrievalBundle> retrieval;
+  std::shared_ptr<const RankerModel> ranker;  // null when the bundle has none
+};
+
+absl::StatusOr<LoadedBundle> LoadBundle(const std::string& models_dir, int64_t version) {
+  LoadedBundle b;
+  VREC_ASSIGN_OR_RETURN(b.retrieval, LoadRetrievalBundle(models_dir, version));
+  absl::StatusOr<std::shared_ptr<const RankerModel>> ranker = LoadBundleRanker(b.retrieval->dir, b.retrieval->manifest);
+  if (ranker.ok()) {
+    b.ranker = *ranker;
+  } else if (!absl::IsNotFound(ranker.status()) || b.retrieval->manifest.Has("ranker.hidden_dim")) {
+    return ranker.status();
+  }
+  return b;
+}
+
+}  // namespace
 
 ModelUpdater::ModelUpdater(const FeatureStore* store, std::string models_dir, const Clock* clock,
                            FeedModelOptions options)
@@ -22,11 +42,13 @@ absl::StatusOr<std::shared_ptr<const FeedModel>> ModelUpdater::LoadInitial() {
   absl::MutexLock lock(&mu_);
   if (!models_dir_.empty()) {
     VREC_ASSIGN_OR_RETURN(const int64_t version, LatestCompleteBundle(models_dir_));
-    VREC_ASSIGN_OR_RETURN(bundle_, LoadRetrievalBundle(models_dir_, version));
+    VREC_ASSIGN_OR_RETURN(LoadedBundle loaded, LoadBundle(models_dir_, version));
+    bundle_ = loaded.retrieval;
+    ranker_ = loaded.ranker;
   }
   VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity,
                         BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity));
-  return MakeFeedModel(bundle_, std::move(popularity), options_);
+  return MakeFeedModel(bundle_, ranker_, std::move(popularity), options_);
 }
 
 absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
@@ -35,9 +57,10 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
     absl::StatusOr<int64_t> latest = LatestCompleteBundle(models_dir_);
     const int64_t current = bundle_ != nullptr ? bundle_->version : 0;
     if (latest.ok() && *latest > current && *latest != rejected_version_) {
-      absl::StatusOr<std::shared_ptr<const RetrievalBundle>> loaded = LoadRetrievalBundle(models_dir_, *latest);
+      absl::StatusOr<LoadedBundle> loaded = LoadBundle(models_dir_, *latest);
       if (loaded.ok()) {
-        bundle_ = *loaded;
+        bundle_ = loaded->retrieval;
+        ranker_ = loaded->ranker;
         service->metrics().Increment("vrec_bundle_swaps_total");
         std::fprintf(stderr, "model bundle %lld loaded from %s\n", static_cast<long long>(*latest),
                      bundle_->dir.c_str());
@@ -55,7 +78,7 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
     service->metrics().Increment("vrec_model_refresh_failures_total");
     return popularity.status();
   }
-  service->SetModel(MakeFeedModel(bundle_, std::move(*popularity), options_));
+  service->SetModel(MakeFeedModel(bundle_, ranker_, std::move(*popularity), options_));
   service->metrics().Increment("vrec_model_refreshes_total");
   return absl::OkStatus();
 }

@@ -2,7 +2,8 @@
 // the models directory (if one is given) and a popularity snapshot of the store; then every
 // period it rebuilds the snapshot (trending moves with ingested events, new uploads reach the
 // fresh source) and picks up a newer complete bundle. A bundle that fails to load or check
-// never replaces the running one; it is reported once and not retried.
+// never replaces the running one; it is reported once and not retried. A bundle with a ranker
+// (`vrec train-ranker`) is loaded and checked as one unit with its retrieval model and index.
 #ifndef VREC_SERVING_MODEL_UPDATER_H_
 #define VREC_SERVING_MODEL_UPDATER_H_
 
@@ -43,6 +44,7 @@ class ModelUpdater {
   FeedModelOptions options_;
   absl::Mutex mu_;  // serialises refreshes
   std::shared_ptr<const RetrievalBundle> bundle_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const RankerModel> ranker_ ABSL_GUARDED_BY(mu_);  // null: the bundle has none
   int64_t rejected_version_ ABSL_GUARDED_BY(mu_) = 0;  // newest version that failed to load
   absl::Notification stop_;
   std::thread thread_;

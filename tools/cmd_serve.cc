@@ -25,7 +25,12 @@ absl::Status RunServe(int argc, char** argv) {
   FeedServiceOptions feed_options;
   FeatureStoreOptions store_options;
   FeedModelOptions model_options;
-  std::string world, store_dir, models_dir, clock_mode = "auto", quotas;
+  std::string world, store_dir, models_dir, clock_mode = "auto", quotas, impression_log = "default";
+  RerankOptions& rerank = model_options.rerank;
+  int64_t diversity_window = rerank.diversity_window, max_category = rerank.max_same_category,
+          max_creator = rerank.max_same_creator, explore_position = rerank.explore_position,
+          explore_pool = rerank.explore_pool;
+  double freshness_boost = rerank.freshness_boost;
   double refresh_seconds = 60;
   uint32_t port = server_options.port, threads = server_options.threads;
   uint64_t body_limit = server_options.body_limit_bytes, cache_mb = store_options.block_cache_bytes >> 20;
@@ -43,6 +48,16 @@ absl::Status RunServe(int argc, char** argv) {
                "rebuild trending and fresh uploads from the store, and look for a newer bundle, this often (0: never)");
   flags.String("quotas", &quotas,
                "candidates per source, e.g. two_tower:300,item_to_item:100,trending:100,fresh:50,popular:50");
+  flags.String("impression-log", &impression_log,
+               "append every served feed (request id, positions, scores, propensities) to this JSON-lines file "
+               "(default: WORLD/impressions.jsonl; empty: none)");
+  flags.Double("freshness-boost", &freshness_boost, "re-ranking: score *= 1 + this * exp(-upload age / 1 day)");
+  flags.Int("diversity-window", &diversity_window, "re-ranking: slots over which repeats are limited");
+  flags.Int("max-same-category", &max_category, "re-ranking: videos of one category per window (0: no limit)");
+  flags.Int("max-same-creator", &max_creator, "re-ranking: videos of one creator per window (0: no limit)");
+  flags.Double("explore-rate", &rerank.explore_rate, "re-ranking: share of feeds with an exploration slot (0: none)");
+  flags.Int("explore-position", &explore_position, "re-ranking: the exploration slot (0-based)");
+  flags.Int("explore-pool", &explore_pool, "re-ranking: fresh candidates the exploration slot draws from");
   flags.String("address", &server_options.address, "listen address");
   flags.Uint32("port", &port, "listen port (0 picks a free one and prints it)");
   flags.Uint32("threads", &threads, "server threads");
@@ -55,6 +70,20 @@ absl::Status RunServe(int argc, char** argv) {
   if (port > 65535) return absl::InvalidArgumentError("--port must be in [0, 65535]");
   if (!quotas.empty()) VREC_RETURN_IF_ERROR(ParseQuotas(quotas, &model_options.retriever));
   if (refresh_seconds < 0) return absl::InvalidArgumentError("--refresh-seconds must be >= 0");
+  if (diversity_window < 1 || diversity_window > 1000 || max_category < 0 || max_category > 1000 || max_creator < 0 ||
+      max_creator > 1000 || explore_position < 0 || explore_position > 1000 || explore_pool < 1 ||
+      explore_pool > 100000) {
+    return absl::InvalidArgumentError(
+        "out-of-range flag: --diversity-window 1-1000, --max-same-category and --max-same-creator 0-1000, "
+        "--explore-position 0-1000, --explore-pool 1-100000");
+  }
+  rerank.freshness_boost = static_cast<float>(freshness_boost);
+  rerank.diversity_window = static_cast<int>(diversity_window);
+  rerank.max_same_category = static_cast<int>(max_category);
+  rerank.max_same_creator = static_cast<int>(max_creator);
+  rerank.explore_position = static_cast<int>(explore_position);
+  rerank.explore_pool = static_cast<int>(explore_pool);
+  VREC_RETURN_IF_ERROR(rerank.Validate());
   server_options.port = static_cast<uint16_t>(port);
   server_options.threads = static_cast<int>(threads);
   server_options.body_limit_bytes = body_limit;
@@ -79,13 +108,19 @@ absl::Status RunServe(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> model, updater.LoadInitial());
   std::fprintf(stderr,
                "loaded %s: feature store %s reflects %llu logged events (%llu caught up from the log); model %s "
-               "(%s); %zu trending videos; clock %s (now %s); in %.1f s\n",
+               "(%s%s); %zu trending videos; clock %s (now %s); in %.1f s\n",
                world.c_str(), store_dir.c_str(), static_cast<unsigned long long>(store->watermark()),
                static_cast<unsigned long long>(ingestor->recovered_events()), model->version.c_str(),
                model->bundle != nullptr ? model->bundle->dir.c_str() : "popularity only, no --models",
+               model->ranker != nullptr ? ", with ranker" : (model->bundle != nullptr ? ", no ranker" : ""),
                model->popularity.trending->ranked().size(), clock_mode.c_str(),
                FormatTimestamp(clock.NowMs()).c_str(), timer.ElapsedSeconds());
-  FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), &clock);
+  std::unique_ptr<ImpressionLog> impressions;
+  if (impression_log == "default") impression_log = world + "/impressions.jsonl";
+  if (!impression_log.empty()) {
+    VREC_ASSIGN_OR_RETURN(impressions, ImpressionLog::Open(impression_log));
+  }
+  FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), &clock, impressions.get());
   if (refresh_seconds > 0) updater.Start(&service, absl::Seconds(refresh_seconds));
 
   // Signals go to this thread only: block them before the server threads start.

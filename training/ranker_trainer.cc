@@ -44,6 +44,7 @@ struct Slate {
 struct Example {
   uint32_t slate = 0;
   VideoId video_id = 0;
+  uint16_t position = kUnknownPosition;
   VideoInputs video;
   CrossInputs cross;
   uint8_t labels = 0;
@@ -156,6 +157,7 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
         Example ex;
         ex.slate = static_cast<uint32_t>(data->slates.size() - 1);
         ex.video_id = e.video_id;
+        ex.position = e.position;
         ex.video = TransformVideo(video, FeatureContext{e.timestamp_ms, e.device}, t);
         ex.cross = cross->Make(video, 0.0f, false);
         if (const auto it = labels.find({e.request_id, e.video_id}); it != labels.end()) ex.labels = it->second;
@@ -374,6 +376,7 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     std::vector<VideoInputs> videos(o.batch_size);
     std::vector<CrossInputs> cross(o.batch_size);
     std::vector<float> targets(o.batch_size * kNumRankerHeads);
+    std::vector<int64_t> positions(o.batch_size);
     const auto start = std::chrono::steady_clock::now();
     auto last_print = start;
     uint64_t done_steps = 0;
@@ -386,10 +389,12 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
           users[i] = data.slates[ex.slate].user;
           videos[i] = ex.video;
           cross[i] = ex.cross;
+          positions[i] = ex.position;
           for (int h = 0; h < kNumRankerHeads; ++h) targets[i * kNumRankerHeads + h] = (ex.labels >> h) & 1;
         }
         const torch::Tensor logits =
-            net->Logits(net->User(internal::PackUsers(users)), internal::PackVideos(videos, cross));
+            net->Logits(net->User(internal::PackUsers(users)), internal::PackVideos(videos, cross)) +
+            net->PositionBias(torch::from_blob(positions.data(), {o.batch_size}, torch::kInt64));
         const torch::Tensor y = torch::from_blob(targets.data(), {o.batch_size, kNumRankerHeads}, torch::kFloat32);
         const torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, y) * kNumRankerHeads;
         dense.zero_grad();

@@ -38,7 +38,7 @@ struct RankerTrainOptions {
   uint64_t max_examples = 2000000;  // most recent training impressions kept (0: all)
   double retrieval_dropout = 0.05;  // share of examples trained without the retrieval score
                                     // (the server has none for videos the index lacks)
-  int epochs = 2;
+  int epochs = 1;                  // more overfit the id embeddings on the default world
   int batch_size = 512;
   double learning_rate = 1e-3;         // Adam, dense layers
   double sparse_learning_rate = 0.05;  // Adagrad, embedding tables

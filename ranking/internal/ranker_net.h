@@ -17,6 +17,7 @@ inline constexpr int kRankerUserInts = 6 + kUserHistory + kUserTopCategories;  /
 inline constexpr int kRankerUserFloats = kUserHistory + kUserTopCategories + kUserDense;
 inline constexpr int kRankerVideoInts = 5 + kVideoTags;  // id, category, creator, language, duration, tags
 inline constexpr int kRankerVideoFloats = kVideoDense + kCrossFeatures;
+inline constexpr int kRankerPositions = 32;
 
 // Users as [B, kRankerUserInts] int64 and [B, kRankerUserFloats] float.
 struct RankerUsers {
@@ -49,6 +50,11 @@ struct RankerNetImpl : torch::nn::Module {
   // Head logits [B, kNumRankerHeads]; `user` has B rows or 1 (broadcast over all videos).
   torch::Tensor Logits(const UserPart& user, const RankerVideos& videos);
 
+  // Training only: the per-head logit offset of a feed position (0-based; kUnknownPosition or
+  // beyond kRankerPositions-1 share the last row), so that position bias in the logged labels
+  // is explained by position, not by the features. Serving adds none (position unknown).
+  torch::Tensor PositionBias(const torch::Tensor& positions);
+
   std::vector<torch::Tensor> SparseParameters();
   std::vector<torch::Tensor> DenseParameters();
 
@@ -65,6 +71,7 @@ struct RankerNetImpl : torch::nn::Module {
   torch::nn::Linear video_proj{nullptr};
   torch::nn::Linear hidden{nullptr};
   torch::nn::Linear heads{nullptr};
+  torch::nn::Embedding position_bias{nullptr};  // [kRankerPositions, kNumRankerHeads]
   torch::Tensor user_offsets;  // [1, 6] row offsets of the small user embeddings
 };
 TORCH_MODULE(RankerNet);

@@ -1,0 +1,116 @@
+#include "serving/impression_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/json_reader.h"
+#include "common/json_writer.h"
+
+namespace vrec {
+
+absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot open the impression log ", path, ": ", std::strerror(errno)));
+  }
+  return std::unique_ptr<ImpressionLog>(new ImpressionLog(fd));
+}
+
+ImpressionLog::~ImpressionLog() { ::close(fd_); }
+
+absl::Status ImpressionLog::Append(const ServedFeed& feed) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("request_id").String(absl::StrFormat("%016x", feed.request_id));
+  w.Key("time_ms").Int(feed.time_ms);
+  w.Key("user_id").Uint(feed.user_id);
+  w.Key("model_version").String(feed.model_version);
+  w.Key("items").BeginArray();
+  for (const ServedItem& item : feed.items) {
+    w.BeginObject();
+    w.Key("video_id").Uint(item.video_id);
+    w.Key("position").Uint(item.position);
+    w.Key("score").Double(item.score);
+    w.Key("propensity").Double(item.propensity);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  std::string line = w.Release();
+  line.push_back('\n');
+  absl::MutexLock lock(&mu_);
+  size_t written = 0;
+  while (written < line.size()) {
+    const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat("impression log write failed: ", std::strerror(errno)));
+    }
+    written += static_cast<size_t>(n);
+  }
+  ++appended_;
+  return absl::OkStatus();
+}
+
+uint64_t ImpressionLog::appended() const {
+  absl::MutexLock lock(&mu_);
+  return appended_;
+}
+
+absl::StatusOr<std::vector<ServedFeed>> ReadImpressionLog(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the impression log ", path));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<ServedFeed> feeds;
+  size_t start = 0, line_number = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    if (end == std::string::npos) break;  // a torn last line
+    ++line_number;
+    const absl::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_number, ": ", why));
+    };
+    absl::StatusOr<JsonValue> json = ParseJson(line);
+    if (!json.ok()) return bad(json.status().message());
+    ServedFeed feed;
+    const JsonValue* request = json->Find("request_id");
+    const JsonValue* time = json->Find("time_ms");
+    const JsonValue* user = json->Find("user_id");
+    const JsonValue* version = json->Find("model_version");
+    const JsonValue* items = json->Find("items");
+    if (request == nullptr || !request->is_string() || !absl::SimpleHexAtoi(request->string(), &feed.request_id) ||
+        time == nullptr || !time->is_integer() || user == nullptr || !user->is_integer() || version == nullptr ||
+        !version->is_string() || items == nullptr || !items->is_array()) {
+      return bad("expected request_id (hex), time_ms, user_id, model_version and items");
+    }
+    feed.time_ms = time->integer();
+    feed.user_id = static_cast<UserId>(user->integer());
+    feed.model_version = version->string();
+    for (const JsonValue& item : items->array()) {
+      const JsonValue* video = item.Find("video_id");
+      const JsonValue* position = item.Find("position");
+      const JsonValue* score = item.Find("score");
+      const JsonValue* propensity = item.Find("propensity");
+      if (video == nullptr || !video->is_integer() || position == nullptr || !position->is_integer() ||
+          score == nullptr || !score->is_number() || propensity == nullptr || !propensity->is_number()) {
+        return bad("each item needs video_id, position, score and propensity");
+      }
+      feed.items.push_back({static_cast<VideoId>(video->integer()), static_cast<uint16_t>(position->integer()),
+                            static_cast<float>(score->number()), static_cast<float>(propensity->number())});
+    }
+    feeds.push_back(std::move(feed));
+  }
+  return feeds;
+}
+
+}  // namespace vrec

@@ -1,0 +1,75 @@
+#include "serving/impression_log.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace vrec {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
+  std::remove(path.c_str());
+  return path;
+}
+
+ServedFeed Feed(RequestId id, int items) {
+  ServedFeed f;
+  f.request_id = id;
+  f.time_ms = 1700000000000 + id;
+  f.user_id = 42;
+  f.model_version = "3";
+  for (int i = 0; i < items; ++i) f.items.push_back({static_cast<VideoId>(100 + i), static_cast<uint16_t>(i), 0.5f, i == 2 ? 0.01f : 1.0f});
+  return f;
+}
+
+TEST(ImpressionLogTest, RoundTripsFeedsFromManyThreadsAndSkipsATornTail) {
+  const std::string path = TempPath("impressions.jsonl");
+  {
+    auto log = ImpressionLog::Open(path);
+    ASSERT_TRUE(log.ok()) << log.status();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i) ASSERT_TRUE((*log)->Append(Feed(0xabc0000 + t * 1000 + i, 5)).ok());
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ((*log)->appended(), 200u);
+  }
+  std::ofstream(path, std::ios::app) << "{\"request_id\":\"00";  // a crash mid-line
+  auto feeds = ReadImpressionLog(path);
+  ASSERT_TRUE(feeds.ok()) << feeds.status();
+  ASSERT_EQ(feeds->size(), 200u);
+  int found = 0;
+  for (const ServedFeed& f : *feeds) {
+    ASSERT_EQ(f.items.size(), 5u);
+    EXPECT_EQ(f.user_id, 42u);
+    EXPECT_EQ(f.model_version, "3");
+    EXPECT_EQ(f.time_ms, 1700000000000 + static_cast<TimestampMs>(f.request_id));
+    EXPECT_FLOAT_EQ(f.items[2].propensity, 0.01f);
+    EXPECT_EQ(f.items[4].position, 4);
+    found += f.request_id == 0xabc0000 + 3 * 1000 + 49;
+  }
+  EXPECT_EQ(found, 1);
+}
+
+TEST(ImpressionLogTest, MalformedLineNamesIt) {
+  const std::string path = TempPath("bad.jsonl");
+  {
+    auto log = ImpressionLog::Open(path);
+    ASSERT_TRUE((*log)->Append(Feed(1, 1)).ok());
+  }
+  std::ofstream(path, std::ios::app) << "{\"request_id\":5}\n";
+  auto feeds = ReadImpressionLog(path);
+  ASSERT_FALSE(feeds.ok());
+  EXPECT_NE(feeds.status().message().find(":2:"), std::string::npos) << feeds.status();
+  EXPECT_EQ(ReadImpressionLog(TempPath("missing.jsonl")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(ImpressionLog::Open("/nonexistent-dir/x.jsonl").ok());
+}
+
+}  // namespace
+}  // namespace vrec
