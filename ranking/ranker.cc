@@ -159,6 +159,8 @@ const char* RankerHeadName(int head) {
       return "watch50";
     case kHeadLike:
       return "like";
+    case kHeadExposure:
+      return "exposure";
   }
   return "unknown";
 }
@@ -301,8 +303,9 @@ absl::Status RankerModel::ScoreExamples(absl::Span<const UserInputs> users, absl
 
 float RankerModel::Combine(const float* heads) const {
   float s = 0.0f;
-  for (int h = 0; h < kNumRankerHeads; ++h) s += config_.head_weights[h] * heads[h];
-  return s;
+  for (int h = 0; h < kEngagementHeads; ++h) s += config_.head_weights[h] * heads[h];
+  const float w = config_.head_weights[kHeadExposure];
+  return w == 0.0f ? s : s * std::pow(heads[kHeadExposure], w);
 }
 
 double RankerModel::FlopsPerCandidate() const {

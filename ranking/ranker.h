@@ -1,7 +1,9 @@
 // The deep ranker: stage two of the feed. One shared MLP over user features, video features,
-// cross features (ranking/cross_features.h) and request context, with three heads —
-// P(click), P(watch >= 50%) and P(like or share) — combined into one score by weights that
-// live in the bundle's MANIFEST. Training (training/ranker_trainer.h) and serving share this
+// cross features (ranking/cross_features.h) and request context, with heads for P(click),
+// P(watch >= 50%) and P(like or share) given the video is shown, and P(shown) under the
+// logging policy (exposure). They combine into one score by weights that live in the bundle's
+// MANIFEST: (w_click p_click + w_watch p_watch + w_like p_like) * p_exposure ^ w_exposure, the
+// expected engagement grade when w_exposure is 1, the conditional one when it is 0. Training (training/ranker_trainer.h) and serving share this
 // definition; the header is LibTorch-free (the modules are in internal/ranker_net.h).
 //
 // The first layer is split into a user part and a video part (h1 = relu(W_u u + W_v v)), so a
@@ -25,9 +27,13 @@
 
 namespace vrec {
 
-enum RankerHead : int { kHeadClick = 0, kHeadWatch = 1, kHeadLike = 2, kNumRankerHeads = 3 };
+// The first three heads are conditional on the video being shown (trained on logged
+// impressions); the exposure head is P(the logging policy shows this video to this user),
+// trained on impressions against videos sampled from the catalog.
+enum RankerHead : int { kHeadClick = 0, kHeadWatch = 1, kHeadLike = 2, kHeadExposure = 3, kNumRankerHeads = 4 };
+inline constexpr int kEngagementHeads = 3;
 
-// "click", "watch50", "like".
+// "click", "watch50", "like", "exposure".
 const char* RankerHeadName(int head);
 
 struct RankerConfig {
@@ -36,9 +42,10 @@ struct RankerConfig {
   int hidden_dim = 512;    // first shared layer (split into user and video parts)
   int hidden2_dim = 256;   // second shared layer
   TransformOptions transform;  // hash bucket counts; must match the features fed in
-  // Final score = sum over heads of weight * probability. The default (1, 1, 1) approximates
-  // the expected relevance grade (click 1, long watch 2, like or share 3).
-  std::array<float, kNumRankerHeads> head_weights = {1.0f, 1.0f, 1.0f};
+  // Final score = (sum over engagement heads of weight * probability) * p_exposure ^ weight.
+  // The default (1, 1, 1, 1) approximates the expected relevance grade (click 1, long watch 2,
+  // like or share 3) of showing the video.
+  std::array<float, kNumRankerHeads> head_weights = {1.0f, 1.0f, 1.0f, 1.0f};
 
   [[nodiscard]] absl::Status Validate() const;
 };

@@ -82,7 +82,7 @@ TEST(RankerTest, OneUserBatchMatchesPerExampleScoringAndSurvivesSaveLoad) {
 
 TEST(RankerTest, ManifestRoundTripAndBundleErrors) {
   RankerConfig c = SmallConfig();
-  c.head_weights = {1.0f, 0.5f, 2.0f};
+  c.head_weights = {1.0f, 0.5f, 2.0f, 1.0f};
   KeyValueFile m;
   EXPECT_EQ(ReadRankerConfig(m).status().code(), absl::StatusCode::kNotFound);
   WriteRankerConfig(c, &m);
@@ -103,7 +103,10 @@ TEST(RankerTest, ManifestRoundTripAndBundleErrors) {
   ASSERT_TRUE((*model)->Save(BundleRankerPath(dir)).ok());
   auto loaded = LoadBundleRanker(dir, m);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  const float heads[kNumRankerHeads] = {0.5f, 0.2f, 0.1f};
+  const float heads[kNumRankerHeads] = {0.5f, 0.2f, 0.1f, 0.5f};
+  EXPECT_FLOAT_EQ((*loaded)->Combine(heads), (0.5f + 0.1f + 0.2f) * 0.5f);
+  RankerModel& mutable_model = const_cast<RankerModel&>(**loaded);
+  mutable_model.set_head_weights({1.0f, 0.5f, 2.0f, 0.0f});  // conditional on being shown
   EXPECT_FLOAT_EQ((*loaded)->Combine(heads), 0.5f + 0.1f + 0.2f);
 }
 

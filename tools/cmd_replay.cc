@@ -19,7 +19,7 @@ namespace vrec {
 absl::Status RunReplay(int argc, char** argv) {
   ReplayOptions options;
   std::string world, protocol = "time-split", split_time, json_path, models_dir,
-      systems_flag = "random,most-popular,recent-popular,item-knn,two-tower,oracle";
+      systems_flag = "random,most-popular,recent-popular,item-knn,two-tower,full-pipeline,oracle";
   int64_t bundle_version = 0;
   int64_t k = options.k, deep_k = options.deep_k, threads = options.threads;
   double recent_days = 3.0;
@@ -31,7 +31,7 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.Int("k", &k, "list length scored (NDCG@k, Recall@k, HR@k, MAP@k)");
   flags.Int("deep-k", &deep_k, "also report Recall at this depth (candidate generation)");
   flags.String("systems", &systems_flag,
-               "systems to evaluate, comma-separated (two-tower needs --models, oracle a synthetic world)");
+               "systems to evaluate, comma-separated (two-tower and full-pipeline need --models, the latter a bundle from train-ranker; oracle a synthetic world)");
   flags.String("models", &models_dir, "model bundles: evaluate the two-tower model of the newest one");
   flags.Int("bundle-version", &bundle_version, "with --models: this version instead of the newest");
   flags.String("split-time", &split_time, "time-split: split time (YYYY-MM-DD, RFC 3339 or ms)");
@@ -56,10 +56,10 @@ absl::Status RunReplay(int argc, char** argv) {
   std::vector<std::string> wanted = absl::StrSplit(systems_flag, ',', absl::SkipEmpty());
   for (const std::string& name : wanted) {
     if (name != "random" && name != "most-popular" && name != "recent-popular" && name != "item-knn" &&
-        name != "two-tower" && name != "oracle") {
+        name != "two-tower" && name != "full-pipeline" && name != "oracle") {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown system '", name, "' in --systems (known: random, most-popular, recent-popular, item-knn, "
-          "two-tower, oracle)"));
+          "two-tower, full-pipeline, oracle)"));
     }
   }
   auto want = [&](absl::string_view name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
@@ -84,10 +84,18 @@ absl::Status RunReplay(int argc, char** argv) {
     }
     const std::string bundle = BundleDir(models_dir, bundle_version);
     if (options.show_progress) std::fprintf(stderr, "replay: two-tower from %s\n", bundle.c_str());
-    VREC_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> two_tower,
-                          MakeTwoTowerRecommender(data, world, catalog, bundle, std::max(options.k, options.deep_k),
-                                                  options.show_progress));
-    owned.push_back(std::move(two_tower));
+    BundleReplayOptions bundle_options;
+    bundle_options.depth = std::max(options.k, options.deep_k);
+    bundle_options.full_pipeline = want("full-pipeline");
+    bundle_options.show_progress = options.show_progress;
+    VREC_ASSIGN_OR_RETURN(BundleRecommenders systems,
+                          MakeBundleRecommenders(data, world, catalog, bundle, bundle_options));
+    owned.push_back(std::move(systems.two_tower));
+    if (systems.full_pipeline != nullptr) {
+      owned.push_back(std::move(systems.full_pipeline));
+      std::fprintf(stderr, "replay: full pipeline retrieval recall@%d (engaged test videos among the candidates): %.4f\n",
+                   systems.candidates_per_user, systems.retrieval_recall);
+    }
   }
   if (want("oracle") && PathExists(WorldTruthPath(world))) {
     VREC_ASSIGN_OR_RETURN(SyntheticTruth truth, ReadSyntheticTruth(WorldTruthPath(world)));

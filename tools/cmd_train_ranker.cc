@@ -15,9 +15,9 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   RankerTrainOptions o;
   std::string world, models, until;
   int64_t epochs = o.epochs, batch = o.batch_size, threads = o.threads, base = 0, hidden = o.model.hidden_dim,
-          hidden2 = o.model.hidden2_dim;
+          hidden2 = o.model.hidden2_dim, sampled = o.sampled_negatives;
   double w_click = o.model.head_weights[kHeadClick], w_watch = o.model.head_weights[kHeadWatch],
-         w_like = o.model.head_weights[kHeadLike];
+         w_like = o.model.head_weights[kHeadLike], w_exposure = o.model.head_weights[kHeadExposure];
   FlagSet flags("vrec train-ranker",
                 "Trains the multi-task ranker on logged impressions (point-in-time features, labels from the same "
                 "request's clicks, watches and likes) against a complete retrieval bundle, and writes a new bundle "
@@ -39,6 +39,10 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   flags.Double("weight-click", &w_click, "weight of P(click) in the final score");
   flags.Double("weight-watch", &w_watch, "weight of P(watch >= 50%) in the final score");
   flags.Double("weight-like", &w_like, "weight of P(like or share) in the final score");
+  flags.Double("weight-exposure", &w_exposure,
+               "exponent of P(shown) in the final score (1: expected engagement of showing it; 0: engagement given "
+               "it is shown)");
+  flags.Int("sampled-negatives", &sampled, "catalog videos sampled per slate as not-shown examples");
   flags.Bool("keep-best", &o.keep_best, "export the epoch with the best validation slate NDCG");
   flags.Uint64("seed", &o.seed, "random seed");
   flags.Int("threads", &threads, "LibTorch threads");
@@ -51,10 +55,11 @@ absl::Status RunTrainRanker(int argc, char** argv) {
     VREC_ASSIGN_OR_RETURN(o.until_ms, ParseTimestamp(until));
   }
   if (epochs < 1 || epochs > 1000 || batch < 2 || batch > 65536 || threads < 1 || threads > 256 || base < 0 ||
-      hidden < 1 || hidden > 8192 || hidden2 < 1 || hidden2 > 8192 || w_click < 0 || w_watch < 0 || w_like < 0) {
+      hidden < 1 || hidden > 8192 || hidden2 < 1 || hidden2 > 8192 || w_click < 0 || w_watch < 0 || w_like < 0 ||
+      w_exposure < 0 || sampled < 0 || sampled > 1000) {
     return absl::InvalidArgumentError(
         "out-of-range flag: --epochs 1-1000, --batch-size 2-65536, --threads 1-256, --base-version >= 0, "
-        "--hidden and --hidden2 1-8192, --weight-* >= 0");
+        "--hidden and --hidden2 1-8192, --weight-* >= 0, --sampled-negatives 0-1000");
   }
   o.epochs = static_cast<int>(epochs);
   o.batch_size = static_cast<int>(batch);
@@ -62,16 +67,19 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   o.base_version = base;
   o.model.hidden_dim = static_cast<int>(hidden);
   o.model.hidden2_dim = static_cast<int>(hidden2);
-  o.model.head_weights = {static_cast<float>(w_click), static_cast<float>(w_watch), static_cast<float>(w_like)};
+  o.model.head_weights = {static_cast<float>(w_click), static_cast<float>(w_watch), static_cast<float>(w_like),
+                          static_cast<float>(w_exposure)};
+  o.sampled_negatives = static_cast<int>(sampled);
   VREC_ASSIGN_OR_RETURN(RankerTrainSummary s, TrainRanker(world, models, o));
   const RankerEpochMetrics& m = s.epochs[s.exported_epoch - 1];
   std::printf(
       "trained ranker bundle %s on base %lld: %llu impressions (before %s), %d epochs in %.1f s (%.0f examples/s); "
-      "exported epoch %d: AUC click %.4f, watch50 %.4f, like %.4f; slate NDCG@10 %.4f vs logged order %.4f over "
+      "exported epoch %d: AUC click %.4f, watch50 %.4f, like %.4f, exposure %.4f; slate NDCG@10 %.4f vs logged order %.4f over "
       "%llu validation slates\n",
       s.bundle_dir.c_str(), static_cast<long long>(s.base_version), static_cast<unsigned long long>(s.train_examples),
       FormatTimestamp(s.train_end_ms).c_str(), o.epochs, s.train_seconds, s.examples_per_second, s.exported_epoch,
-      m.heads[kHeadClick].auc, m.heads[kHeadWatch].auc, m.heads[kHeadLike].auc, m.slate_ndcg, s.logged_slate_ndcg,
+      m.heads[kHeadClick].auc, m.heads[kHeadWatch].auc, m.heads[kHeadLike].auc, m.heads[kHeadExposure].auc,
+      m.slate_ndcg, s.logged_slate_ndcg,
       static_cast<unsigned long long>(s.validation_slates));
   return absl::OkStatus();
 }

@@ -11,6 +11,9 @@
 #include "common/status.h"
 #include "featurestore/feature_replay.h"
 #include "featurestore/transforms.h"
+#include "ranking/cross_features.h"
+#include "ranking/ranker.h"
+#include "ranking/reranker.h"
 #include "retrieval/bundle.h"
 #include "retrieval/internal/two_tower_net.h"
 #include "retrieval/two_tower.h"
@@ -161,15 +164,29 @@ std::unique_ptr<Recommender> MakeItemKnnRecommender(const ReplayData& data, cons
   return std::make_unique<ItemKnnRecommender>(data, options);
 }
 
-absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const ReplayData& data,
-                                                                      const std::string& world_dir,
-                                                                      const Catalog& catalog,
-                                                                      const std::string& bundle_dir, int depth,
-                                                                      bool show_progress) {
+absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data, const std::string& world_dir,
+                                                          const Catalog& catalog, const std::string& bundle_dir,
+                                                          const BundleReplayOptions& options) {
   VREC_ASSIGN_OR_RETURN(const KeyValueFile manifest, ReadBundleManifest(bundle_dir));
   VREC_RETURN_IF_ERROR(CheckBundleFitsReplay(manifest, data, bundle_dir));
   VREC_ASSIGN_OR_RETURN(const TwoTowerConfig config, ReadModelConfig(manifest));
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, TwoTowerModel::Load(BundleModelPath(bundle_dir), config));
+  std::shared_ptr<const RankerModel> ranker;
+  if (options.full_pipeline) {
+    if (data.protocol == ReplayProtocol::kTimeSplit && manifest.Has("ranker.train.end_ms")) {
+      VREC_ASSIGN_OR_RETURN(const int64_t end, manifest.GetInt("ranker.train.end_ms"));
+      if (end > data.split_ms) {
+        return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle_dir, "'s ranker trained up to ",
+                                                          FormatTimestamp(end), ", after the replay's split"));
+      }
+    }
+    absl::StatusOr<std::shared_ptr<const RankerModel>> loaded = LoadBundleRanker(bundle_dir, manifest);
+    if (loaded.ok()) {
+      ranker = *loaded;
+    } else if (!absl::IsNotFound(loaded.status())) {
+      return loaded.status();
+    }
+  }
 
   // Features as the past left them: the same update code as featurize and training.
   FeatureUpdateOptions update;
@@ -194,18 +211,36 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const Repla
     VREC_RETURN_IF_ERROR(
         model->EmbedVideos(absl::MakeConstSpan(videos.data() + i, n), item_embeddings.data() + i * model->dim()));
   }
-  videos.clear();
-  videos.shrink_to_fit();
+  if (ranker == nullptr) {
+    videos.clear();
+    videos.shrink_to_fit();
+  }
 
-  absl::flat_hash_map<UserId, std::vector<VideoId>> lists;
+  absl::flat_hash_map<UserId, std::vector<VideoId>> lists, pipeline_lists;
   const int64_t n_items = static_cast<int64_t>(data.available.size());
-  const int64_t top = std::min<int64_t>(depth, n_items);
+  const int64_t top = std::min<int64_t>(std::max(options.depth, ranker ? options.two_tower_candidates : 0), n_items);
+  auto index_of = [&](VideoId v) -> int64_t {
+    const auto it = std::lower_bound(data.available.begin(), data.available.end(), v);
+    return it != data.available.end() && *it == v ? it - data.available.begin() : -1;
+  };
+  BundleRecommenders out;
+  double recall_sum = 0;
+  uint64_t recall_cases = 0;
+  RerankOptions rerank = options.rerank;
+  rerank.explore_rate = 0;  // deterministic lists
   // Score users in chunks: one GEMM per chunk, history masked out, then top-k.
   const size_t chunk = std::max<size_t>(16, (size_t{64} << 20) / std::max<int64_t>(1, n_items));
   try {
     torch::InferenceMode guard;
     const torch::Tensor items = torch::from_blob(item_embeddings.data(), {n_items, model->dim()});
     std::vector<UserInputs> users;
+    std::vector<VideoId> candidates, recent;
+    std::vector<VideoInputs> candidate_inputs;
+    std::vector<CrossInputs> cross;
+    std::vector<float> heads;
+    std::vector<RerankInput> rerank_inputs;
+    std::vector<RerankedItem> reranked;
+    std::vector<CreatorId> creators;
     for (size_t s = 0; s < data.cases.size(); s += chunk) {
       const size_t n = std::min(chunk, data.cases.size() - s);
       users.clear();
@@ -220,8 +255,7 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const Repla
       float* sp = scores.data_ptr<float>();
       for (size_t i = 0; i < n; ++i) {
         for (VideoId v : data.cases[s + i].history) {
-          const auto it = std::lower_bound(data.available.begin(), data.available.end(), v);
-          if (it != data.available.end() && *it == v) sp[i * n_items + (it - data.available.begin())] = -INFINITY;
+          if (const int64_t j = index_of(v); j >= 0) sp[i * n_items + j] = -INFINITY;
         }
       }
       const torch::Tensor best = std::get<1>(scores.topk(top, 1)).contiguous();
@@ -229,21 +263,86 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const Repla
       for (size_t i = 0; i < n; ++i) {
         const TestCase& test = data.cases[s + i];
         std::vector<VideoId>& list = lists[test.user];
-        for (int64_t j = 0; j < top; ++j) {
+        for (int64_t j = 0; j < std::min<int64_t>(top, options.depth); ++j) {
           const VideoId v = data.available[b[i * top + j]];
           if (!std::binary_search(test.history.begin(), test.history.end(), v)) list.push_back(v);
         }
+        if (ranker == nullptr) continue;
+        // The full pipeline: two-tower and recent-popular candidates, the ranker, re-ranking.
+        candidates.clear();
+        for (int64_t j = 0; j < top; ++j) {
+          const VideoId v = data.available[b[i * top + j]];
+          if (!std::binary_search(test.history.begin(), test.history.end(), v)) candidates.push_back(v);
+        }
+        recent.clear();
+        data.recent.Top(options.trending_candidates, test.history, &recent);
+        for (VideoId v : recent) {
+          if (std::find(candidates.begin(), candidates.end(), v) == candidates.end()) candidates.push_back(v);
+        }
+        size_t relevant = 0;
+        for (const auto& [v, grade] : test.relevance) {
+          relevant += std::find(candidates.begin(), candidates.end(), v) != candidates.end();
+        }
+        if (!test.relevance.empty()) {
+          recall_sum += double(relevant) / test.relevance.size();
+          ++recall_cases;
+        }
+        const UserFeatures& user = replay.user(test.user);
+        creators.clear();
+        for (const HistoryEntry& h : user.history) {
+          const Video* video = catalog.FindVideo(h.video_id);
+          creators.push_back(video != nullptr ? video->creator_id : kInvalidId);
+        }
+        const UserCrossContext context(user, creators);
+        candidate_inputs.clear();
+        cross.clear();
+        rerank_inputs.clear();
+        for (VideoId v : candidates) {
+          const int64_t j = index_of(v);
+          const VideoFeatures& features = replay.video(v);
+          candidate_inputs.push_back(j >= 0 ? videos[j] : TransformVideo(features, item_context, t));
+          cross.push_back(context.Make(features, j >= 0 ? sp[i * n_items + j] : 0.0f, j >= 0));
+        }
+        heads.resize(candidates.size() * kNumRankerHeads);
+        VREC_RETURN_IF_ERROR(ranker->Score(users[i], candidate_inputs, cross, heads.data()));
+        for (size_t c = 0; c < candidates.size(); ++c) {
+          const VideoFeatures& features = replay.video(candidates[c]);
+          rerank_inputs.push_back({ranker->Combine(&heads[c * kNumRankerHeads]), CategoryHash(features.category),
+                                   features.creator_id, features.upload_ms, false});
+        }
+        Rerank(rerank_inputs, options.depth, test.as_of_ms, rerank, 0, &reranked);
+        std::vector<VideoId>& ranked = pipeline_lists[test.user];
+        for (const RerankedItem& r : reranked) ranked.push_back(candidates[r.index]);
       }
-      if (show_progress) {
-        std::fprintf(stderr, "\rreplay: two-tower ranked %zu/%zu users", s + n, data.cases.size());
+      if (options.show_progress) {
+        std::fprintf(stderr, "\rreplay: %s ranked %zu/%zu users", ranker ? "two-tower and full pipeline" : "two-tower",
+                     s + n, data.cases.size());
       }
     }
-    if (show_progress) std::fprintf(stderr, "\n");
+    if (options.show_progress) std::fprintf(stderr, "\n");
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("two-tower replay failed: ", e.what_without_backtrace()));
   }
-  return std::unique_ptr<Recommender>(
-      std::make_unique<PrecomputedRecommender>(absl::StrCat("two-tower"), std::move(lists)));
+  out.two_tower = std::make_unique<PrecomputedRecommender>("two-tower", std::move(lists));
+  if (ranker != nullptr) {
+    out.full_pipeline = std::make_unique<PrecomputedRecommender>("full-pipeline", std::move(pipeline_lists));
+    out.candidates_per_user = static_cast<int>(top + options.trending_candidates);
+    out.retrieval_recall = recall_cases > 0 ? recall_sum / recall_cases : 0.0;
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const ReplayData& data,
+                                                                      const std::string& world_dir,
+                                                                      const Catalog& catalog,
+                                                                      const std::string& bundle_dir, int depth,
+                                                                      bool show_progress) {
+  BundleReplayOptions options;
+  options.depth = depth;
+  options.full_pipeline = false;
+  options.show_progress = show_progress;
+  VREC_ASSIGN_OR_RETURN(BundleRecommenders systems, MakeBundleRecommenders(data, world_dir, catalog, bundle_dir, options));
+  return std::move(systems.two_tower);
 }
 
 }  // namespace vrec

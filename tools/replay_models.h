@@ -6,6 +6,9 @@
 //   two-tower   a trained bundle's towers, with user and video features rebuilt point-in-time
 //               from the replay's past (the same FeatureReplay and transforms as training and
 //               serving), ranked by exact inner product over every available video.
+//   full-pipeline  a bundle with a ranker: two-tower and recent-popular candidates, every one
+//               scored by the ranker on the same point-in-time features, then re-ranked
+//               (freshness and diversity as served; exploration off), as the feed does.
 #ifndef VREC_TOOLS_REPLAY_MODELS_H_
 #define VREC_TOOLS_REPLAY_MODELS_H_
 
@@ -14,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/world.h"
+#include "ranking/reranker.h"
 #include "tools/replay.h"
 
 namespace vrec {
@@ -34,6 +38,29 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const Repla
                                                                       const Catalog& catalog,
                                                                       const std::string& bundle_dir, int depth,
                                                                       bool show_progress);
+
+struct BundleReplayOptions {
+  int depth = 100;                  // list length each system returns
+  bool full_pipeline = true;        // also the full pipeline, if the bundle has a ranker
+  int two_tower_candidates = 400;   // full pipeline: two-tower candidates per user
+  int trending_candidates = 100;    // full pipeline: recent-popular candidates per user
+  RerankOptions rerank;             // full pipeline re-ranking (exploration is always off)
+  bool show_progress = true;
+};
+
+struct BundleRecommenders {
+  std::unique_ptr<Recommender> two_tower;
+  std::unique_ptr<Recommender> full_pipeline;  // null when the bundle has no ranker
+  int candidates_per_user = 0;                 // full pipeline: retrieval depth
+  double retrieval_recall = 0;                 // full pipeline: share of engaged videos among the candidates
+};
+
+// The two-tower system and, when the bundle has a ranker, the full pipeline, from one
+// point-in-time pass. Same preconditions as MakeTwoTowerRecommender (and for the ranker's
+// training window).
+absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data, const std::string& world_dir,
+                                                          const Catalog& catalog, const std::string& bundle_dir,
+                                                          const BundleReplayOptions& options);
 
 }  // namespace vrec
 

@@ -45,6 +45,7 @@ struct Example {
   uint32_t slate = 0;
   VideoId video_id = 0;
   uint16_t position = kUnknownPosition;
+  bool sampled = false;  // a sampled negative, not a logged impression
   VideoInputs video;
   CrossInputs cross;
   uint8_t labels = 0;
@@ -126,6 +127,8 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
   RequestId current = 0;
   std::optional<UserCrossContext> cross;
   std::vector<CreatorId> creators;
+  Rng rng(o.seed ^ 0x9e9);
+  const std::vector<Video>& catalog_videos = catalog.videos();
   bool done = false;
   while (!done) {
     VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
@@ -139,6 +142,22 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
         const bool validation = e.timestamp_ms >= data->validation_ms;
         std::vector<Example>& list = validation ? data->validation : data->train;
         if (e.request_id != current || data->slates.empty()) {
+          // Close the previous training slate with its sampled negatives (features as of now).
+          if (!data->slates.empty() && o.sampled_negatives > 0 && !catalog_videos.empty()) {
+            std::vector<Example>& target = data->slates.back().validation ? data->validation : data->train;
+            for (int k = 0; k < o.sampled_negatives; ++k) {
+              const Video& v = catalog_videos[rng.UniformInt(catalog_videos.size())];
+              if (v.upload_ms > e.timestamp_ms) continue;
+              const VideoFeatures& features = replay.video(v.id);
+              Example neg;
+              neg.slate = static_cast<uint32_t>(data->slates.size() - 1);
+              neg.video_id = v.id;
+              neg.sampled = true;
+              neg.video = TransformVideo(features, FeatureContext{e.timestamp_ms, Device::kUnknown}, t);
+              neg.cross = cross->Make(features, 0.0f, false);
+              target.push_back(neg);
+            }
+          }
           const UserFeatures& user = replay.user(e.user_id);
           creators.clear();
           for (const HistoryEntry& h : user.history) {
@@ -253,16 +272,19 @@ RankerEpochMetrics Validate(const RankerModel& model, const RankerData& data, do
     if (!model.ScoreExamples(users, videos, cross, heads.data() + s * kNumRankerHeads).ok()) break;
   }
   RankerEpochMetrics m;
-  std::vector<float> p(v.size());
-  std::vector<uint8_t> y(v.size());
+  std::vector<float> p;
+  std::vector<uint8_t> y;
   for (int h = 0; h < kNumRankerHeads; ++h) {
-    double positives = 0;
+    p.clear();
+    y.clear();
     for (size_t i = 0; i < v.size(); ++i) {
-      p[i] = heads[i * kNumRankerHeads + h];
-      y[i] = (v[i].labels >> h) & 1;
-      positives += y[i];
+      if (h != kHeadExposure && v[i].sampled) continue;
+      p.push_back(heads[i * kNumRankerHeads + h]);
+      y.push_back(h == kHeadExposure ? !v[i].sampled : (v[i].labels >> h) & 1);
     }
-    m.heads[h] = {Auc(p, y), LogLoss(p, y), v.empty() ? 0.0 : positives / v.size()};
+    double positives = 0;
+    for (uint8_t label : y) positives += label;
+    m.heads[h] = {Auc(p, y), LogLoss(p, y), y.empty() ? 0.0 : positives / y.size()};
   }
   std::vector<float> combined(v.size());
   for (size_t i = 0; i < v.size(); ++i) combined[i] = model.Combine(&heads[i * kNumRankerHeads]);
@@ -377,6 +399,10 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     std::vector<CrossInputs> cross(o.batch_size);
     std::vector<float> targets(o.batch_size * kNumRankerHeads);
     std::vector<int64_t> positions(o.batch_size);
+    std::vector<float> logged(o.batch_size);  // 1: a logged impression (gets the position offset)
+    std::vector<float> weights(o.batch_size * kNumRankerHeads);
+    // The position offset explains position bias in engagement, never exposure.
+    const torch::Tensor engagement_heads = torch::tensor({1.0f, 1.0f, 1.0f, 0.0f}).unsqueeze(0);
     const auto start = std::chrono::steady_clock::now();
     auto last_print = start;
     uint64_t done_steps = 0;
@@ -389,14 +415,24 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
           users[i] = data.slates[ex.slate].user;
           videos[i] = ex.video;
           cross[i] = ex.cross;
-          positions[i] = ex.position;
-          for (int h = 0; h < kNumRankerHeads; ++h) targets[i * kNumRankerHeads + h] = (ex.labels >> h) & 1;
+          positions[i] = ex.sampled ? 0 : ex.position;
+          logged[i] = ex.sampled ? 0.0f : 1.0f;
+          for (int h = 0; h < kEngagementHeads; ++h) {
+            targets[i * kNumRankerHeads + h] = (ex.labels >> h) & 1;
+            weights[i * kNumRankerHeads + h] = ex.sampled ? 0.0f : 1.0f;  // engagement heads: given shown
+          }
+          targets[i * kNumRankerHeads + kHeadExposure] = ex.sampled ? 0.0f : 1.0f;
+          weights[i * kNumRankerHeads + kHeadExposure] = 1.0f;
         }
         const torch::Tensor logits =
             net->Logits(net->User(internal::PackUsers(users)), internal::PackVideos(videos, cross)) +
-            net->PositionBias(torch::from_blob(positions.data(), {o.batch_size}, torch::kInt64));
+            net->PositionBias(torch::from_blob(positions.data(), {o.batch_size}, torch::kInt64)) *
+                torch::from_blob(logged.data(), {o.batch_size, 1}, torch::kFloat32) * engagement_heads;
         const torch::Tensor y = torch::from_blob(targets.data(), {o.batch_size, kNumRankerHeads}, torch::kFloat32);
-        const torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, y) * kNumRankerHeads;
+        const torch::Tensor w =
+            torch::from_blob(weights.data(), {o.batch_size, kNumRankerHeads}, torch::kFloat32);
+        const torch::Tensor loss =
+            torch::binary_cross_entropy_with_logits(logits, y, w, {}, at::Reduction::Sum) / o.batch_size;
         dense.zero_grad();
         sparse.zero_grad();
         loss.backward();

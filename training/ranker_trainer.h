@@ -36,6 +36,11 @@ struct RankerTrainOptions {
   TimestampMs until_ms = 0;
   double validation_fraction = 0.1;
   uint64_t max_examples = 2000000;  // most recent training impressions kept (0: all)
+  // Videos sampled uniformly from the catalog per training slate as extra negatives (not
+  // shown, so not engaged): without them the ranker only ever sees what the logging policy
+  // chose and extrapolates wildly on the long-tail candidates retrieval brings. They get no
+  // position-bias offset. Validation uses real slates only.
+  int sampled_negatives = 10;
   double retrieval_dropout = 0.05;  // share of examples trained without the retrieval score
                                     // (the server has none for videos the index lacks)
   int epochs = 1;                  // more overfit the id embeddings on the default world
