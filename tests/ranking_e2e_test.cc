@@ -1,0 +1,168 @@
+// The ranking stage end to end on a small generated world: train-ranker on logged impressions
+// over a retrieval bundle, the replay's full pipeline, and a real server that ranks every
+// candidate, explains it, logs the served feed, and refuses a bundle with a corrupt ranker.
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "featurestore/feature_replay.h"
+#include "featurestore/feature_store.h"
+#include "gtest/gtest.h"
+#include "ranking/ranker.h"
+#include "retrieval/bundle.h"
+#include "serving/feed_service.h"
+#include "serving/http_server.h"
+#include "serving/impression_log.h"
+#include "serving/model_updater.h"
+#include "tests/testing/http_client.h"
+#include "tests/testing/temp_dir.h"
+#include "tools/generate.h"
+#include "tools/replay.h"
+#include "tools/replay_models.h"
+#include "training/index_builder.h"
+#include "training/ranker_trainer.h"
+#include "training/retrieval_trainer.h"
+
+namespace vrec {
+namespace {
+
+using testing::HttpGet;
+
+TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
+  const std::string world = testing::TempPath("ranking_world");
+  const std::string models = testing::TempPath("ranking_models");
+  std::filesystem::remove_all(models);
+  GenerateOptions g;
+  g.num_users = 1000;
+  g.num_videos = 3000;
+  g.num_events = 200000;
+  g.days = 10;
+  g.show_progress = false;
+  ASSERT_TRUE(GenerateWorld(world, g).ok());
+  FeaturizeOptions f;
+  f.show_progress = false;
+  ASSERT_TRUE(Featurize(world, world + "/features", f).ok());
+
+  // Without a complete retrieval bundle there is nothing to build on.
+  RankerTrainOptions r;
+  r.show_progress = false;
+  r.batch_size = 256;
+  EXPECT_EQ(TrainRanker(world, models, r).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  RetrievalTrainOptions o;
+  o.epochs = 2;
+  o.batch_size = 256;
+  o.min_grade = 1;
+  o.max_validation = 300;
+  o.show_progress = false;
+  ASSERT_TRUE(TrainRetrieval(world, models, o).ok());
+  IndexBuildOptions ib;
+  ib.recall_queries = 100;
+  ib.show_progress = false;
+  ASSERT_TRUE(BuildBundleIndex(world, world + "/features", models, ib).ok());
+
+  auto trained = TrainRanker(world, models, r);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  EXPECT_EQ(trained->version, 2);
+  EXPECT_EQ(trained->base_version, 1);
+  EXPECT_GT(trained->train_examples, 10000u);
+  ASSERT_EQ(trained->epochs.size(), 1u);
+  const RankerEpochMetrics& m = trained->epochs[0];
+  // Better than chance on held-out impressions: clicks follow taste, which the features carry.
+  EXPECT_GT(m.heads[kHeadClick].auc, 0.55);
+  EXPECT_GT(m.heads[kHeadExposure].auc, 0.7);
+  EXPECT_GT(m.slate_ndcg, 0.0);
+  auto manifest = ReadBundleManifest(BundleDir(models, 2));
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_EQ(manifest->GetOr("complete", ""), "1");
+  EXPECT_EQ(manifest->GetOr("ranker.base_version", ""), "1");
+  EXPECT_TRUE(manifest->Has("ranker.validation.auc.click"));
+  ASSERT_EQ(*LatestCompleteBundle(models), 2);
+
+  // The replay's full pipeline runs on point-in-time features and returns full lists.
+  auto world_manifest = ReadWorldManifest(world);
+  auto catalog = ReadCatalog(world);
+  ASSERT_TRUE(world_manifest.ok() && catalog.ok());
+  ReplayOptions replay;
+  replay.show_progress = false;
+  replay.max_test_users = 200;
+  auto data = BuildReplayData(world, *catalog, *world_manifest, replay);
+  ASSERT_TRUE(data.ok()) << data.status();
+  BundleReplayOptions bundle_options;
+  bundle_options.show_progress = false;
+  auto systems = MakeBundleRecommenders(*data, world, *catalog, BundleDir(models, 2), bundle_options);
+  ASSERT_TRUE(systems.ok()) << systems.status();
+  ASSERT_NE(systems->full_pipeline, nullptr);
+  EXPECT_GT(systems->retrieval_recall, 0.0);
+  Rng rng(1);
+  std::vector<VideoId> list;
+  systems->full_pipeline->Recommend(data->cases[0], 100, rng, &list);
+  EXPECT_EQ(list.size(), 100u);
+  for (VideoId v : list) EXPECT_FALSE(std::binary_search(data->cases[0].history.begin(), data->cases[0].history.end(), v));
+
+  // A real server over bundle 2 with an impression log.
+  auto store = FeatureStore::Open(world + "/features", FeatureStoreOptions());
+  ASSERT_TRUE(store.ok()) << store.status();
+  ManualClock clock((*store)->as_of_ms());
+  ModelUpdater updater(store->get(), models, &clock, FeedModelOptions());
+  auto model = updater.LoadInitial();
+  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_NE((*model)->ranker, nullptr);
+  const std::string log_path = testing::TempPath("ranking_impressions.jsonl");
+  std::filesystem::remove(log_path);
+  auto impressions = ImpressionLog::Open(log_path);
+  ASSERT_TRUE(impressions.ok());
+  FeedService service(FeedServiceOptions(), *model, store->get(), nullptr, &clock, impressions->get());
+  HttpServerOptions options;
+  options.port = 0;
+  auto server = HttpServer::Create(options, [&service](const HttpRequest& req) { return service.Handle(req); });
+  ASSERT_TRUE(server.ok());
+  (*server)->Start();
+  const uint16_t port = (*server)->port();
+
+  auto user = (*store)->GetUser(3, clock.NowMs());
+  ASSERT_TRUE(user.ok());
+  auto feed = HttpGet(port, "/v1/feed?user_id=3&count=12&debug=1");
+  ASSERT_TRUE(feed.ok());
+  ASSERT_EQ(feed->status, 200) << feed->body;
+  const std::string& body = feed->body;
+  EXPECT_NE(body.find("\"model_version\":\"2\""), std::string::npos);
+  EXPECT_NE(body.find("\"ranked\":true"), std::string::npos) << body.substr(0, 400);
+  EXPECT_NE(body.find("\"score_weights\":{\"click\":1"), std::string::npos);
+  EXPECT_NE(body.find("\"heads\":{\"click\":"), std::string::npos);
+  EXPECT_NE(body.find("\"propensity\":"), std::string::npos);
+  for (const HistoryEntry& h : user->features.history) {
+    EXPECT_EQ(body.find(absl::StrCat("\"video_id\":", h.video_id, ",")), std::string::npos) << h.video_id;
+  }
+  auto cold = HttpGet(port, "/v1/feed?user_id=3999999999&count=10");
+  ASSERT_TRUE(cold.ok());
+  EXPECT_EQ(cold->status, 200);
+  EXPECT_NE(cold->body.find("\"ranked\":true"), std::string::npos);
+
+  // Both feeds are in the impression log, with the served order.
+  auto logged = ReadImpressionLog(log_path);
+  ASSERT_TRUE(logged.ok()) << logged.status();
+  ASSERT_EQ(logged->size(), 2u);
+  EXPECT_EQ((*logged)[0].user_id, 3u);
+  EXPECT_EQ((*logged)[0].model_version, "2");
+  ASSERT_EQ((*logged)[0].items.size(), 12u);
+  EXPECT_NE(body.find(absl::StrCat("\"video_id\":", (*logged)[0].items[0].video_id, ",")), std::string::npos);
+  EXPECT_NE(body.find(absl::StrFormat("\"request_id\":\"%016x\"", (*logged)[0].request_id)), std::string::npos);
+
+  // A newer bundle whose ranker file is corrupt is refused; bundle 2 keeps serving ranked feeds.
+  std::filesystem::copy(BundleDir(models, 2), BundleDir(models, 3), std::filesystem::copy_options::recursive);
+  std::filesystem::remove(BundleRankerPath(BundleDir(models, 3)));
+  std::ofstream(BundleRankerPath(BundleDir(models, 3))) << "garbage";
+  ASSERT_TRUE(updater.RefreshOnce(&service).ok());
+  EXPECT_NE(HttpGet(port, "/metrics")->body.find("vrec_bundle_rejected_total 1"), std::string::npos);
+  auto after = HttpGet(port, "/v1/feed?user_id=3&count=5");
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->body.find("\"model_version\":\"2\""), std::string::npos);
+  EXPECT_NE(after->body.find("\"ranked\":true"), std::string::npos);
+  (*server)->Stop();
+}
+
+}  // namespace
+}  // namespace vrec
