@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # From a fresh Debian 12 machine to a feed: installs what is missing, builds vrec, makes the
 # default synthetic world (once), builds its feature store (once), trains the two-tower model
-# and builds its HNSW index (once), and serves the feed API on 127.0.0.1:8080 in the
-# foreground.
+# and builds its HNSW index (once), trains the ranker on the logged impressions (once), and
+# serves the full feed (retrieval, ranker, re-ranking) on 127.0.0.1:8080 in the foreground.
 # Ctrl-C stops the server. Environment: VREC_WORLD (default worlds/default), VREC_PORT (8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,15 +11,15 @@ WORLD="${VREC_WORLD:-worlds/default}"
 MODELS="$WORLD/models"
 PORT="${VREC_PORT:-8080}"
 
-echo "== 1/5 dependencies"
+echo "== 1/6 dependencies"
 tools/install_deps.sh
 
-echo "== 2/5 build"
+echo "== 2/6 build"
 bazel build //tools:vrec 2>&1 | grep -v 'linux-sandbox' | grep -E 'ERROR|error:|Build completed|FAILED' || true
 VREC=bazel-bin/tools/vrec
 [ -x "$VREC" ] || { echo "quickstart: build failed" >&2; exit 1; }
 
-echo "== 3/5 default world and its feature store"
+echo "== 3/6 default world and its feature store"
 if [ ! -f "$WORLD/WORLD" ]; then
   "$VREC" generate --out "$WORLD"
   rm -rf "$WORLD/features"
@@ -32,7 +32,7 @@ else
   echo "reusing $WORLD/features (delete it to rebuild)"
 fi
 
-echo "== 4/5 two-tower retrieval model and its index"
+echo "== 4/6 two-tower retrieval model and its index"
 if [ -z "$(grep -l '^complete=1' "$MODELS"/*/MANIFEST 2>/dev/null)" ]; then
   "$VREC" train-retrieval --world "$WORLD" --models "$MODELS" --epochs 3 --until-fraction 1 --min-grade 1
   "$VREC" build-index --world "$WORLD" --models "$MODELS"
@@ -40,5 +40,12 @@ else
   echo "reusing the complete bundle in $MODELS (delete it to retrain)"
 fi
 
-echo "== 5/5 server"
+echo "== 5/6 ranker (multi-task, on logged impressions)"
+if [ -z "$(grep -l '^ranker.hidden_dim=' "$MODELS"/*/MANIFEST 2>/dev/null)" ]; then
+  "$VREC" train-ranker --world "$WORLD" --models "$MODELS" --max-examples 1000000
+else
+  echo "reusing the ranker bundle in $MODELS (delete it to retrain)"
+fi
+
+echo "== 6/6 server"
 exec "$VREC" serve --world "$WORLD" --models "$MODELS" --address 127.0.0.1 --port "$PORT"
