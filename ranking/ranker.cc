@@ -1,5 +1,6 @@
 #include "ranking/ranker.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -304,8 +305,13 @@ absl::Status RankerModel::ScoreExamples(absl::Span<const UserInputs> users, absl
 float RankerModel::Combine(const float* heads) const {
   float s = 0.0f;
   for (int h = 0; h < kEngagementHeads; ++h) s += config_.head_weights[h] * heads[h];
+  // The exposure head separates shown videos from uniformly sampled ones, so its odds estimate
+  // the ratio of the policy's exposure probability to the uniform one (the density-ratio
+  // view of a classifier): proportional to how often the video would be shown.
   const float w = config_.head_weights[kHeadExposure];
-  return w == 0.0f ? s : s * std::pow(heads[kHeadExposure], w);
+  if (w == 0.0f) return s;
+  const float p = std::clamp(heads[kHeadExposure], 1e-6f, 1.0f - 1e-6f);
+  return s * std::pow(p / (1.0f - p), w);
 }
 
 double RankerModel::FlopsPerCandidate() const {

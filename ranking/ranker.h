@@ -2,8 +2,11 @@
 // cross features (ranking/cross_features.h) and request context, with heads for P(click),
 // P(watch >= 50%) and P(like or share) given the video is shown, and P(shown) under the
 // logging policy (exposure). They combine into one score by weights that live in the bundle's
-// MANIFEST: (w_click p_click + w_watch p_watch + w_like p_like) * p_exposure ^ w_exposure, the
-// expected engagement grade when w_exposure is 1, the conditional one when it is 0. Training (training/ranker_trainer.h) and serving share this
+// MANIFEST: (w_click p_click + w_watch p_watch + w_like p_like) * odds_exposure ^ w_exposure.
+// The exposure head is trained against uniformly sampled catalog videos, so its odds
+// p / (1 - p) are proportional to how often the policy would show the video: with
+// w_exposure 1 the score ranks by expected engagement (as an offline replay of the logging
+// policy counts it), with 0 by engagement given the video is shown. Training (training/ranker_trainer.h) and serving share this
 // definition; the header is LibTorch-free (the modules are in internal/ranker_net.h).
 //
 // The first layer is split into a user part and a video part (h1 = relu(W_u u + W_v v)), so a
@@ -42,7 +45,7 @@ struct RankerConfig {
   int hidden_dim = 512;    // first shared layer (split into user and video parts)
   int hidden2_dim = 256;   // second shared layer
   TransformOptions transform;  // hash bucket counts; must match the features fed in
-  // Final score = (sum over engagement heads of weight * probability) * p_exposure ^ weight.
+  // Final score = (sum over engagement heads of weight * probability) * exposure odds ^ weight.
   // The default (1, 1, 1, 1) approximates the expected relevance grade (click 1, long watch 2,
   // like or share 3) of showing the video.
   std::array<float, kNumRankerHeads> head_weights = {1.0f, 1.0f, 1.0f, 1.0f};

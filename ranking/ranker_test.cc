@@ -103,8 +103,9 @@ TEST(RankerTest, ManifestRoundTripAndBundleErrors) {
   ASSERT_TRUE((*model)->Save(BundleRankerPath(dir)).ok());
   auto loaded = LoadBundleRanker(dir, m);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  const float heads[kNumRankerHeads] = {0.5f, 0.2f, 0.1f, 0.5f};
-  EXPECT_FLOAT_EQ((*loaded)->Combine(heads), (0.5f + 0.1f + 0.2f) * 0.5f);
+  const float heads[kNumRankerHeads] = {0.5f, 0.2f, 0.1f, 0.8f};
+  // Engagement weighted, times the exposure odds 0.8 / 0.2.
+  EXPECT_FLOAT_EQ((*loaded)->Combine(heads), (0.5f + 0.1f + 0.2f) * 4.0f);
   RankerModel& mutable_model = const_cast<RankerModel&>(**loaded);
   mutable_model.set_head_weights({1.0f, 0.5f, 2.0f, 0.0f});  // conditional on being shown
   EXPECT_FLOAT_EQ((*loaded)->Combine(heads), 0.5f + 0.1f + 0.2f);

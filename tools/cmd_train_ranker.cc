@@ -40,7 +40,7 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   flags.Double("weight-watch", &w_watch, "weight of P(watch >= 50%) in the final score");
   flags.Double("weight-like", &w_like, "weight of P(like or share) in the final score");
   flags.Double("weight-exposure", &w_exposure,
-               "exponent of P(shown) in the final score (1: expected engagement of showing it; 0: engagement given "
+               "exponent of the exposure odds P(shown) / (1 - P(shown)) in the final score (1: expected engagement; 0: engagement given "
                "it is shown)");
   flags.Int("sampled-negatives", &sampled, "catalog videos sampled per slate as not-shown examples");
   flags.Bool("keep-best", &o.keep_best, "export the epoch with the best validation slate NDCG");
