@@ -29,6 +29,8 @@ inline Percentiles Summarize(std::vector<double> micros) {
 
 // `vrec bench retrieval` (tools/bench_retrieval.cc).
 absl::Status BenchRetrieval(int argc, char** argv);
+// `vrec bench ranking` (tools/bench_ranking.cc).
+absl::Status BenchRanking(int argc, char** argv);
 
 }  // namespace vrec
 

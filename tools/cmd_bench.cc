@@ -202,9 +202,10 @@ absl::Status RunBench(int argc, char** argv) {
   if (what == "events") return BenchEvents(argc, argv);
   if (what == "featurestore") return BenchFeatureStore(argc, argv);
   if (what == "retrieval") return BenchRetrieval(argc, argv);
+  if (what == "ranking") return BenchRanking(argc, argv);
   return absl::InvalidArgumentError(absl::StrCat(
       what.empty() ? "missing benchmark name" : absl::StrCat("unknown benchmark '", what, "'"),
-      "; usage: vrec bench events|featurestore|retrieval [--help]"));
+      "; usage: vrec bench events|featurestore|retrieval|ranking [--help]"));
 }
 
 }  // namespace vrec
