@@ -31,6 +31,8 @@ inline Percentiles Summarize(std::vector<double> micros) {
 absl::Status BenchRetrieval(int argc, char** argv);
 // `vrec bench ranking` (tools/bench_ranking.cc).
 absl::Status BenchRanking(int argc, char** argv);
+// `vrec bench feed` (tools/bench_feed.cc).
+absl::Status BenchFeed(int argc, char** argv);
 
 }  // namespace vrec
 

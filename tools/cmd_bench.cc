@@ -203,9 +203,10 @@ absl::Status RunBench(int argc, char** argv) {
   if (what == "featurestore") return BenchFeatureStore(argc, argv);
   if (what == "retrieval") return BenchRetrieval(argc, argv);
   if (what == "ranking") return BenchRanking(argc, argv);
+  if (what == "feed") return BenchFeed(argc, argv);
   return absl::InvalidArgumentError(absl::StrCat(
       what.empty() ? "missing benchmark name" : absl::StrCat("unknown benchmark '", what, "'"),
-      "; usage: vrec bench events|featurestore|retrieval|ranking [--help]"));
+      "; usage: vrec bench events|featurestore|retrieval|ranking|feed [--help]"));
 }
 
 }  // namespace vrec

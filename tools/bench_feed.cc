@@ -1,0 +1,193 @@
+// `vrec bench feed`: a bounded, open-loop load generator for GET /v1/feed over loopback HTTP
+// against a running `vrec serve`. Requests are scheduled at a fixed rate and spread over
+// keep-alive connections; each latency is measured from the request's scheduled time, so a
+// slow server cannot hide its queueing (no coordinated omission).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "common/world.h"
+#include "tools/bench_util.h"
+#include "tools/flags.h"
+
+namespace vrec {
+namespace {
+
+// One keep-alive connection to 127.0.0.1:port. Not thread-safe.
+class Connection {
+ public:
+  explicit Connection(uint16_t port) : port_(port) {}
+  ~Connection() { Close(); }
+
+  // Sends a GET and reads the whole response; returns its status code, or -1 on a transport
+  // error (the connection is then reopened on the next call).
+  int Get(const std::string& target, size_t* body_bytes) {
+    if (fd_ < 0 && !Open()) return -1;
+    const std::string request = absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+      Close();
+      return -1;
+    }
+    buffer_.clear();
+    size_t header_end = std::string::npos;
+    while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Read()) return -1;
+    }
+    const std::string headers = absl::AsciiStrToLower(buffer_.substr(0, header_end));
+    int status = 0;
+    if (headers.size() < 12 || !absl::SimpleAtoi(headers.substr(9, 3), &status)) {
+      Close();
+      return -1;
+    }
+    size_t length = 0;
+    const size_t at = headers.find("content-length:");
+    if (at == std::string::npos ||
+        !absl::SimpleAtoi(absl::StripAsciiWhitespace(headers.substr(at + 15, headers.find("\r\n", at) - at - 15)),
+                          &length)) {
+      Close();
+      return -1;
+    }
+    while (buffer_.size() < header_end + 4 + length) {
+      if (!Read()) return -1;
+    }
+    *body_bytes = length;
+    return status;
+  }
+
+ private:
+  bool Open() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) return false;
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port_);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+      Close();
+      return false;
+    }
+    return true;
+  }
+  bool Read() {
+    char chunk[65536];
+    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0) {
+      Close();
+      return false;
+    }
+    buffer_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  uint16_t port_;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace
+
+absl::Status BenchFeed(int argc, char** argv) {
+  std::string world;
+  uint32_t port = 8080;
+  double rate = 100, seconds = 20, unknown_share = 0.05;
+  int64_t connections = 8, count = 20;
+  FlagSet flags("vrec bench feed",
+                "Open-loop load on GET /v1/feed of a running `vrec serve` over loopback HTTP: requests at a fixed "
+                "rate for known users of --world (and a share of unknown ones); prints p50/p95/p99 latency from each "
+                "request's scheduled time, achieved QPS and errors.");
+  flags.String("world", &world, "the served world (user ids are drawn from its users)");
+  flags.Uint32("port", &port, "the server's port on 127.0.0.1");
+  flags.Double("rate", &rate, "requests per second (open loop)");
+  flags.Double("seconds", &seconds, "duration");
+  flags.Int("connections", &connections, "keep-alive connections (one thread each)");
+  flags.Int("count", &count, "items per feed");
+  flags.Double("unknown-users", &unknown_share, "share of requests for users the world has never seen");
+  flags.Require("world");
+  VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv, 3));
+  if (!run) return absl::OkStatus();
+  if (port < 1 || port > 65535 || !(rate > 0) || rate > 1e6 || !(seconds > 0) || seconds > 3600 || connections < 1 ||
+      connections > 1024 || count < 1 || unknown_share < 0 || unknown_share > 1) {
+    return absl::InvalidArgumentError(
+        "need --port 1-65535, --rate in (0, 1e6], --seconds in (0, 3600], --connections 1-1024, --count >= 1, "
+        "--unknown-users in [0, 1]");
+  }
+  VREC_ASSIGN_OR_RETURN(const Catalog catalog, ReadCatalog(world));
+  if (catalog.users().empty()) return absl::FailedPreconditionError(absl::StrCat(world, " has no users"));
+  {
+    Connection probe(static_cast<uint16_t>(port));
+    size_t bytes = 0;
+    const int status = probe.Get("/readyz", &bytes);
+    if (status != 200) {
+      return absl::UnavailableError(absl::StrCat("no ready server on 127.0.0.1:", port, " (/readyz answered ", status,
+                                                 "); start `vrec serve --world ", world, " --models ... --port ",
+                                                 port, "` first"));
+    }
+  }
+  const int64_t total = static_cast<int64_t>(rate * seconds);
+  const double interval_s = 1.0 / rate;
+  std::vector<std::vector<double>> latencies(connections);
+  std::atomic<uint64_t> errors{0}, non_200{0}, bytes_total{0};
+  const auto start = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  std::vector<std::thread> threads;
+  for (int64_t c = 0; c < connections; ++c) {
+    threads.emplace_back([&, c] {
+      Connection connection(static_cast<uint16_t>(port));
+      Rng rng(SplitMix64(c + 1));
+      for (int64_t i = c; i < total; i += connections) {
+        const auto scheduled = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                           std::chrono::duration<double>(i * interval_s));
+        std::this_thread::sleep_until(scheduled);
+        const UserId user = rng.Bernoulli(unknown_share)
+                                ? static_cast<UserId>(4000000000u - rng.UniformInt(1000000))
+                                : catalog.users()[rng.UniformInt(catalog.users().size())].id;
+        size_t bytes = 0;
+        const int status = connection.Get(absl::StrCat("/v1/feed?user_id=", user, "&count=", count), &bytes);
+        if (status < 0) {
+          ++errors;
+          continue;
+        }
+        if (status != 200) ++non_200;
+        bytes_total += bytes;
+        latencies[c].push_back(Seconds(scheduled) * 1e6);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double elapsed = Seconds(start);
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  auto at = [&](double q) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]; };
+  std::printf("GET /v1/feed count=%lld on 127.0.0.1:%u: %zu responses in %.1f s = %.1f QPS (target %.0f/s, %lld "
+              "connections); latency from schedule p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms; %llu transport "
+              "errors, %llu non-200; mean body %.1f KB\n",
+              static_cast<long long>(count), port, all.size(), elapsed, all.size() / elapsed, rate,
+              static_cast<long long>(connections), at(0.50) / 1e3, at(0.95) / 1e3, at(0.99) / 1e3,
+              all.empty() ? 0.0 : all.back() / 1e3, static_cast<unsigned long long>(errors.load()),
+              static_cast<unsigned long long>(non_200.load()),
+              all.empty() ? 0.0 : bytes_total.load() / 1024.0 / all.size());
+  return absl::OkStatus();
+}
+
+}  // namespace vrec
