@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(std::vector<VideoId>
   if (std::adjacent_find(index->ids_.begin(), index->ids_.end()) != index->ids_.end()) {
     return absl::InvalidArgumentError("duplicate video ids");
   }
+  index->BuildLookup();
   index->graph_ = std::make_unique<Graph>(dim);
   try {
     index->graph_->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
@@ -148,6 +149,11 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& it
   index->embeddings_.resize(count * dim);
   std::memcpy(index->ids_.data(), bytes.data() + 24, count * 4);
   std::memcpy(index->embeddings_.data(), bytes.data() + 24 + count * 4, count * dim * 4);
+  if (!std::is_sorted(index->ids_.begin(), index->ids_.end()) ||
+      std::adjacent_find(index->ids_.begin(), index->ids_.end()) != index->ids_.end()) {
+    return corrupt("video ids are not strictly ascending");
+  }
+  index->BuildLookup();
   if (!PathExists(index_path)) return absl::NotFoundError(absl::StrCat("no HNSW index at ", index_path));
   index->graph_ = std::make_unique<Graph>(static_cast<int>(dim));
   try {
@@ -222,7 +228,18 @@ void HnswIndex::ExactSearch(const float* query, int k, std::vector<ScoredVideo>*
 
 void HnswIndex::set_ef_search(int ef) { ef_search_ = std::max(1, ef); }
 
+void HnswIndex::BuildLookup() {
+  row_of_.clear();
+  if (ids_.empty() || uint64_t{ids_.back()} >= 4 * uint64_t{ids_.size()} + 1024) return;
+  row_of_.assign(size_t{ids_.back()} + 1, 0);
+  for (size_t i = 0; i < ids_.size(); ++i) row_of_[ids_[i]] = static_cast<uint32_t>(i + 1);
+}
+
 const float* HnswIndex::Embedding(VideoId video) const {
+  if (!row_of_.empty()) {
+    if (video >= row_of_.size() || row_of_[video] == 0) return nullptr;
+    return &embeddings_[size_t{row_of_[video] - 1} * dim_];
+  }
   const auto it = std::lower_bound(ids_.begin(), ids_.end(), video);
   if (it == ids_.end() || *it != video) return nullptr;
   return &embeddings_[static_cast<size_t>(it - ids_.begin()) * dim_];
@@ -230,7 +247,7 @@ const float* HnswIndex::Embedding(VideoId video) const {
 
 size_t HnswIndex::memory_bytes() const {
   const auto& h = *graph_->hnsw;
-  return embeddings_.size() * 4 + ids_.size() * 4 + h.max_elements_ * h.size_data_per_element_ +
+  return embeddings_.size() * 4 + ids_.size() * 4 + row_of_.size() * 4 + h.max_elements_ * h.size_data_per_element_ +
          h.max_elements_ * sizeof(void*);
 }
 

@@ -69,7 +69,12 @@ class HnswIndex {
 
   int dim_ = 0;
   int ef_search_ = 128;
+  void BuildLookup();
+
   std::vector<VideoId> ids_;        // ascending; position = hnswlib label
+  // Position + 1 of each id (0: absent), when ids are dense enough (max id < 4 * size + 1024);
+  // otherwise empty and Embedding() binary-searches ids_.
+  std::vector<uint32_t> row_of_;
   std::vector<float> embeddings_;   // by position
   std::unique_ptr<Graph> graph_;
 };

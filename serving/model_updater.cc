@@ -1,5 +1,9 @@
 #include "serving/model_updater.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -85,6 +89,8 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
 
 void ModelUpdater::Start(FeedService* service, absl::Duration period) {
   thread_ = std::thread([this, service, period] {
+    // Refreshes scan every video; at a lower priority they yield the cores to requests.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
     while (!stop_.WaitForNotificationWithTimeout(period)) {
       if (absl::Status s = RefreshOnce(service); !s.ok()) {
         std::fprintf(stderr, "model refresh failed (keeping the current model): %s\n", s.ToString().c_str());

@@ -28,6 +28,7 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   flags.String("until", &until, "train on impressions before this time (default: the base bundle's training end)");
   flags.Double("validation-fraction", &o.validation_fraction, "last part of the window used for validation");
   flags.Uint64("max-examples", &o.max_examples, "most recent training impressions used (0: all)");
+  flags.Uint64("max-validation", &o.max_validation, "validation impressions used, whole slates from the start of the validation window (0: all)");
   flags.Double("retrieval-dropout", &o.retrieval_dropout,
                "share of training examples without the retrieval score (as for videos missing from the index)");
   flags.Int("epochs", &epochs, "passes over the training impressions");

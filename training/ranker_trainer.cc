@@ -127,6 +127,7 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
   RequestId current = 0;
   std::optional<UserCrossContext> cross;
   std::vector<CreatorId> creators;
+  uint64_t validation_impressions = 0;
   Rng rng(o.seed ^ 0x9e9);
   const std::vector<Video>& catalog_videos = catalog.videos();
   bool done = false;
@@ -140,6 +141,13 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
       }
       if (e.type == EventType::kImpression && e.request_id != 0 && e.timestamp_ms >= data->from_ms) {
         const bool validation = e.timestamp_ms >= data->validation_ms;
+        // Whole slates only: stop taking validation slates once the cap is reached.
+        if (validation && o.max_validation > 0 && e.request_id != current &&
+            validation_impressions >= o.max_validation) {
+          replay.Apply(e);
+          continue;
+        }
+        validation_impressions += validation;
         std::vector<Example>& list = validation ? data->validation : data->train;
         if (e.request_id != current || data->slates.empty()) {
           // Close the previous training slate with its sampled negatives (features as of now).

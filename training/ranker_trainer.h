@@ -36,6 +36,7 @@ struct RankerTrainOptions {
   TimestampMs until_ms = 0;
   double validation_fraction = 0.1;
   uint64_t max_examples = 2000000;  // most recent training impressions kept (0: all)
+  uint64_t max_validation = 200000;  // validation impressions kept, from the window's start (0: all)
   // Videos sampled uniformly from the catalog per training slate as extra negatives (not
   // shown, so not engaged): without them the ranker only ever sees what the logging policy
   // chose and extrapolates wildly on the long-tail candidates retrieval brings. They get no
