@@ -73,14 +73,17 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   o.sampled_negatives = static_cast<int>(sampled);
   VREC_ASSIGN_OR_RETURN(RankerTrainSummary s, TrainRanker(world, models, o));
   const RankerEpochMetrics& m = s.epochs[s.exported_epoch - 1];
+  const std::string baseline =
+      s.from_engagements ? absl::StrFormat("(engaged video among %d sampled)", o.sampled_negatives)
+                         : absl::StrFormat("vs logged order %.4f", s.logged_slate_ndcg);
   std::printf(
-      "trained ranker bundle %s on base %lld: %llu impressions (before %s), %d epochs in %.1f s (%.0f examples/s); "
-      "exported epoch %d: AUC click %.4f, watch50 %.4f, like %.4f, exposure %.4f; slate NDCG@10 %.4f vs logged order %.4f over "
+      "trained ranker bundle %s on base %lld: %llu %s (before %s), %d epochs in %.1f s (%.0f examples/s); "
+      "exported epoch %d: AUC click %.4f, watch50 %.4f, like %.4f, exposure %.4f; slate NDCG@10 %.4f %s over "
       "%llu validation slates\n",
       s.bundle_dir.c_str(), static_cast<long long>(s.base_version), static_cast<unsigned long long>(s.train_examples),
-      FormatTimestamp(s.train_end_ms).c_str(), o.epochs, s.train_seconds, s.examples_per_second, s.exported_epoch,
-      m.heads[kHeadClick].auc, m.heads[kHeadWatch].auc, m.heads[kHeadLike].auc, m.heads[kHeadExposure].auc,
-      m.slate_ndcg, s.logged_slate_ndcg,
+      s.from_engagements ? "examples" : "impressions", FormatTimestamp(s.train_end_ms).c_str(), o.epochs,
+      s.train_seconds, s.examples_per_second, s.exported_epoch, m.heads[kHeadClick].auc, m.heads[kHeadWatch].auc,
+      m.heads[kHeadLike].auc, m.heads[kHeadExposure].auc, m.slate_ndcg, baseline.c_str(),
       static_cast<unsigned long long>(s.validation_slates));
   return absl::OkStatus();
 }

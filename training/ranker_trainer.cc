@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/event_log.h"
+#include "common/leave_last_out.h"
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "common/random.h"
@@ -66,10 +67,31 @@ int Grade(uint8_t labels) {
   return (labels & kLabelClick) ? 1 : 0;
 }
 
+// Appends `count` videos drawn uniformly from the catalog (uploaded by `now`) to `list` as
+// not-shown examples of the last slate, with features as they are now.
+void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, const UserCrossContext& cross,
+                         TimestampMs now, int count, const TransformOptions& t, Rng& rng, RankerData* data,
+                         std::vector<Example>* list) {
+  const std::vector<Video>& videos = catalog.videos();
+  if (videos.empty() || data->slates.empty()) return;
+  for (int k = 0; k < count; ++k) {
+    const Video& v = videos[rng.UniformInt(videos.size())];
+    if (v.upload_ms > now) continue;
+    const VideoFeatures& features = replay.video(v.id);
+    Example neg;
+    neg.slate = static_cast<uint32_t>(data->slates.size() - 1);
+    neg.video_id = v.id;
+    neg.sampled = true;
+    neg.video = TransformVideo(features, FeatureContext{now, Device::kUnknown}, t);
+    neg.cross = cross.Make(features, 0.0f, false);
+    list->push_back(neg);
+  }
+}
+
 // Pass 1: where to start so that at most max_examples training impressions are kept, and
 // the labels of the impressions from there on.
 absl::Status ReadLabels(const std::string& world_dir, const Catalog& catalog, const WorldManifest& manifest,
-                        const RankerTrainOptions& o, RankerData* data, LabelMap* labels) {
+                        const RankerTrainOptions& o, RankerData* data, LabelMap* labels, uint64_t* found) {
   const std::string path = WorldEventsPath(world_dir);
   std::vector<uint64_t> per_hour((data->end_ms - manifest.start_ms) / kMsPerHour + 1);
   uint64_t impressions = 0;
@@ -84,11 +106,8 @@ absl::Status ReadLabels(const std::string& world_dir, const Catalog& catalog, co
     }
     return absl::OkStatus();
   }));
-  if (impressions == 0) {
-    return absl::FailedPreconditionError(
-        "the event log has no impressions with request ids before the validation window: the ranker learns from "
-        "logged feeds (impression events with request_id and position)");
-  }
+  *found = impressions;
+  if (impressions == 0) return absl::OkStatus();
   data->from_ms = manifest.start_ms;
   if (o.max_examples > 0) {
     uint64_t kept = 0;
@@ -129,7 +148,6 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
   std::vector<CreatorId> creators;
   uint64_t validation_impressions = 0;
   Rng rng(o.seed ^ 0x9e9);
-  const std::vector<Video>& catalog_videos = catalog.videos();
   bool done = false;
   while (!done) {
     VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
@@ -150,21 +168,10 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
         validation_impressions += validation;
         std::vector<Example>& list = validation ? data->validation : data->train;
         if (e.request_id != current || data->slates.empty()) {
-          // Close the previous training slate with its sampled negatives (features as of now).
-          if (!data->slates.empty() && o.sampled_negatives > 0 && !catalog_videos.empty()) {
-            std::vector<Example>& target = data->slates.back().validation ? data->validation : data->train;
-            for (int k = 0; k < o.sampled_negatives; ++k) {
-              const Video& v = catalog_videos[rng.UniformInt(catalog_videos.size())];
-              if (v.upload_ms > e.timestamp_ms) continue;
-              const VideoFeatures& features = replay.video(v.id);
-              Example neg;
-              neg.slate = static_cast<uint32_t>(data->slates.size() - 1);
-              neg.video_id = v.id;
-              neg.sampled = true;
-              neg.video = TransformVideo(features, FeatureContext{e.timestamp_ms, Device::kUnknown}, t);
-              neg.cross = cross->Make(features, 0.0f, false);
-              target.push_back(neg);
-            }
+          // Close the previous slate with its sampled negatives (features as of now).
+          if (!data->slates.empty() && o.sampled_negatives > 0) {
+            AddSampledNegatives(catalog, replay, *cross, e.timestamp_ms, o.sampled_negatives, t, rng, data,
+                                data->slates.back().validation ? &data->validation : &data->train);
           }
           const UserFeatures& user = replay.user(e.user_id);
           creators.clear();
@@ -196,6 +203,83 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
     read += block.size();
     progress.Update(read);
   }
+  progress.Finish(read);
+  return absl::OkStatus();
+}
+
+// Logs without impressions (MicroLens and most public datasets record only engagement):
+// every user-video engagement is a shown-and-engaged example, with the user's and video's
+// features just before the first engagement, labels from all of that pair's engagements,
+// and sampled catalog videos as the not-shown examples. With leave-last-out, each user's
+// test item is never seen and the validation item forms the validation slates.
+absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Catalog& catalog,
+                                          const WorldManifest& manifest, const RankerTrainOptions& o,
+                                          const LeaveLastOutItems* held_out, RankerData* data) {
+  const TransformOptions& t = o.model.transform;
+  FeatureReplay replay(catalog, o.update);
+  // pair -> (index << 1) | is_validation of its example, or kNotKept past the validation cap.
+  constexpr size_t kNotKept = ~size_t{0};
+  absl::flat_hash_map<std::pair<UserId, VideoId>, size_t> first;
+  Rng rng(o.seed ^ 0x9e9);
+  std::vector<CreatorId> creators;
+  uint64_t read = 0;
+  Progress progress("ranker examples", manifest.num_events, "events", o.show_progress);
+  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
+    for (const Event& e : block) {
+      if (e.timestamp_ms >= data->end_ms) break;
+      if (held_out != nullptr && held_out->IsTest(e.user_id, e.video_id)) continue;  // never seen
+      if (IsEngagement(e.type) && e.timestamp_ms >= data->from_ms) {
+        const Video* catalog_video = catalog.FindVideo(e.video_id);
+        uint8_t bits = kLabelClick;
+        if (e.type == EventType::kWatch &&
+            RelevanceGrade(e.type, e.watch_time_ms, catalog_video != nullptr ? catalog_video->duration_ms : 0) >= 2) {
+          bits |= kLabelWatch;
+        }
+        if (e.type == EventType::kLike || e.type == EventType::kShare) bits |= kLabelLike;
+        const bool validation = held_out != nullptr ? (e.user_id < held_out->validation.size() &&
+                                                       held_out->validation[e.user_id] == e.video_id)
+                                                    : e.timestamp_ms >= data->validation_ms;
+        std::vector<Example>& list = validation ? data->validation : data->train;
+        auto [it, inserted] = first.try_emplace({e.user_id, e.video_id}, kNotKept);
+        if (!inserted) {
+          if (it->second != kNotKept) {
+            std::vector<Example>& owner = it->second & 1 ? data->validation : data->train;
+            owner[it->second >> 1].labels |= bits;
+          }
+        } else if (!validation || o.max_validation == 0 || data->validation.size() < o.max_validation) {
+          const UserFeatures& user = replay.user(e.user_id);
+          creators.clear();
+          for (const HistoryEntry& h : user.history) {
+            const Video* v = catalog.FindVideo(h.video_id);
+            creators.push_back(v != nullptr ? v->creator_id : kInvalidId);
+          }
+          const UserCrossContext cross(user, creators);
+          Slate slate;
+          slate.user = TransformUser(user, FeatureContext{e.timestamp_ms, e.device}, t);
+          slate.first = list.size();
+          slate.size = 1;
+          slate.validation = validation;
+          data->slates.push_back(slate);
+          const VideoFeatures& video = replay.video(e.video_id);
+          Example ex;
+          ex.slate = static_cast<uint32_t>(data->slates.size() - 1);
+          ex.video_id = e.video_id;
+          ex.video = TransformVideo(video, FeatureContext{e.timestamp_ms, e.device}, t);
+          ex.cross = cross.Make(video, 0.0f, false);
+          ex.labels = bits;
+          it->second = (list.size() << 1) | (validation ? 1 : 0);
+          list.push_back(ex);
+          AddSampledNegatives(catalog, replay, cross, e.timestamp_ms, o.sampled_negatives, t, rng, data, &list);
+          // The slate is the engaged video and its sampled ones (for validation NDCG).
+          data->slates.back().size = static_cast<uint32_t>(list.size() - data->slates.back().first);
+        }
+      }
+      replay.Apply(e);
+    }
+    read += block.size();
+    progress.Update(read);
+    return absl::OkStatus();
+  }));
   progress.Finish(read);
   return absl::OkStatus();
 }
@@ -250,6 +334,8 @@ double SlateNdcg(const std::vector<Example>& list, const Slate& slate, const flo
   Relevance relevance;
   for (uint32_t i = 0; i < slate.size; ++i) {
     const Example& ex = list[slate.first + order[i]];
+    // A sampled video may repeat a shown one: rank each video once, at its first place.
+    if (std::find(ranked.begin(), ranked.end(), ex.video_id) != ranked.end()) continue;
     ranked.push_back(ex.video_id);
     if (const int g = Grade(ex.labels); g > 0) relevance.emplace_back(ex.video_id, g);
   }
@@ -368,10 +454,38 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   data.end_ms = std::min(data.end_ms, manifest.end_ms + 1);
   data.validation_ms =
       data.end_ms - static_cast<TimestampMs>(o.validation_fraction * (data.end_ms - manifest.start_ms));
+  const bool leave_last_out = base_manifest.GetOr("protocol", "") == "leave-last-out";
   LabelMap labels;
-  VREC_RETURN_IF_ERROR(ReadLabels(world_dir, catalog, manifest, o, &data, &labels));
-  VREC_RETURN_IF_ERROR(BuildExamples(world_dir, catalog, manifest, o, labels, &data));
-  labels = LabelMap();
+  uint64_t impressions = 0;
+  if (!leave_last_out) {
+    VREC_RETURN_IF_ERROR(ReadLabels(world_dir, catalog, manifest, o, &data, &labels, &impressions));
+  }
+  if (impressions > 0) {
+    VREC_RETURN_IF_ERROR(BuildExamples(world_dir, catalog, manifest, o, labels, &data));
+    labels = LabelMap();
+  } else {
+    // No logged feeds: engagements are the shown examples.
+    LeaveLastOutItems held_out;
+    if (leave_last_out) {
+      VREC_ASSIGN_OR_RETURN(const std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
+      held_out = SplitLeaveLastOut(rows);
+    }
+    if (o.sampled_negatives == 0) {
+      return absl::FailedPreconditionError(
+          "the log has no impressions with request ids, so the ranker learns engagement against sampled videos: "
+          "--sampled-negatives must be positive");
+    }
+    if (o.show_progress) {
+      std::fprintf(stderr, "train-ranker: no logged impressions; engagements are the shown examples, %d sampled "
+                           "videos each the not-shown ones\n", o.sampled_negatives);
+    }
+    data.from_ms = manifest.start_ms;
+    VREC_RETURN_IF_ERROR(BuildExamplesFromEngagements(world_dir, catalog, manifest, o,
+                                                      leave_last_out ? &held_out : nullptr, &data));
+    if (o.max_examples > 0 && data.train.size() > o.max_examples * (1 + o.sampled_negatives)) {
+      data.train.erase(data.train.begin(), data.train.end() - o.max_examples * (1 + o.sampled_negatives));
+    }
+  }
   if (data.train.size() < static_cast<size_t>(o.batch_size) || data.validation.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("too few impressions to train the ranker: ", data.train.size(),
                                                       " for training, ", data.validation.size(), " for validation"));
@@ -384,6 +498,7 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<RankerModel> model, RankerModel::Create(o.model, o.seed));
 
   RankerTrainSummary summary;
+  summary.from_engagements = impressions == 0;
   summary.bundle_dir = bundle;
   summary.version = version;
   summary.base_version = base;
@@ -468,12 +583,18 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
       if (o.show_progress) {
         std::string heads;
         for (int h = 0; h < kNumRankerHeads; ++h) {
-          absl::StrAppendFormat(&heads, " %s AUC %.4f log-loss %.4f;", RankerHeadName(h), m.heads[h].auc,
-                                m.heads[h].log_loss);
+          if (m.heads[h].positive_rate <= 0 || m.heads[h].positive_rate >= 1) {
+            absl::StrAppendFormat(&heads, " %s n/a (one label only);", RankerHeadName(h));
+          } else {
+            absl::StrAppendFormat(&heads, " %s AUC %.4f log-loss %.4f;", RankerHeadName(h), m.heads[h].auc,
+                                  m.heads[h].log_loss);
+          }
         }
-        std::fprintf(stderr,
-                     "train-ranker: epoch %d: loss %.4f;%s slate NDCG@%d %.4f (logged order %.4f) over %llu slates\n",
-                     epoch, m.loss, heads.c_str(), kSlateK, m.slate_ndcg, summary.logged_slate_ndcg,
+        const std::string baseline =
+            summary.from_engagements ? absl::StrFormat("engaged video among %d sampled", o.sampled_negatives)
+                                     : absl::StrFormat("logged order %.4f", summary.logged_slate_ndcg);
+        std::fprintf(stderr, "train-ranker: epoch %d: loss %.4f;%s slate NDCG@%d %.4f (%s) over %llu slates\n",
+                     epoch, m.loss, heads.c_str(), kSlateK, m.slate_ndcg, baseline.c_str(),
                      static_cast<unsigned long long>(slates));
       }
       VREC_RETURN_IF_ERROR(model->Save(absl::StrCat(bundle, "/checkpoints/ranker-epoch-", epoch, ".pt")));
@@ -519,7 +640,11 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
           absl::StrFormat("%.4f", best.heads[h].log_loss));
   }
   m.Set("ranker.validation.slate_ndcg_at_10", absl::StrFormat("%.4f", best.slate_ndcg));
-  m.Set("ranker.validation.logged_slate_ndcg_at_10", absl::StrFormat("%.4f", summary.logged_slate_ndcg));
+  if (summary.from_engagements) {
+    m.Set("ranker.examples", absl::StrCat("engagements+", o.sampled_negatives, "_sampled"));
+  } else {
+    m.Set("ranker.validation.logged_slate_ndcg_at_10", absl::StrFormat("%.4f", summary.logged_slate_ndcg));
+  }
   m.Set("complete", "1");
   VREC_RETURN_IF_ERROR(m.Write(BundleManifestPath(bundle)));
   return summary;

@@ -76,6 +76,9 @@ struct RankerTrainSummary {
   std::vector<RankerEpochMetrics> epochs;
   int exported_epoch = 0;
   double logged_slate_ndcg = 0;  // NDCG@10 of the logged order of the same slates
+  // The log had no impressions: examples are engagements against sampled catalog videos, the
+  // engagement heads see positives only, and there is no logged order to compare with.
+  bool from_engagements = false;
   double examples_per_second = 0;
   double train_seconds = 0;
   TimestampMs train_end_ms = 0;
@@ -83,8 +86,8 @@ struct RankerTrainSummary {
 
 // Trains on the world's log against the base bundle in `models_dir` and writes
 // <models_dir>/<next version>/ (complete, with the base's retrieval files linked in).
-// FailedPrecondition when there is no complete base bundle or the log has no impressions with
-// request ids.
+// A log without impressions with request ids (public datasets) trains on engagements against
+// sampled catalog videos instead. FailedPrecondition when there is no complete base bundle.
 absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, const std::string& models_dir,
                                                const RankerTrainOptions& options);
 
