@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -111,6 +112,25 @@ absl::StatusOr<std::vector<ServedFeed>> ReadImpressionLog(const std::string& pat
     feeds.push_back(std::move(feed));
   }
   return feeds;
+}
+
+std::vector<Event> ServedImpressionEvents(const std::vector<ServedFeed>& feeds) {
+  std::vector<Event> events;
+  for (const ServedFeed& feed : feeds) {
+    for (const ServedItem& item : feed.items) {
+      Event e;
+      e.type = EventType::kImpression;
+      e.timestamp_ms = feed.time_ms;
+      e.user_id = feed.user_id;
+      e.video_id = item.video_id;
+      e.request_id = feed.request_id;
+      e.position = item.position;
+      events.push_back(e);
+    }
+  }
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Event& a, const Event& b) { return a.timestamp_ms < b.timestamp_ms; });
+  return events;
 }
 
 }  // namespace vrec

@@ -58,6 +58,10 @@ class ImpressionLog {
 // except a torn last line (no newline), which is skipped.
 absl::StatusOr<std::vector<ServedFeed>> ReadImpressionLog(const std::string& path);
 
+// Every served item as an impression event (user, video, time, request id, position), sorted
+// by time: what slate replay joins with the engagement events that name the same request.
+std::vector<Event> ServedImpressionEvents(const std::vector<ServedFeed>& feeds);
+
 }  // namespace vrec
 
 #endif  // VREC_SERVING_IMPRESSION_LOG_H_

@@ -54,8 +54,26 @@ TEST(ReplayE2eTest, OracleBeatsRecentPopularBeatsRandom) {
   EXPECT_GT(recent_ndcg, 3 * random_ndcg + 0.001) << FormatReplayTable(*data, results, options);
   EXPECT_GT(oracle_ndcg, 2 * recent_ndcg) << FormatReplayTable(*data, results, options);
   EXPECT_GT(results[0].coverage, results[1].coverage);  // random spreads, popularity does not
+  // Beyond accuracy: random lists span categories and long-tail videos, most-popular lists
+  // are the head of the catalogue and hold no new video (a new one has little past engagement).
+  for (const SystemResult& r : results) {
+    EXPECT_GE(r.diversity, 0.0);
+    EXPECT_LE(r.diversity, 1.0);
+    EXPECT_GT(r.novelty, 0.0);
+  }
+  EXPECT_GT(results[0].diversity, 0.5);
+  EXPECT_GT(results[0].novelty, results[1].novelty + 2.0) << FormatReplayTable(*data, results, options);
+  // Slices: some test users are new, some engaged with new videos; the oracle finds those.
+  EXPECT_GT(results[0].new_user_cases, 0u);
+  EXPECT_EQ(results[0].new_user_cases, results[3].new_user_cases);
+  EXPECT_GT(results[0].new_video_cases, 0u);
+  EXPECT_GT(results[3].new_videos.ndcg, results[1].new_videos.ndcg) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(results[3].new_video_share, results[1].new_video_share);
+  const std::string table = FormatReplayTable(*data, results, options);
+  EXPECT_NE(table.find("new-user NDCG@10"), std::string::npos);
   const std::string json = ReplayJson(dir, *data, results, options);
   EXPECT_NE(json.find("\"name\":\"oracle\""), std::string::npos);
+  EXPECT_NE(json.find("\"new_videos\":{"), std::string::npos);
 }
 
 Event E(TimestampMs t, UserId u, VideoId v, EventType type = EventType::kClick) {

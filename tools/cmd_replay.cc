@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "retrieval/bundle.h"
 #include "common/clock.h"
@@ -13,14 +14,90 @@
 #include "tools/flags.h"
 #include "tools/replay.h"
 #include "tools/replay_models.h"
+#include "serving/impression_log.h"
+#include "training/ranker_trainer.h"
 
 namespace vrec {
+
+namespace {
+
+// The full pipeline stage by stage: what retrieval found, how the ranker orders logged
+// slates, and what the feed scores.
+struct PipelineStages {
+  bool has_ranker = false;
+  int candidates = 0;
+  double retrieval_recall = 0;
+  bool slates_replayed = false;
+  SlateReplayResult slates;
+  uint64_t served_feeds = 0;
+  std::string slate_note;  // why slate replay did not run
+};
+
+absl::Status RunSlateReplay(const std::string& world, const std::string& bundle, const ReplayData& data,
+                            std::string impression_log, uint64_t max_impressions, bool show_progress,
+                            PipelineStages* stages) {
+  SlateReplayOptions slate_options;
+  slate_options.from_ms = data.split_ms;
+  slate_options.max_impressions = max_impressions;
+  slate_options.show_progress = show_progress;
+  if (impression_log == "-") {
+    impression_log = PathExists(world + "/impressions.jsonl") ? world + "/impressions.jsonl" : "";
+  }
+  if (!impression_log.empty()) {
+    VREC_ASSIGN_OR_RETURN(const std::vector<ServedFeed> feeds, ReadImpressionLog(impression_log));
+    stages->served_feeds = feeds.size();
+    slate_options.served = ServedImpressionEvents(feeds);
+  }
+  if (show_progress) std::fprintf(stderr, "replay: slate replay of the logged test-period slates\n");
+  VREC_ASSIGN_OR_RETURN(stages->slates, ReplayRankerOnSlates(world, bundle, slate_options));
+  stages->slates_replayed = true;
+  return absl::OkStatus();
+}
+
+std::string FormatStages(const PipelineStages& stages, const std::vector<SystemResult>& results,
+                         const ReplayOptions& options) {
+  std::string out = "\nfull pipeline by stage:\n";
+  absl::StrAppendFormat(&out, "  retrieval  recall@%d of the engaged test videos among the candidates: %.4f\n",
+                        stages.candidates, stages.retrieval_recall);
+  if (!stages.slates_replayed) {
+    absl::StrAppendFormat(&out, "  ranker     slate replay: not run (%s)\n",
+                          options.protocol == ReplayProtocol::kTimeSplit ? "no logged slates"
+                                                                        : "leave-last-out logs have no slates");
+  } else if (stages.slates.slates == 0) {
+    absl::StrAppendFormat(&out, "  ranker     slate replay: no logged test-period slate with engagement (%llu "
+                                "impressions, %llu served feeds read)\n",
+                          static_cast<unsigned long long>(stages.slates.impressions),
+                          static_cast<unsigned long long>(stages.served_feeds));
+  } else {
+    const RankerEpochMetrics& m = stages.slates.metrics;
+    absl::StrAppendFormat(&out,
+                          "  ranker     NDCG@10 re-ranking %llu logged slates with engagement: %.4f (the logged "
+                          "order: %.4f); %llu impressions (%llu served feeds read); AUC click %.4f, watch50 "
+                          "%.4f, like %.4f\n",
+                          static_cast<unsigned long long>(stages.slates.slates), m.slate_ndcg,
+                          stages.slates.logged_ndcg, static_cast<unsigned long long>(stages.slates.impressions),
+                          static_cast<unsigned long long>(stages.served_feeds), m.heads[kHeadClick].auc,
+                          m.heads[kHeadWatch].auc, m.heads[kHeadLike].auc);
+  }
+  for (const SystemResult& r : results) {
+    if (r.name == "full-pipeline") {
+      absl::StrAppendFormat(&out, "  feed       NDCG@%d %.4f, Recall@%d %.4f\n", options.k, r.metrics.ndcg,
+                            options.deep_k, r.recall_deep);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 absl::Status RunReplay(int argc, char** argv) {
   ReplayOptions options;
   std::string world, protocol = "time-split", split_time, json_path, models_dir,
       systems_flag = "random,most-popular,recent-popular,item-knn,two-tower,full-pipeline,oracle";
   int64_t bundle_version = 0;
+  std::string impression_log = "-";
+  uint64_t max_slate_impressions = 200000;
+  double new_video_days = 3.0;
   int64_t k = options.k, deep_k = options.deep_k, threads = options.threads;
   double recent_days = 3.0;
   FlagSet flags("vrec replay",
@@ -41,6 +118,14 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.Uint32("max-users", &options.max_test_users, "evaluate a deterministic sample of this many test users (0: all)");
   flags.Uint64("seed", &options.seed, "seed for sampling and the random baseline");
   flags.Int("threads", &threads, "worker threads");
+  flags.String("impression-log", &impression_log,
+               "slate replay also re-ranks the feeds the server logged here (default: WORLD/impressions.jsonl if "
+               "it exists; '' for none)");
+  flags.Uint64("max-slate-impressions", &max_slate_impressions,
+               "slate replay: logged test-period impressions re-ranked, whole slates (0: all)");
+  flags.Uint32("new-user-history", &options.new_user_history,
+               "slice: users with fewer past engaged videos than this are new users");
+  flags.Double("new-video-days", &new_video_days, "slice: videos uploaded this many days before the test time are new");
   flags.String("json", &json_path, "also write the results as JSON to this file");
   flags.Bool("progress", &options.show_progress, "print progress on stderr");
   flags.Require("world");
@@ -65,6 +150,8 @@ absl::Status RunReplay(int argc, char** argv) {
   auto want = [&](absl::string_view name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
   options.threads = static_cast<int>(threads);
   options.recent_window_ms = static_cast<TimestampMs>(recent_days * kMsPerDay);
+  if (new_video_days <= 0) return absl::InvalidArgumentError("--new-video-days must be positive");
+  options.new_video_window_ms = static_cast<TimestampMs>(new_video_days * kMsPerDay);
   if (!split_time.empty()) {
     VREC_ASSIGN_OR_RETURN(options.split_time_ms, ParseTimestamp(split_time));
   }
@@ -74,6 +161,7 @@ absl::Status RunReplay(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(ReplayData data, BuildReplayData(world, catalog, manifest, options));
 
   std::vector<std::unique_ptr<Recommender>> owned;
+  PipelineStages stages;
   if (want("random")) owned.push_back(MakeRandomRecommender(data));
   if (want("most-popular")) owned.push_back(MakeMostPopularRecommender(data));
   if (want("recent-popular")) owned.push_back(MakeRecentPopularRecommender(data));
@@ -93,8 +181,13 @@ absl::Status RunReplay(int argc, char** argv) {
     owned.push_back(std::move(systems.two_tower));
     if (systems.full_pipeline != nullptr) {
       owned.push_back(std::move(systems.full_pipeline));
-      std::fprintf(stderr, "replay: full pipeline retrieval recall@%d (engaged test videos among the candidates): %.4f\n",
-                   systems.candidates_per_user, systems.retrieval_recall);
+      stages.has_ranker = true;
+      stages.candidates = systems.candidates_per_user;
+      stages.retrieval_recall = systems.retrieval_recall;
+      if (options.protocol == ReplayProtocol::kTimeSplit) {
+        VREC_RETURN_IF_ERROR(RunSlateReplay(world, bundle, data, impression_log, max_slate_impressions,
+                                            options.show_progress, &stages));
+      }
     }
   }
   if (want("oracle") && PathExists(WorldTruthPath(world))) {
@@ -107,6 +200,7 @@ absl::Status RunReplay(int argc, char** argv) {
   for (const auto& r : owned) systems.push_back(r.get());
   const std::vector<SystemResult> results = EvaluateSystems(data, systems, options);
   std::printf("%s", FormatReplayTable(data, results, options).c_str());
+  if (stages.has_ranker) std::printf("%s", FormatStages(stages, results, options).c_str());
   if (!json_path.empty()) {
     std::ofstream out(json_path);
     out << ReplayJson(world, data, results, options);

@@ -6,6 +6,7 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
@@ -41,7 +42,14 @@ void SampleCases(const ReplayOptions& options, std::vector<TestCase>* cases) {
 
 void MarkAvailable(const Catalog& catalog, TimestampMs before_ms, ReplayData* data) {
   data->is_available.assign(catalog.video_id_limit(), 0);
+  data->category_of.assign(catalog.video_id_limit(), 0);
+  data->upload_ms.assign(catalog.video_id_limit(), 0);
+  absl::flat_hash_map<std::string, uint32_t> categories;
   for (const Video& v : catalog.videos()) {
+    if (!v.category.empty()) {
+      data->category_of[v.id] = categories.try_emplace(v.category, categories.size() + 1).first->second;
+    }
+    data->upload_ms[v.id] = v.upload_ms;
     if (v.upload_ms < before_ms) {
       data->available.push_back(v.id);
       data->is_available[v.id] = 1;
@@ -282,6 +290,45 @@ class OracleRecommender : public Recommender {
   ExposureTable shared_;
 };
 
+// Beyond-accuracy sums over the scored lists of one thread.
+struct ListStats {
+  double diversity = 0;  // sum over lists with a known-category pair
+  uint64_t diverse_lists = 0;
+  double novelty = 0;  // sum over items
+  uint64_t items = 0, new_items = 0;
+
+  template <typename IsNew>
+  void Add(absl::Span<const VideoId> list, const ReplayData& data, IsNew is_new) {
+    uint64_t pairs = 0, different = 0;
+    for (size_t a = 0; a < list.size(); ++a) {
+      const uint32_t ca = list[a] < data.category_of.size() ? data.category_of[list[a]] : 0;
+      for (size_t b = a + 1; ca != 0 && b < list.size(); ++b) {
+        const uint32_t cb = list[b] < data.category_of.size() ? data.category_of[list[b]] : 0;
+        if (cb == 0) continue;
+        ++pairs;
+        different += ca != cb;
+      }
+    }
+    if (pairs > 0) {
+      diversity += double(different) / pairs;
+      ++diverse_lists;
+    }
+    const double total = double(data.past_engagements.size()) + data.available.size();
+    for (VideoId v : list) {
+      novelty += -std::log2((data.popular.count(v) + 1.0) / total);
+      new_items += is_new(v);
+    }
+    items += list.size();
+  }
+  void Merge(const ListStats& o) {
+    diversity += o.diversity;
+    diverse_lists += o.diverse_lists;
+    novelty += o.novelty;
+    items += o.items;
+    new_items += o.new_items;
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<ReplayProtocol> ParseReplayProtocol(absl::string_view name) {
@@ -338,13 +385,15 @@ std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
   size_t video_limit = data.is_available.size();
   for (const Recommender* system : systems) {
     const auto start = std::chrono::steady_clock::now();
-    std::vector<MetricsAccumulator> metrics(threads), deep(threads);
+    std::vector<MetricsAccumulator> metrics(threads), deep(threads), new_users(threads), new_videos(threads);
+    std::vector<ListStats> stats(threads);
     const int depth = std::max(options.k, options.deep_k);
     std::vector<std::vector<uint8_t>> shown(threads, std::vector<uint8_t>(video_limit, 0));
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
         std::vector<VideoId> list;
+        Relevance fresh_relevance;
         for (size_t i = t; i < data.cases.size(); i += threads) {
           const TestCase& test = data.cases[i];
           Rng rng(SplitMix64(options.seed) ^ SplitMix64(test.user));
@@ -353,7 +402,19 @@ std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
           if (list.size() > static_cast<size_t>(depth)) list.resize(depth);
           deep[t].Add(ScoreRanking(list, test.relevance, options.deep_k));
           if (list.size() > static_cast<size_t>(options.k)) list.resize(options.k);
-          metrics[t].Add(ScoreRanking(list, test.relevance, options.k));
+          const RankingMetrics m = ScoreRanking(list, test.relevance, options.k);
+          metrics[t].Add(m);
+          if (test.history.size() < options.new_user_history) new_users[t].Add(m);
+          auto is_new = [&](VideoId v) {
+            return v < data.upload_ms.size() && data.upload_ms[v] <= test.as_of_ms &&
+                   data.upload_ms[v] > test.as_of_ms - options.new_video_window_ms;
+          };
+          fresh_relevance.clear();
+          for (const auto& [v, grade] : test.relevance) {
+            if (is_new(v)) fresh_relevance.emplace_back(v, grade);
+          }
+          if (!fresh_relevance.empty()) new_videos[t].Add(ScoreRanking(list, fresh_relevance, options.k));
+          stats[t].Add(list, data, is_new);
           for (VideoId v : list) {
             if (v < video_limit) shown[t][v] = 1;
           }
@@ -366,10 +427,20 @@ std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
     for (int t = 1; t < threads; ++t) {
       metrics[0].Merge(metrics[t]);
       deep[0].Merge(deep[t]);
+      new_users[0].Merge(new_users[t]);
+      new_videos[0].Merge(new_videos[t]);
+      stats[0].Merge(stats[t]);
     }
     r.metrics = metrics[0].Mean();
     r.recall_deep = deep[0].Mean().recall;
     r.cases = metrics[0].count();
+    r.new_users = new_users[0].Mean();
+    r.new_user_cases = new_users[0].count();
+    r.new_videos = new_videos[0].Mean();
+    r.new_video_cases = new_videos[0].count();
+    r.diversity = stats[0].diverse_lists > 0 ? stats[0].diversity / stats[0].diverse_lists : 0.0;
+    r.novelty = stats[0].items > 0 ? stats[0].novelty / stats[0].items : 0.0;
+    r.new_video_share = stats[0].items > 0 ? double(stats[0].new_items) / stats[0].items : 0.0;
     uint64_t distinct = 0;
     for (size_t v = 0; v < video_limit; ++v) {
       bool any = false;
@@ -404,12 +475,27 @@ std::string FormatReplayTable(const ReplayData& data, const std::vector<SystemRe
                         data.cases.size(), static_cast<unsigned long long>(data.eligible_users),
                         data.available.size(), options.k);
   const int k = options.k;
-  absl::StrAppendFormat(&out, "%-16s %9s %9s %9s %9s %10s %9s\n", "system", absl::StrCat("NDCG@", k),
+  absl::StrAppendFormat(&out, "%-16s %9s %9s %9s %9s %10s %9s %9s %8s\n", "system", absl::StrCat("NDCG@", k),
                         absl::StrCat("Recall@", k), absl::StrCat("HR@", k), absl::StrCat("MAP@", k),
-                        absl::StrCat("Recall@", options.deep_k), "coverage");
+                        absl::StrCat("Recall@", options.deep_k), "coverage", "diversity", "novelty");
   for (const SystemResult& r : results) {
-    absl::StrAppendFormat(&out, "%-16s %9.4f %9.4f %9.4f %9.4f %10.4f %9.4f\n", r.name, r.metrics.ndcg,
-                          r.metrics.recall, r.metrics.hit, r.metrics.ap, r.recall_deep, r.coverage);
+    absl::StrAppendFormat(&out, "%-16s %9.4f %9.4f %9.4f %9.4f %10.4f %9.4f %9.4f %8.2f\n", r.name, r.metrics.ndcg,
+                          r.metrics.recall, r.metrics.hit, r.metrics.ap, r.recall_deep, r.coverage, r.diversity,
+                          r.novelty);
+  }
+  if (results.empty()) return out;
+  absl::StrAppendFormat(&out,
+                        "\nslices: new users (fewer than %u past engaged videos, %llu users); new videos (uploaded "
+                        "within %.1f days before the test time; relevant new videos for %llu users)\n",
+                        options.new_user_history, static_cast<unsigned long long>(results[0].new_user_cases),
+                        options.new_video_window_ms / double(kMsPerDay),
+                        static_cast<unsigned long long>(results[0].new_video_cases));
+  absl::StrAppendFormat(&out, "%-16s %14s %14s %16s %16s %14s\n", "system", absl::StrCat("new-user NDCG@", k),
+                        absl::StrCat("new-user HR@", k), absl::StrCat("new-video NDCG@", k),
+                        absl::StrCat("new-video Rec@", k), "new-video share");
+  for (const SystemResult& r : results) {
+    absl::StrAppendFormat(&out, "%-16s %14.4f %14.4f %16.4f %16.4f %14.4f\n", r.name, r.new_users.ndcg,
+                          r.new_users.hit, r.new_videos.ndcg, r.new_videos.recall, r.new_video_share);
   }
   return out;
 }
@@ -436,6 +522,19 @@ std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
     w.Key("map").Double(r.metrics.ap);
     w.Key("recall_deep").Double(r.recall_deep);
     w.Key("coverage").Double(r.coverage);
+    w.Key("diversity").Double(r.diversity);
+    w.Key("novelty").Double(r.novelty);
+    w.Key("new_users").BeginObject();
+    w.Key("users").Uint(r.new_user_cases);
+    w.Key("ndcg").Double(r.new_users.ndcg);
+    w.Key("hr").Double(r.new_users.hit);
+    w.EndObject();
+    w.Key("new_videos").BeginObject();
+    w.Key("users").Uint(r.new_video_cases);
+    w.Key("ndcg").Double(r.new_videos.ndcg);
+    w.Key("recall").Double(r.new_videos.recall);
+    w.Key("share_recommended").Double(r.new_video_share);
+    w.EndObject();
     w.Key("users").Uint(r.cases);
     w.Key("seconds").Double(r.seconds, 4);
     w.EndObject();

@@ -45,6 +45,10 @@ struct ReplayOptions {
   uint64_t seed = 1;                    // sampling and the random baseline
   int threads = 2;
   bool show_progress = true;
+  // Slices: users with fewer past engaged videos than this are new users; videos uploaded
+  // within this window before the test time are new videos.
+  uint32_t new_user_history = 5;
+  TimestampMs new_video_window_ms = 3 * kMsPerDay;
 };
 
 // One test point: a user, the time the system answers as of, what it already knows about
@@ -71,6 +75,10 @@ struct ReplayData {
   // Every past engagement, sorted by (user, time): what learned baselines may train on.
   std::vector<Engagement> past_engagements;
   LeaveLastOutItems held_out;             // leave-last-out only
+  // By video id: category (0: unknown, else a dense index of the catalog's category names)
+  // and upload time, for diversity and the new-video slice.
+  std::vector<uint32_t> category_of;
+  std::vector<TimestampMs> upload_ms;
 
   // Whether a logged event is in the past that systems may learn from.
   bool InPast(const Event& e) const {
@@ -108,6 +116,20 @@ struct SystemResult {
   RankingMetrics metrics;
   double recall_deep = 0;  // Recall@deep_k
   double coverage = 0;  // distinct recommended videos / available videos
+  // Intra-list diversity: share of pairs in the top k of different categories (pairs of
+  // videos with a known category), averaged over lists.
+  double diversity = 0;
+  // Novelty: mean self-information -log2 of a recommended video's share of past engagement
+  // (add-one smoothed), in bits; higher means less popular.
+  double novelty = 0;
+  // Slices. New users: the metrics over test users with few past engaged videos. New videos:
+  // the metrics against only the relevant videos that were new at the test time, over users
+  // with any; and the share of recommended videos that were new.
+  RankingMetrics new_users;
+  uint64_t new_user_cases = 0;
+  RankingMetrics new_videos;
+  uint64_t new_video_cases = 0;
+  double new_video_share = 0;
   uint64_t cases = 0;
   double seconds = 0;
 };

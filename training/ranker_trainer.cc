@@ -88,6 +88,8 @@ void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, co
   }
 }
 
+absl::Status CollectLabels(const std::string& path, const Catalog& catalog, TimestampMs from_ms, LabelMap* labels);
+
 // Pass 1: where to start so that at most max_examples training impressions are kept, and
 // the labels of the impressions from there on.
 absl::Status ReadLabels(const std::string& world_dir, const Catalog& catalog, const WorldManifest& manifest,
@@ -119,9 +121,15 @@ absl::Status ReadLabels(const std::string& world_dir, const Catalog& catalog, co
       kept += per_hour[h];
     }
   }
+  return CollectLabels(path, catalog, data->from_ms, labels);
+}
+
+// The labels of every request's videos from the engagement events (with a request id) at or
+// after from_ms.
+absl::Status CollectLabels(const std::string& path, const Catalog& catalog, TimestampMs from_ms, LabelMap* labels) {
   return ForEachEventBlock(path, [&](absl::Span<const Event> block) {
     for (const Event& e : block) {
-      if (e.request_id == 0 || e.timestamp_ms < data->from_ms || !IsEngagement(e.type)) continue;
+      if (e.request_id == 0 || e.timestamp_ms < from_ms || !IsEngagement(e.type)) continue;
       const Video* video = catalog.FindVideo(e.video_id);
       uint8_t bits = kLabelClick;
       if (e.type == EventType::kWatch &&
@@ -136,8 +144,11 @@ absl::Status ReadLabels(const std::string& world_dir, const Catalog& catalog, co
 }
 
 // Pass 2: point-in-time features of every kept impression, one user snapshot per slate.
+// `served` (sorted by time, may be null) are impressions from outside the log (the server's
+// impression log), taken in time order with the log's but never applied to the features.
 absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog, const WorldManifest& manifest,
-                           const RankerTrainOptions& o, const LabelMap& labels, RankerData* data) {
+                           const RankerTrainOptions& o, const LabelMap& labels, RankerData* data,
+                           const std::vector<Event>* served = nullptr) {
   const TransformOptions& t = o.model.transform;
   FeatureReplay replay(catalog, o.update);
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader, EventLogReader::Open(WorldEventsPath(world_dir)));
@@ -148,11 +159,20 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
   std::vector<CreatorId> creators;
   uint64_t validation_impressions = 0;
   Rng rng(o.seed ^ 0x9e9);
+  size_t next_served = 0;
   bool done = false;
   while (!done) {
     VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
-    if (block.empty()) break;
-    for (const Event& e : block) {
+    const bool log_ended = block.empty();
+    size_t b = 0;
+    while (true) {
+      // The next event in time: a served impression first when it is not later than the
+      // log's next one (after the log's end, the rest of them).
+      const bool served_left = served != nullptr && next_served < served->size();
+      const bool from_served =
+          served_left && (b < block.size() ? (*served)[next_served].timestamp_ms <= block[b].timestamp_ms : log_ended);
+      if (!from_served && b >= block.size()) break;
+      const Event& e = from_served ? (*served)[next_served++] : block[b++];
       if (e.timestamp_ms >= data->end_ms) {
         done = true;
         break;
@@ -162,7 +182,7 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
         // Whole slates only: stop taking validation slates once the cap is reached.
         if (validation && o.max_validation > 0 && e.request_id != current &&
             validation_impressions >= o.max_validation) {
-          replay.Apply(e);
+          if (!from_served) replay.Apply(e);
           continue;
         }
         validation_impressions += validation;
@@ -198,8 +218,9 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
         list.push_back(ex);
         ++data->slates.back().size;
       }
-      replay.Apply(e);
+      if (!from_served) replay.Apply(e);
     }
+    if (log_ended) break;
     read += block.size();
     progress.Update(read);
   }
@@ -648,6 +669,41 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   m.Set("complete", "1");
   VREC_RETURN_IF_ERROR(m.Write(BundleManifestPath(bundle)));
   return summary;
+}
+
+absl::StatusOr<SlateReplayResult> ReplayRankerOnSlates(const std::string& world_dir, const std::string& bundle_dir,
+                                                       const SlateReplayOptions& options) {
+  VREC_ASSIGN_OR_RETURN(const KeyValueFile manifest, ReadBundleManifest(bundle_dir));
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const RankerModel> ranker, LoadBundleRanker(bundle_dir, manifest));
+  VREC_ASSIGN_OR_RETURN(const TwoTowerConfig two_tower_config, ReadModelConfig(manifest));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower,
+                        TwoTowerModel::Load(BundleModelPath(bundle_dir), two_tower_config));
+  RankerTrainOptions o;
+  o.model.transform = two_tower_config.transform;
+  o.sampled_negatives = 0;
+  o.retrieval_dropout = 0;
+  o.max_validation = options.max_impressions;
+  o.show_progress = options.show_progress;
+  if (manifest.Has("features.history_length")) {
+    VREC_ASSIGN_OR_RETURN(const int64_t history, manifest.GetInt("features.history_length"));
+    o.update.history_length = static_cast<uint32_t>(history);
+  }
+  VREC_ASSIGN_OR_RETURN(WorldManifest world, ReadWorldManifest(world_dir));
+  VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
+  RankerData data;
+  data.from_ms = options.from_ms;
+  data.validation_ms = options.from_ms;  // every slate is scored, none trained on
+  data.end_ms = options.until_ms > 0 ? options.until_ms : world.end_ms + 1;
+  LabelMap labels;
+  VREC_RETURN_IF_ERROR(CollectLabels(WorldEventsPath(world_dir), catalog, data.from_ms, &labels));
+  VREC_RETURN_IF_ERROR(BuildExamples(world_dir, catalog, world, o, labels, &data, &options.served));
+  labels = LabelMap();
+  VREC_RETURN_IF_ERROR(AddRetrievalScores(*two_tower, o, &data));
+  SlateReplayResult result;
+  result.impressions = data.validation.size();
+  if (data.validation.empty()) return result;
+  result.metrics = Validate(*ranker, data, &result.logged_ndcg, &result.slates);
+  return result;
 }
 
 }  // namespace vrec

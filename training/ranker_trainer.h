@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/event_log.h"
 #include "common/types.h"
 #include "featurestore/features.h"
 #include "ranking/ranker.h"
@@ -90,6 +91,30 @@ struct RankerTrainSummary {
 // sampled catalog videos instead. FailedPrecondition when there is no complete base bundle.
 absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, const std::string& models_dir,
                                                const RankerTrainOptions& options);
+
+// Slate replay: the logged slates shown in [from_ms, until_ms) — impression events with a
+// request id in the world's log, plus `served` (impressions from the server's impression log,
+// sorted by time) — re-ranked by a bundle's ranker with the same point-in-time examples as
+// training (features as of each request, the bundle's two-tower retrieval score), labelled by
+// the same request's engagement in the log.
+struct SlateReplayOptions {
+  TimestampMs from_ms = 0;
+  TimestampMs until_ms = 0;           // 0: the end of the log
+  uint64_t max_impressions = 200000;  // whole slates, from from_ms on (0: all)
+  std::vector<Event> served;
+  bool show_progress = true;
+};
+
+struct SlateReplayResult {
+  uint64_t slates = 0;             // slates with any engagement (the ones NDCG is over)
+  uint64_t impressions = 0;
+  RankerEpochMetrics metrics;      // per-head AUC and log-loss, and the ranker's slate NDCG@10
+  double logged_ndcg = 0;          // NDCG@10 of the order the slates were shown in
+};
+
+// NotFound when the bundle has no ranker.
+absl::StatusOr<SlateReplayResult> ReplayRankerOnSlates(const std::string& world_dir, const std::string& bundle_dir,
+                                                       const SlateReplayOptions& options);
 
 }  // namespace vrec
 
