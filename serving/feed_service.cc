@@ -1,6 +1,7 @@
 #include "serving/feed_service.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 #include "absl/strings/numbers.h"
@@ -207,8 +208,13 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   if (pinned == nullptr) return JsonError(503, "unavailable", "no model is loaded");
   const FeedModel& m = *pinned;
   const TimestampMs now = clock_->NowMs();
+  // Stage timings, reported with debug=1: user read, retrieval, video reads, ranker, re-rank.
+  using Clock = std::chrono::steady_clock;
+  std::array<Clock::time_point, 6> marks;
+  marks.fill(Clock::now());
 
   absl::StatusOr<UserRead> user = store_->GetUser(feed.user_id, now);
+  marks[1] = Clock::now();
   if (!user.ok()) return StatusToResponse(user.status());
   const bool cold_start = user->profile == FeatureStatus::kMissing && user->history == FeatureStatus::kMissing;
   if (cold_start) metrics_.Increment("vrec_feed_cold_start_total");
@@ -222,6 +228,7 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
 
   thread_local RetrievalResult retrieved;
   m.retriever->Retrieve(user->features, FeatureContext{now, feed.device}, skip, &retrieved);
+  marks[2] = marks[3] = marks[4] = marks[5] = Clock::now();
   for (const SourceFailure& f : retrieved.failures) {
     metrics_.Increment(absl::StrCat("vrec_source_failures_total{source=\"", SourceName(f.source), "\"}"));
   }
@@ -240,8 +247,10 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
     for (const Candidate& c : candidates) ids.push_back(c.video);
     for (const HistoryEntry& h : user->features.history) ids.push_back(h.video_id);  // for their creators
     if (absl::Status s = store_->GetVideos(ids, now, &videos); !s.ok()) return StatusToResponse(s);
+    marks[3] = Clock::now();
     absl::Status scored = RankCandidates(*m.ranker, user->features, FeatureContext{now, feed.device}, candidates,
                                          videos, &heads);
+    marks[4] = marks[5] = Clock::now();
     if (scored.ok()) {
       thread_local std::vector<RerankInput> rerank;
       rerank.resize(candidates.size());
@@ -251,6 +260,7 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
                      v.upload_ms, candidates[i].from(kSourceFresh)};
       }
       Rerank(rerank, feed.count, now, m.rerank, request_id, &served);
+      marks[5] = Clock::now();
       ranked = true;
     } else {
       metrics_.Increment("vrec_ranker_failures_total");
@@ -267,6 +277,7 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
       served[i].score = candidates[i].score;
     }
     if (absl::Status s = store_->GetVideos(ids, now, &videos); !s.ok()) return StatusToResponse(s);
+    marks[3] = marks[4] = marks[5] = Clock::now();
   }
   const bool degraded = !retrieved.failures.empty() || !ranker_status.ok();
   if (degraded) metrics_.Increment("vrec_feed_degraded_total");
@@ -279,6 +290,15 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   w.Key("user_id").Uint(feed.user_id);
   w.Key("cold_start").Bool(cold_start);
   w.Key("ranked").Bool(ranked);
+  if (feed.debug) {
+    static constexpr const char* kStages[] = {"user_features", "retrieval", "video_features", "ranker", "rerank"};
+    w.Key("candidates").Uint(candidates.size());
+    w.Key("timings_ms").BeginObject();
+    for (size_t i = 0; i < 5; ++i) {
+      w.Key(kStages[i]).Double(std::chrono::duration<double, std::milli>(marks[i + 1] - marks[i]).count(), 3);
+    }
+    w.EndObject();
+  }
   if (ranked) {
     w.Key("score_weights").BeginObject();
     for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(m.ranker->config().head_weights[h]);

@@ -1,9 +1,11 @@
 #include "serving/model_updater.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -57,6 +59,7 @@ absl::StatusOr<std::shared_ptr<const FeedModel>> ModelUpdater::LoadInitial() {
 
 absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
   absl::MutexLock lock(&mu_);
+  const auto start = std::chrono::steady_clock::now();
   if (!models_dir_.empty()) {
     absl::StatusOr<int64_t> latest = LatestCompleteBundle(models_dir_);
     const int64_t current = bundle_ != nullptr ? bundle_->version : 0;
@@ -84,13 +87,21 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
   }
   service->SetModel(MakeFeedModel(bundle_, ranker_, std::move(*popularity), options_));
   service->metrics().Increment("vrec_model_refreshes_total");
+  service->metrics().Increment(
+      "vrec_model_refresh_milliseconds_total",
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
   return absl::OkStatus();
 }
 
 void ModelUpdater::Start(FeedService* service, absl::Duration period) {
   thread_ = std::thread([this, service, period] {
-    // Refreshes scan every video; at a lower priority they yield the cores to requests.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+    // Refreshes scan every video and must not take a core from requests: SCHED_IDLE runs
+    // this thread only on time the request threads leave idle (with a lower nice level as the
+    // fallback where that policy is refused). Under saturation a refresh is slow, not lost.
+    const sched_param idle{};
+    if (sched_setscheduler(static_cast<pid_t>(syscall(SYS_gettid)), SCHED_IDLE, &idle) != 0) {
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+    }
     while (!stop_.WaitForNotificationWithTimeout(period)) {
       if (absl::Status s = RefreshOnce(service); !s.ok()) {
         std::fprintf(stderr, "model refresh failed (keeping the current model): %s\n", s.ToString().c_str());

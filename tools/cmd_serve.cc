@@ -1,12 +1,16 @@
 // `vrec serve`: loads a world's feature store and model bundle and serves the HTTP API until SIGINT/SIGTERM.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/random.h"
 #include "common/status.h"
 #include "common/world.h"
 #include "featurestore/feature_store.h"
@@ -34,6 +38,8 @@ absl::Status RunServe(int argc, char** argv) {
   double refresh_seconds = 60;
   uint32_t port = server_options.port, threads = server_options.threads;
   uint64_t body_limit = server_options.body_limit_bytes, cache_mb = store_options.block_cache_bytes >> 20;
+  bool lock_memory = true;
+  uint32_t warmup = 300;
   FlagSet flags("vrec serve",
                 "Serves the feed API (GET /v1/feed, POST /v1/events, /healthz, /readyz, /metrics) over HTTP.");
   flags.String("world", &world, "world directory (its event log receives POST /v1/events)");
@@ -64,6 +70,10 @@ absl::Status RunServe(int argc, char** argv) {
   flags.Uint64("body-limit-bytes", &body_limit, "largest accepted request body");
   flags.Uint32("max-count", &feed_options.max_count, "largest allowed `count` per feed request");
   flags.Uint64("block-cache-mb", &cache_mb, "RocksDB block cache size in MiB");
+  flags.Uint32("warmup-requests", &warmup, "feeds served internally after loading, before listening");
+  flags.Bool("lock-memory", &lock_memory,
+             "after loading, lock the process's memory (mlockall) so the OS cannot evict the feature store's "
+             "mapped files or the models: a page read back from disk costs a request milliseconds");
   flags.Require("world");
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
@@ -115,6 +125,34 @@ absl::Status RunServe(int argc, char** argv) {
                model->ranker != nullptr ? ", with ranker" : (model->bundle != nullptr ? ", no ranker" : ""),
                model->popularity.trending->ranked().size(), clock_mode.c_str(),
                FormatTimestamp(clock.NowMs()).c_str(), timer.ElapsedSeconds());
+  if (lock_memory) {
+    // Current pages (the store's memory-mapped tables, the index, the models) and future ones
+    // (tables written after ingestion, per-request buffers) stay resident.
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0) {
+      std::fprintf(stderr, "memory locked (mlockall): the store, index and models stay resident\n");
+    } else {
+      std::fprintf(stderr,
+                   "warning: --lock-memory: mlockall failed (%s); serving unlocked: pages the OS evicts are read "
+                   "back from disk on demand (raise `ulimit -l` or grant CAP_IPC_LOCK, or pass --nolock-memory)\n",
+                   std::strerror(errno));
+    }
+  }
+  if (warmup > 0) {
+    // The first feeds after loading run several times slower (cold caches, lazily built
+    // library state); serve a few before listening, with no impression log or metrics.
+    Progress warm_timer("warm-up", 0, "", false);
+    VREC_ASSIGN_OR_RETURN(const WorldManifest manifest, ReadWorldManifest(world));
+    FeedService warm(feed_options, model, store.get(), nullptr, &clock, nullptr);
+    HttpRequest request;
+    request.method = "GET";
+    request.path = "/v1/feed";
+    for (uint32_t i = 0; i < warmup; ++i) {
+      const uint64_t user = manifest.num_users > 0 ? SplitMix64(i + 1) % manifest.num_users : i;
+      request.params = {{"user_id", absl::StrCat(user)}, {"count", "20"}};
+      warm.Handle(request);
+    }
+    std::fprintf(stderr, "warmed up with %u feeds in %.1f s\n", warmup, warm_timer.ElapsedSeconds());
+  }
   std::unique_ptr<ImpressionLog> impressions;
   if (impression_log == "default") impression_log = world + "/impressions.jsonl";
   if (!impression_log.empty()) {
