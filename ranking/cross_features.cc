@@ -5,6 +5,14 @@
 
 namespace vrec {
 
+void CatalogHistoryCreators(const UserFeatures& user, const Catalog& catalog, std::vector<CreatorId>* out) {
+  out->clear();
+  for (const HistoryEntry& h : user.history) {
+    const Video* video = catalog.FindVideo(h.video_id);
+    out->push_back(video != nullptr ? video->creator_id : kInvalidId);
+  }
+}
+
 UserCrossContext::UserCrossContext(const UserFeatures& user, absl::Span<const CreatorId> history_creators) {
   affinity_.reserve(user.affinity.size());
   for (const CategoryAffinity& a : user.affinity) {

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "common/types.h"
+#include "common/world.h"
 #include "featurestore/features.h"
 
 namespace vrec {
@@ -37,6 +38,10 @@ struct CrossInputs {
 
   bool operator==(const CrossInputs& o) const { return dense == o.dense; }
 };
+
+// The creator of each video in the user's history, from the catalog (offline jobs; the server
+// reads them from the store): kInvalidId where the catalog does not know the video.
+void CatalogHistoryCreators(const UserFeatures& user, const Catalog& catalog, std::vector<CreatorId>* out);
 
 // The user's side of the cross features, computed once per request (or training slate).
 // Immutable after construction; holds no pointer into `user`.

@@ -288,11 +288,7 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
           ++recall_cases;
         }
         const UserFeatures& user = replay.user(test.user);
-        creators.clear();
-        for (const HistoryEntry& h : user.history) {
-          const Video* video = catalog.FindVideo(h.video_id);
-          creators.push_back(video != nullptr ? video->creator_id : kInvalidId);
-        }
+        CatalogHistoryCreators(user, catalog, &creators);
         const UserCrossContext context(user, creators);
         candidate_inputs.clear();
         cross.clear();

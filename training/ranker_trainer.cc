@@ -194,11 +194,7 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
                                 data->slates.back().validation ? &data->validation : &data->train);
           }
           const UserFeatures& user = replay.user(e.user_id);
-          creators.clear();
-          for (const HistoryEntry& h : user.history) {
-            const Video* v = catalog.FindVideo(h.video_id);
-            creators.push_back(v != nullptr ? v->creator_id : kInvalidId);
-          }
+          CatalogHistoryCreators(user, catalog, &creators);
           cross.emplace(user, creators);
           Slate slate;
           slate.user = TransformUser(user, FeatureContext{e.timestamp_ms, e.device}, t);
@@ -269,11 +265,7 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
           }
         } else if (!validation || o.max_validation == 0 || data->validation.size() < o.max_validation) {
           const UserFeatures& user = replay.user(e.user_id);
-          creators.clear();
-          for (const HistoryEntry& h : user.history) {
-            const Video* v = catalog.FindVideo(h.video_id);
-            creators.push_back(v != nullptr ? v->creator_id : kInvalidId);
-          }
+          CatalogHistoryCreators(user, catalog, &creators);
           const UserCrossContext cross(user, creators);
           Slate slate;
           slate.user = TransformUser(user, FeatureContext{e.timestamp_ms, e.device}, t);
@@ -302,6 +294,18 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
     return absl::OkStatus();
   }));
   progress.Finish(read);
+  return absl::OkStatus();
+}
+
+// Features exactly as the bundle's two-tower was trained on: its transforms and history length.
+absl::Status UseBundleFeatures(const KeyValueFile& manifest, const TwoTowerConfig& two_tower,
+                               RankerTrainOptions* o) {
+  o->model.transform = two_tower.transform;
+  VREC_RETURN_IF_ERROR(o->model.Validate());
+  if (manifest.Has("features.history_length")) {
+    VREC_ASSIGN_OR_RETURN(const int64_t history, manifest.GetInt("features.history_length"));
+    o->update.history_length = static_cast<uint32_t>(history);
+  }
   return absl::OkStatus();
 }
 
@@ -458,12 +462,7 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   VREC_ASSIGN_OR_RETURN(const TwoTowerConfig two_tower_config, ReadModelConfig(base_manifest));
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower,
                         TwoTowerModel::Load(BundleModelPath(base_dir), two_tower_config));
-  o.model.transform = two_tower_config.transform;
-  VREC_RETURN_IF_ERROR(o.model.Validate());
-  if (base_manifest.Has("features.history_length")) {
-    VREC_ASSIGN_OR_RETURN(const int64_t history, base_manifest.GetInt("features.history_length"));
-    o.update.history_length = static_cast<uint32_t>(history);
-  }
+  VREC_RETURN_IF_ERROR(UseBundleFeatures(base_manifest, two_tower_config, &o));
 
   VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world_dir));
   VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
@@ -679,15 +678,11 @@ absl::StatusOr<SlateReplayResult> ReplayRankerOnSlates(const std::string& world_
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower,
                         TwoTowerModel::Load(BundleModelPath(bundle_dir), two_tower_config));
   RankerTrainOptions o;
-  o.model.transform = two_tower_config.transform;
   o.sampled_negatives = 0;
   o.retrieval_dropout = 0;
   o.max_validation = options.max_impressions;
   o.show_progress = options.show_progress;
-  if (manifest.Has("features.history_length")) {
-    VREC_ASSIGN_OR_RETURN(const int64_t history, manifest.GetInt("features.history_length"));
-    o.update.history_length = static_cast<uint32_t>(history);
-  }
+  VREC_RETURN_IF_ERROR(UseBundleFeatures(manifest, two_tower_config, &o));
   VREC_ASSIGN_OR_RETURN(WorldManifest world, ReadWorldManifest(world_dir));
   VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
   RankerData data;
