@@ -67,6 +67,19 @@ int Grade(uint8_t labels) {
   return (labels & kLabelClick) ? 1 : 0;
 }
 
+// The head labels one engagement event sets: click for any, watch50 for a long watch
+// (RelevanceGrade >= 2), like for a like or share.
+uint8_t EngagementLabels(const Event& e, const Catalog& catalog) {
+  const Video* video = catalog.FindVideo(e.video_id);
+  uint8_t bits = kLabelClick;
+  if (e.type == EventType::kWatch &&
+      RelevanceGrade(e.type, e.watch_time_ms, video != nullptr ? video->duration_ms : 0) >= 2) {
+    bits |= kLabelWatch;
+  }
+  if (e.type == EventType::kLike || e.type == EventType::kShare) bits |= kLabelLike;
+  return bits;
+}
+
 // Appends `count` videos drawn uniformly from the catalog (uploaded by `now`) to `list` as
 // not-shown examples of the last slate, with features as they are now.
 void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, const UserCrossContext& cross,
@@ -130,14 +143,7 @@ absl::Status CollectLabels(const std::string& path, const Catalog& catalog, Time
   return ForEachEventBlock(path, [&](absl::Span<const Event> block) {
     for (const Event& e : block) {
       if (e.request_id == 0 || e.timestamp_ms < from_ms || !IsEngagement(e.type)) continue;
-      const Video* video = catalog.FindVideo(e.video_id);
-      uint8_t bits = kLabelClick;
-      if (e.type == EventType::kWatch &&
-          RelevanceGrade(e.type, e.watch_time_ms, video != nullptr ? video->duration_ms : 0) >= 2) {
-        bits |= kLabelWatch;
-      }
-      if (e.type == EventType::kLike || e.type == EventType::kShare) bits |= kLabelLike;
-      (*labels)[{e.request_id, e.video_id}] |= bits;
+      (*labels)[{e.request_id, e.video_id}] |= EngagementLabels(e, catalog);
     }
     return absl::OkStatus();
   });
@@ -246,13 +252,7 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
       if (e.timestamp_ms >= data->end_ms) break;
       if (held_out != nullptr && held_out->IsTest(e.user_id, e.video_id)) continue;  // never seen
       if (IsEngagement(e.type) && e.timestamp_ms >= data->from_ms) {
-        const Video* catalog_video = catalog.FindVideo(e.video_id);
-        uint8_t bits = kLabelClick;
-        if (e.type == EventType::kWatch &&
-            RelevanceGrade(e.type, e.watch_time_ms, catalog_video != nullptr ? catalog_video->duration_ms : 0) >= 2) {
-          bits |= kLabelWatch;
-        }
-        if (e.type == EventType::kLike || e.type == EventType::kShare) bits |= kLabelLike;
+        const uint8_t bits = EngagementLabels(e, catalog);
         const bool validation = held_out != nullptr ? (e.user_id < held_out->validation.size() &&
                                                        held_out->validation[e.user_id] == e.video_id)
                                                     : e.timestamp_ms >= data->validation_ms;
@@ -536,7 +536,6 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     std::vector<size_t> order(data.train.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     const size_t steps_per_epoch = data.train.size() / o.batch_size;
-    const uint64_t total_steps = steps_per_epoch * o.epochs;
     std::vector<UserInputs> users(o.batch_size);
     std::vector<VideoInputs> videos(o.batch_size);
     std::vector<CrossInputs> cross(o.batch_size);
@@ -546,9 +545,7 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     std::vector<float> weights(o.batch_size * kNumRankerHeads);
     // The position offset explains position bias in engagement, never exposure.
     const torch::Tensor engagement_heads = torch::tensor({1.0f, 1.0f, 1.0f, 0.0f}).unsqueeze(0);
-    const auto start = std::chrono::steady_clock::now();
-    auto last_print = start;
-    uint64_t done_steps = 0;
+    StepProgress progress("train-ranker", o.epochs, steps_per_epoch, o.batch_size, o.show_progress);
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
       for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.UniformInt(i)]);
       double loss_sum = 0;
@@ -576,22 +573,8 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
             torch::from_blob(weights.data(), {o.batch_size, kNumRankerHeads}, torch::kFloat32);
         const torch::Tensor loss =
             torch::binary_cross_entropy_with_logits(logits, y, w, {}, at::Reduction::Sum) / o.batch_size;
-        dense.zero_grad();
-        sparse.zero_grad();
-        loss.backward();
-        dense.step();
-        SparseAdagradStep(sparse);
-        loss_sum += loss.item<double>();
-        ++done_steps;
-        const auto now = std::chrono::steady_clock::now();
-        if (o.show_progress && (std::chrono::duration<double>(now - last_print).count() > 2.0 ||
-                                step + 1 == steps_per_epoch)) {
-          last_print = now;
-          const double rate = done_steps * o.batch_size / std::chrono::duration<double>(now - start).count();
-          std::fprintf(stderr, "train-ranker: epoch %d/%d step %zu/%zu loss %.4f, %s examples/s, ETA %.0f s\n", epoch,
-                       o.epochs, step + 1, steps_per_epoch, loss_sum / (step + 1), HumanCount(rate).c_str(),
-                       (total_steps - done_steps) * o.batch_size / rate);
-        }
+        loss_sum += OptimizerStep(loss, dense, sparse);
+        progress.Step(epoch, step, loss_sum / (step + 1));
       }
       net->eval();
       uint64_t slates = 0;
@@ -619,8 +602,8 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
       }
       VREC_RETURN_IF_ERROR(model->Save(absl::StrCat(bundle, "/checkpoints/ranker-epoch-", epoch, ".pt")));
     }
-    summary.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    summary.examples_per_second = done_steps * o.batch_size / std::max(1e-9, summary.train_seconds);
+    summary.train_seconds = progress.seconds();
+    summary.examples_per_second = progress.examples_per_second(summary.train_seconds);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("ranker training failed: ", e.what_without_backtrace()));
   }

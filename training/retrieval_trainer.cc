@@ -227,9 +227,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
     std::vector<size_t> order(data.train.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     const size_t steps_per_epoch = data.train.size() / o.batch_size;
-    const uint64_t total_steps = steps_per_epoch * o.epochs;
-    const auto start = std::chrono::steady_clock::now();
-    uint64_t done_steps = 0;
+    StepProgress progress("train-retrieval", o.epochs, steps_per_epoch, o.batch_size, o.show_progress);
     std::vector<UserInputs> users(o.batch_size);
     std::vector<VideoInputs> videos(o.batch_size);
     std::vector<VideoId> batch_ids(o.batch_size);
@@ -238,7 +236,6 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
     std::vector<VideoId> negative_ids(o.uniform_negatives);
     const float uniform_correction =
         o.uniform_negatives > 0 ? std::log(static_cast<float>(o.uniform_negatives) / data.candidates.size()) : 0.0f;
-    auto last_print = start;
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
       for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.UniformInt(i)]);
       double loss_sum = 0.0;
@@ -275,23 +272,8 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
         }
         const torch::Tensor loss =
             torch::nn::functional::cross_entropy(logits, torch::arange(o.batch_size, torch::kInt64));
-        dense.zero_grad();
-        sparse.zero_grad();
-        loss.backward();
-        dense.step();
-        SparseAdagradStep(sparse);
-        loss_sum += loss.item<double>();
-        ++done_steps;
-        const auto now = std::chrono::steady_clock::now();
-        if (o.show_progress && (std::chrono::duration<double>(now - last_print).count() > 2.0 ||
-                                step + 1 == steps_per_epoch)) {
-          last_print = now;
-          const double elapsed = std::chrono::duration<double>(now - start).count();
-          const double rate = done_steps * o.batch_size / elapsed;
-          std::fprintf(stderr, "train-retrieval: epoch %d/%d step %zu/%zu loss %.4f, %s examples/s, ETA %.0f s\n",
-                       epoch, o.epochs, step + 1, steps_per_epoch, loss_sum / (step + 1), HumanCount(rate).c_str(),
-                       (total_steps - done_steps) * o.batch_size / rate);
-        }
+        loss_sum += OptimizerStep(loss, dense, sparse);
+        progress.Step(epoch, step, loss_sum / (step + 1));
       }
       const double recall = ValidationRecall(net, data, sample, o.validation_k);
       summary.validation_recall.push_back(recall);
@@ -302,8 +284,8 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
       }
       VREC_RETURN_IF_ERROR(model->Save(absl::StrCat(bundle, "/checkpoints/epoch-", epoch, ".pt")));
     }
-    summary.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    summary.examples_per_second = done_steps * o.batch_size / std::max(1e-9, summary.train_seconds);
+    summary.train_seconds = progress.seconds();
+    summary.examples_per_second = progress.examples_per_second(summary.train_seconds);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("training failed: ", e.what_without_backtrace()));
   }
