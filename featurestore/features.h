@@ -93,6 +93,14 @@ struct UserFeatures {
   const HistoryEntry* FindHistory(VideoId video) const;
 };
 
+// A history entry worth expanding into similar videos (the item-to-item source, the ranker's
+// item-to-item cross feature): a click, a real watch, a like or a share, and no negative signal.
+inline bool IsEngagedEntry(const HistoryEntry& h) {
+  if (h.signals & (HistoryEntry::kSkipped | HistoryEntry::kNotInterested)) return false;
+  return (h.signals & (HistoryEntry::kClicked | HistoryEntry::kLiked | HistoryEntry::kShared)) ||
+         h.watch_ratio >= 0.3f;
+}
+
 struct FeatureUpdateOptions {
   // Videos kept in a user's recent history (the feed never shows them again). Default 100.
   uint32_t history_length = 100;

@@ -13,6 +13,47 @@ void CatalogHistoryCreators(const UserFeatures& user, const Catalog& catalog, st
   }
 }
 
+void EngagedSeeds(const UserFeatures& user, std::vector<VideoId>* out) {
+  out->clear();
+  for (auto it = user.history.rbegin(); it != user.history.rend() && out->size() < kCrossSeeds; ++it) {
+    if (IsEngagedEntry(*it)) out->push_back(it->video_id);
+  }
+}
+
+bool ItemToItemScore(absl::Span<const float* const> seeds, const float* embedding, int dim, float* score) {
+  if (embedding == nullptr) return false;
+  bool any = false;
+  float best = 0;
+  for (const float* seed : seeds) {
+    if (seed == nullptr) continue;
+    float dot = 0;
+    for (int d = 0; d < dim; ++d) dot += seed[d] * embedding[d];
+    best = any ? std::max(best, dot) : dot;
+    any = true;
+  }
+  if (any) *score = best;
+  return any;
+}
+
+void CrossInputs::SetRetrievalScore(float score, bool known) {
+  dense[kCrossRetrievalScore] = known ? score : 0.0f;
+  dense[kCrossHasRetrievalScore] = known ? 1.0f : 0.0f;
+}
+
+void CrossInputs::SetItemToItem(float score, bool known) {
+  dense[kCrossItemToItem] = known ? score : 0.0f;
+  dense[kCrossHasItemToItem] = known ? 1.0f : 0.0f;
+}
+
+namespace {
+
+float RankSignal(uint32_t rank) {
+  static const float kLogCap = std::log(1.0f + kCrossRankCap);
+  return rank == 0 || rank > kCrossRankCap ? 0.0f : 1.0f - std::log(static_cast<float>(rank)) / kLogCap;
+}
+
+}  // namespace
+
 UserCrossContext::UserCrossContext(const UserFeatures& user, absl::Span<const CreatorId> history_creators) {
   affinity_.reserve(user.affinity.size());
   for (const CategoryAffinity& a : user.affinity) {
@@ -36,7 +77,8 @@ UserCrossContext::UserCrossContext(const UserFeatures& user, absl::Span<const Cr
   language_ = CategoryHash(user.language);
 }
 
-CrossInputs UserCrossContext::Make(const VideoFeatures& video, float retrieval_score, bool has_retrieval_score) const {
+CrossInputs UserCrossContext::Make(const VideoFeatures& video, TimestampMs now_ms,
+                                   const SourceSignals& signals) const {
   CrossInputs c;
   const uint32_t category = CategoryHash(video.category);
   if (category != 0) {
@@ -54,8 +96,14 @@ CrossInputs UserCrossContext::Make(const VideoFeatures& video, float retrieval_s
       c.dense[kCrossCreatorWatch] = it->second.watch_sum / it->second.count;
     }
   }
-  c.dense[kCrossRetrievalScore] = has_retrieval_score ? retrieval_score : 0.0f;
-  c.dense[kCrossHasRetrievalScore] = has_retrieval_score ? 1.0f : 0.0f;
+  c.SetRetrievalScore(signals.retrieval_score, signals.has_retrieval_score);
+  c.SetItemToItem(signals.item_to_item, signals.has_item_to_item);
+  c.dense[kCrossTrendingRank] = RankSignal(signals.trending_rank);
+  c.dense[kCrossPopularRank] = RankSignal(signals.popular_rank);
+  const TimestampMs age = now_ms - video.upload_ms;
+  if (video.known && age >= 0 && age < kCrossFreshWindowMs) {
+    c.dense[kCrossFresh] = 1.0f - static_cast<float>(age) / static_cast<float>(kCrossFreshWindowMs);
+  }
   const uint32_t language = CategoryHash(video.language);
   c.dense[kCrossLanguageMatch] = (language == 0 || language_ == 0) ? 0.5f : (language == language_ ? 1.0f : 0.0f);
   return c;

@@ -186,6 +186,7 @@ void WriteRankerConfig(const RankerConfig& c, KeyValueFile* m) {
   m->SetInt("ranker.category_dim", c.category_dim);
   m->SetInt("ranker.hidden_dim", c.hidden_dim);
   m->SetInt("ranker.hidden2_dim", c.hidden2_dim);
+  m->SetInt("ranker.cross_features", kCrossFeatures);
   const TransformOptions& t = c.transform;
   m->SetInt("ranker.video_buckets", t.video_buckets);
   m->SetInt("ranker.category_buckets", t.category_buckets);
@@ -200,6 +201,13 @@ void WriteRankerConfig(const RankerConfig& c, KeyValueFile* m) {
 
 absl::StatusOr<RankerConfig> ReadRankerConfig(const KeyValueFile& m) {
   if (!m.Has("ranker.hidden_dim")) return absl::NotFoundError("the bundle has no ranker");
+  // Bundles from before the source signals (kCrossFeatures 13) have no such key: 8.
+  const int64_t cross = m.Has("ranker.cross_features") ? m.GetInt("ranker.cross_features").value_or(-1) : 8;
+  if (cross != kCrossFeatures) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the bundle's ranker takes ", cross, " cross features and this build computes ", kCrossFeatures,
+        " (see ranking/cross_features.h); train a new ranker with vrec train-ranker"));
+  }
   RankerConfig c;
   std::pair<const char*, int*> ints[] = {{"ranker.id_dim", &c.id_dim},
                                          {"ranker.category_dim", &c.category_dim},

@@ -93,6 +93,12 @@ TEST(RankerTest, ManifestRoundTripAndBundleErrors) {
   EXPECT_FLOAT_EQ(read->head_weights[kHeadLike], 2.0f);
   m.Set("ranker.weight.like", "lots");
   EXPECT_EQ(ReadRankerConfig(m).status().code(), absl::StatusCode::kInvalidArgument);
+  // A ranker trained on a different set of cross features (an older build) is refused.
+  WriteRankerConfig(c, &m);
+  m.SetInt("ranker.cross_features", 8);
+  const absl::Status old = ReadRankerConfig(m).status();
+  EXPECT_EQ(old.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(old.message().find("train a new ranker"), std::string::npos) << old;
 
   // A bundle whose ranker file is corrupt is refused with DataLoss.
   WriteRankerConfig(c, &m);

@@ -56,14 +56,6 @@ class TwoTowerSource : public CandidateSource {
   const HnswIndex* index_;
 };
 
-// A history entry worth expanding: a click, a real watch, a like or a share, and no
-// negative signal.
-bool EngagedSeed(const HistoryEntry& h) {
-  if (h.signals & (HistoryEntry::kSkipped | HistoryEntry::kNotInterested)) return false;
-  return (h.signals & (HistoryEntry::kClicked | HistoryEntry::kLiked | HistoryEntry::kShared)) ||
-         h.watch_ratio >= 0.3f;
-}
-
 class ItemToItemSource : public CandidateSource {
  public:
   ItemToItemSource(const HnswIndex* index, int seeds) : index_(index), seeds_(std::max(1, seeds)) {}
@@ -74,7 +66,7 @@ class ItemToItemSource : public CandidateSource {
     seeds.clear();
     const std::vector<HistoryEntry>& history = query.user->history;
     for (auto it = history.rbegin(); it != history.rend() && static_cast<int>(seeds.size()) < seeds_; ++it) {
-      if (!EngagedSeed(*it)) continue;
+      if (!IsEngagedEntry(*it)) continue;
       if (const float* e = index_->Embedding(it->video_id); e != nullptr) seeds.push_back(e);
     }
     if (seeds.empty() || n == 0) return absl::OkStatus();

@@ -14,6 +14,14 @@ constexpr float kMinTrendingScore = 0.1f;
 
 }  // namespace
 
+float TrendingScore(const VideoFeatures& v, TimestampMs now_ms) {
+  const EngagementCounters& c = v.counters;
+  const float recent = c.Day(kClicks, now_ms) + c.Day(kWatches, now_ms) + c.Day(kLikes, now_ms);
+  return recent >= kMinTrendingScore ? recent : 0.0f;
+}
+
+float PopularScore(const VideoFeatures& v) { return static_cast<float>(v.counters.total[kClicks]); }
+
 absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& store, TimestampMs now_ms,
                                                            const PopularityOptions& options) {
   std::vector<float> trending, popular;
@@ -23,10 +31,8 @@ absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& s
       trending.resize(size_t{v.id} + 1, 0.0f);
       popular.resize(size_t{v.id} + 1, 0.0f);
     }
-    const EngagementCounters& c = v.counters;
-    const float recent = c.Day(kClicks, now_ms) + c.Day(kWatches, now_ms) + c.Day(kLikes, now_ms);
-    trending[v.id] = recent >= kMinTrendingScore ? recent : 0.0f;
-    popular[v.id] = static_cast<float>(c.total[kClicks]);
+    trending[v.id] = TrendingScore(v, now_ms);
+    popular[v.id] = PopularScore(v);
     // Uploads after now_ms are kept: the fresh source checks upload times per request.
     if (v.known && v.upload_ms >= now_ms - options.fresh_window_ms) fresh->push_back({v.id, v.upload_ms});
     return absl::OkStatus();

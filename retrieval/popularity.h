@@ -27,6 +27,12 @@ struct PopularitySnapshot {
   std::shared_ptr<const std::vector<FreshVideo>> fresh;  // newest first
 };
 
+// The scores the snapshot ranks videos by, as of now_ms: trending is decayed 1-day clicks,
+// watches and likes (0 below a tenth of one engagement), popular is all-time clicks. The
+// ranker's training rebuilds the snapshot's ranks from point-in-time features with them.
+float TrendingScore(const VideoFeatures& v, TimestampMs now_ms);
+float PopularScore(const VideoFeatures& v);
+
 // One scan of the store's videos, as of `now_ms`. DataLoss for a corrupt store.
 absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& store, TimestampMs now_ms,
                                                            const PopularityOptions& options);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "common/types.h"
 
@@ -31,6 +32,8 @@ class Trending {
   const std::vector<VideoId>& ranked() const { return ranked_; }
   // Score of `video` (its engagement count in the window), 0 if none or unknown.
   float count(VideoId video) const { return video < counts_.size() ? counts_[video] : 0.0f; }
+  // 1-based rank of `video` in ranked(), 0 if it is not ranked.
+  uint32_t rank(VideoId video) const { return video < rank_.size() ? rank_[video] : 0; }
 
   // Appends to `out` up to `n` videos in rank order, skipping those in `sorted_exclude`
   // (sorted ascending) and those for which `skip(video)` is true.
@@ -44,7 +47,13 @@ class Trending {
  private:
   std::vector<float> counts_;
   std::vector<VideoId> ranked_;
+  std::vector<uint32_t> rank_;  // by video id
 };
+
+// The 1-based ranks of the best `cap` videos with a positive score, in Trending::FromScores's
+// order (score, then lower id): for callers that need only the head of a ranking, many times
+// over (the ranker's training rebuilds the trending ranks hour by hour).
+void TopRanks(const std::vector<float>& scores, size_t cap, absl::flat_hash_map<VideoId, uint32_t>* out);
 
 // Accumulates events into a Trending. Not thread-safe.
 class TrendingBuilder {

@@ -51,6 +51,28 @@ TEST(TrendingTest, FromScoresRanksPositiveScores) {
   Trending t = Trending::FromScores({0.0f, 2.5f, -1.0f, 7.0f, 2.5f});
   EXPECT_EQ(t.ranked(), (std::vector<VideoId>{3, 1, 4}));
   EXPECT_EQ(t.count(3), 7.0f);
+  EXPECT_EQ(t.rank(3), 1u);
+  EXPECT_EQ(t.rank(4), 3u);
+  EXPECT_EQ(t.rank(0), 0u);   // no score: not ranked
+  EXPECT_EQ(t.rank(99), 0u);  // unknown
+}
+
+TEST(TrendingTest, TopRanksAgreesWithTheFullRanking) {
+  std::vector<float> scores;
+  for (int v = 0; v < 500; ++v) scores.push_back(static_cast<float>((v * 37) % 101));  // ties and zeros
+  const Trending t = Trending::FromScores(scores);
+  absl::flat_hash_map<VideoId, uint32_t> top;
+  TopRanks(scores, 50, &top);
+  ASSERT_EQ(top.size(), 50u);
+  for (VideoId v = 0; v < scores.size(); ++v) {
+    const auto it = top.find(v);
+    if (t.rank(v) >= 1 && t.rank(v) <= 50) {
+      ASSERT_NE(it, top.end()) << v;
+      EXPECT_EQ(it->second, t.rank(v)) << v;
+    } else {
+      EXPECT_EQ(it, top.end()) << v;
+    }
+  }
 }
 
 }  // namespace

@@ -35,22 +35,42 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allo
 
 // Fills heads[i * kNumRankerHeads + h] for every candidate: the ranker's inputs are built in
 // thread-local buffers (no allocation per candidate) and scored in one forward. `videos` holds
-// the candidates' features followed by the user's history videos' (for their creators).
-absl::Status RankCandidates(const RankerModel& ranker, const UserFeatures& user, const FeatureContext& context,
+// the candidates' features followed by the user's history videos' (for their creators). The
+// source signals come from the model's index (item-to-item similarity to the user's engaged
+// seeds) and its popularity snapshot (trending and popular ranks).
+absl::Status RankCandidates(const FeedModel& m, const UserFeatures& user, const FeatureContext& context,
                             const std::vector<Candidate>& candidates, const std::vector<VideoRead>& videos,
                             std::vector<float>* heads) {
+  const RankerModel& ranker = *m.ranker;
   const TransformOptions& t = ranker.config().transform;
   thread_local std::vector<CreatorId> creators;
   creators.clear();
   for (size_t i = candidates.size(); i < videos.size(); ++i) creators.push_back(videos[i].features.creator_id);
   const UserCrossContext cross_context(user, creators);
+  const HnswIndex* index = m.retriever->index();
+  thread_local std::vector<VideoId> seed_ids;
+  thread_local std::vector<const float*> seeds;
+  EngagedSeeds(user, &seed_ids);
+  seeds.clear();
+  if (index != nullptr) {
+    for (VideoId v : seed_ids) seeds.push_back(index->Embedding(v));
+  }
   thread_local std::vector<VideoInputs> inputs;
   thread_local std::vector<CrossInputs> cross;
   inputs.resize(candidates.size());
   cross.resize(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
+    const Candidate& c = candidates[i];
+    SourceSignals signals;
+    signals.retrieval_score = c.score;
+    signals.has_retrieval_score = c.embedded;
+    if (index != nullptr) {
+      signals.has_item_to_item = ItemToItemScore(seeds, index->Embedding(c.video), index->dim(), &signals.item_to_item);
+    }
+    if (m.popularity.trending != nullptr) signals.trending_rank = m.popularity.trending->rank(c.video);
+    if (m.popularity.popular != nullptr) signals.popular_rank = m.popularity.popular->rank(c.video);
     inputs[i] = TransformVideo(videos[i].features, context, t);
-    cross[i] = cross_context.Make(videos[i].features, candidates[i].score, candidates[i].embedded);
+    cross[i] = cross_context.Make(videos[i].features, context.now_ms, signals);
   }
   heads->resize(candidates.size() * kNumRankerHeads);
   return ranker.Score(TransformUser(user, context, t), inputs, cross, heads->data());
@@ -248,7 +268,7 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
     for (const HistoryEntry& h : user->features.history) ids.push_back(h.video_id);  // for their creators
     if (absl::Status s = store_->GetVideos(ids, now, &videos); !s.ok()) return StatusToResponse(s);
     marks[3] = Clock::now();
-    absl::Status scored = RankCandidates(*m.ranker, user->features, FeatureContext{now, feed.device}, candidates,
+    absl::Status scored = RankCandidates(m, user->features, FeatureContext{now, feed.device}, candidates,
                                          videos, &heads);
     marks[4] = marks[5] = Clock::now();
     if (scored.ok()) {

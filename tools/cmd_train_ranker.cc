@@ -24,7 +24,7 @@ absl::Status RunTrainRanker(int argc, char** argv) {
                 "version holding both.");
   flags.String("world", &world, "world directory");
   flags.String("models", &models, "directory of model bundles (a new version is added)");
-  flags.Int("base-version", &base, "retrieval bundle to build on (0: the newest complete one)");
+  flags.Int("base-version", &base, "retrieval bundle to build on (0: the newest complete bundle without a ranker)");
   flags.String("until", &until, "train on impressions before this time (default: the base bundle's training end)");
   flags.Double("validation-fraction", &o.validation_fraction, "last part of the window used for validation");
   flags.Uint64("max-examples", &o.max_examples, "most recent training impressions used (0: all)");

@@ -41,7 +41,9 @@ else
 fi
 
 echo "== 5/6 ranker (multi-task, on logged impressions)"
-if [ -z "$(grep -l '^ranker.hidden_dim=' "$MODELS"/*/MANIFEST 2>/dev/null)" ]; then
+# A ranker bundle from an older build takes fewer cross features (kCrossFeatures in
+# ranking/cross_features.h) and the server refuses it: train a new one then.
+if [ -z "$(grep -l '^ranker.cross_features=13$' "$MODELS"/*/MANIFEST 2>/dev/null)" ]; then
   "$VREC" train-ranker --world "$WORLD" --models "$MODELS" --max-examples 1000000
 else
   echo "reusing the ranker bundle in $MODELS (delete it to retrain)"

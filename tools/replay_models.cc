@@ -12,6 +12,8 @@
 #include "featurestore/feature_replay.h"
 #include "featurestore/transforms.h"
 #include "ranking/cross_features.h"
+#include "retrieval/popularity.h"
+#include "retrieval/trending.h"
 #include "ranking/ranker.h"
 #include "ranking/reranker.h"
 #include "retrieval/bundle.h"
@@ -202,6 +204,21 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
   }));
   const auto& t = config.transform;
   const FeatureContext item_context{data.split_ms, Device::kUnknown};
+  // The ranker's trending and popular signals: the server's snapshot as of the split.
+  Trending trending, popular;
+  if (ranker != nullptr) {
+    std::vector<float> trending_scores, popular_scores;
+    for (const Video& v : catalog.videos()) {
+      if (v.id >= trending_scores.size()) {
+        trending_scores.resize(size_t{v.id} + 1, 0.0f);
+        popular_scores.resize(size_t{v.id} + 1, 0.0f);
+      }
+      trending_scores[v.id] = TrendingScore(replay.video(v.id), data.split_ms);
+      popular_scores[v.id] = PopularScore(replay.video(v.id));
+    }
+    trending = Trending::FromScores(std::move(trending_scores));
+    popular = Trending::FromScores(std::move(popular_scores));
+  }
   std::vector<VideoInputs> videos;
   videos.reserve(data.available.size());
   for (VideoId v : data.available) videos.push_back(TransformVideo(replay.video(v), item_context, t));
@@ -241,6 +258,8 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
     std::vector<RerankInput> rerank_inputs;
     std::vector<RerankedItem> reranked;
     std::vector<CreatorId> creators;
+    std::vector<VideoId> seed_ids;
+    std::vector<const float*> seeds;
     for (size_t s = 0; s < data.cases.size(); s += chunk) {
       const size_t n = std::min(chunk, data.cases.size() - s);
       users.clear();
@@ -290,6 +309,12 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
         const UserFeatures& user = replay.user(test.user);
         CatalogHistoryCreators(user, catalog, &creators);
         const UserCrossContext context(user, creators);
+        EngagedSeeds(user, &seed_ids);
+        seeds.clear();
+        for (VideoId v : seed_ids) {
+          const int64_t j = index_of(v);
+          seeds.push_back(j >= 0 ? item_embeddings.data() + j * model->dim() : nullptr);
+        }
         candidate_inputs.clear();
         cross.clear();
         rerank_inputs.clear();
@@ -297,7 +322,16 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
           const int64_t j = index_of(v);
           const VideoFeatures& features = replay.video(v);
           candidate_inputs.push_back(j >= 0 ? videos[j] : TransformVideo(features, item_context, t));
-          cross.push_back(context.Make(features, j >= 0 ? sp[i * n_items + j] : 0.0f, j >= 0));
+          SourceSignals signals;
+          if (j >= 0) {
+            signals.retrieval_score = sp[i * n_items + j];
+            signals.has_retrieval_score = true;
+            signals.has_item_to_item = ItemToItemScore(seeds, item_embeddings.data() + j * model->dim(), model->dim(),
+                                                       &signals.item_to_item);
+          }
+          signals.trending_rank = trending.rank(v);
+          signals.popular_rank = popular.rank(v);
+          cross.push_back(context.Make(features, test.as_of_ms, signals));
         }
         heads.resize(candidates.size() * kNumRankerHeads);
         VREC_RETURN_IF_ERROR(ranker->Score(users[i], candidate_inputs, cross, heads.data()));

@@ -24,6 +24,8 @@
 #include "ranking/cross_features.h"
 #include "ranking/internal/ranker_net.h"
 #include "retrieval/bundle.h"
+#include "retrieval/popularity.h"
+#include "retrieval/trending.h"
 #include "retrieval/two_tower.h"
 #include "training/sparse_optim.h"
 
@@ -40,6 +42,8 @@ struct Slate {
   size_t first = 0;  // its examples: [first, first + size) of the train or validation list
   uint32_t size = 0;
   bool validation = false;
+  uint32_t seeds_first = 0;  // the user's engaged seeds: [seeds_first, + seeds_size) of RankerData::seeds
+  uint32_t seeds_size = 0;
 };
 
 struct Example {
@@ -55,6 +59,7 @@ struct Example {
 struct RankerData {
   std::vector<Slate> slates;
   std::vector<Example> train, validation;
+  std::vector<VideoInputs> seeds;  // each slate's seed videos as of its request (item-to-item signal)
   TimestampMs from_ms = 0, validation_ms = 0, end_ms = 0;
 };
 
@@ -80,11 +85,63 @@ uint8_t EngagementLabels(const Event& e, const Catalog& catalog) {
   return bits;
 }
 
+// The trending and popular ranks the server's popularity snapshot (retrieval/popularity.h)
+// would have had, rebuilt from point-in-time features every hour of log time (the server
+// refreshes every minute): the source signals of the ranker's examples.
+class PointInTimeRanks {
+ public:
+  void Advance(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now) {
+    if (now < next_ms_) return;
+    next_ms_ = now + kMsPerHour;
+    trending_scores_.assign(catalog.videos().size(), 0.0f);
+    popular_scores_.assign(catalog.videos().size(), 0.0f);
+    for (const Video& v : catalog.videos()) {
+      if (v.id >= trending_scores_.size()) {
+        trending_scores_.resize(size_t{v.id} + 1, 0.0f);
+        popular_scores_.resize(size_t{v.id} + 1, 0.0f);
+      }
+      const VideoFeatures& features = replay.video(v.id);
+      trending_scores_[v.id] = TrendingScore(features, now);
+      popular_scores_[v.id] = PopularScore(features);
+    }
+    TopRanks(trending_scores_, kCrossRankCap, &trending_);
+    TopRanks(popular_scores_, kCrossRankCap, &popular_);
+  }
+  // Signals without the embedding-based ones (AddRetrievalScores sets those).
+  SourceSignals Signals(VideoId video) const {
+    SourceSignals s;
+    if (const auto it = trending_.find(video); it != trending_.end()) s.trending_rank = it->second;
+    if (const auto it = popular_.find(video); it != popular_.end()) s.popular_rank = it->second;
+    return s;
+  }
+
+ private:
+  TimestampMs next_ms_ = INT64_MIN;
+  std::vector<float> trending_scores_, popular_scores_;
+  absl::flat_hash_map<VideoId, uint32_t> trending_, popular_;
+};
+
+// Opens a slate for `user` (point-in-time features) at `now`: its user inputs and its
+// engaged seeds' video inputs as of now.
+void OpenSlate(const FeatureReplay& replay, const UserFeatures& user, TimestampMs now, Device device, bool validation,
+               size_t first, const TransformOptions& t, RankerData* data) {
+  Slate slate;
+  slate.user = TransformUser(user, FeatureContext{now, device}, t);
+  slate.first = first;
+  slate.validation = validation;
+  thread_local std::vector<VideoId> seeds;
+  EngagedSeeds(user, &seeds);
+  slate.seeds_first = static_cast<uint32_t>(data->seeds.size());
+  slate.seeds_size = static_cast<uint32_t>(seeds.size());
+  for (VideoId v : seeds) data->seeds.push_back(TransformVideo(replay.video(v), FeatureContext{now, device}, t));
+  data->slates.push_back(slate);
+}
+
 // Appends `count` videos drawn uniformly from the catalog (uploaded by `now`) to `list` as
 // not-shown examples of the last slate, with features as they are now.
 void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, const UserCrossContext& cross,
-                         TimestampMs now, int count, const TransformOptions& t, Rng& rng, RankerData* data,
-                         std::vector<Example>* list) {
+                         const PointInTimeRanks& ranks, TimestampMs now, int count, const TransformOptions& t,
+                         Rng& rng, RankerData* data, std::vector<Example>* list) {
   const std::vector<Video>& videos = catalog.videos();
   if (videos.empty() || data->slates.empty()) return;
   for (int k = 0; k < count; ++k) {
@@ -96,7 +153,7 @@ void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, co
     neg.video_id = v.id;
     neg.sampled = true;
     neg.video = TransformVideo(features, FeatureContext{now, Device::kUnknown}, t);
-    neg.cross = cross.Make(features, 0.0f, false);
+    neg.cross = cross.Make(features, now, ranks.Signals(v.id));
     list->push_back(neg);
   }
 }
@@ -163,6 +220,7 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
   RequestId current = 0;
   std::optional<UserCrossContext> cross;
   std::vector<CreatorId> creators;
+  PointInTimeRanks ranks;
   uint64_t validation_impressions = 0;
   Rng rng(o.seed ^ 0x9e9);
   size_t next_served = 0;
@@ -195,18 +253,15 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
         std::vector<Example>& list = validation ? data->validation : data->train;
         if (e.request_id != current || data->slates.empty()) {
           // Close the previous slate with its sampled negatives (features as of now).
+          ranks.Advance(catalog, replay, e.timestamp_ms);
           if (!data->slates.empty() && o.sampled_negatives > 0) {
-            AddSampledNegatives(catalog, replay, *cross, e.timestamp_ms, o.sampled_negatives, t, rng, data,
+            AddSampledNegatives(catalog, replay, *cross, ranks, e.timestamp_ms, o.sampled_negatives, t, rng, data,
                                 data->slates.back().validation ? &data->validation : &data->train);
           }
           const UserFeatures& user = replay.user(e.user_id);
           CatalogHistoryCreators(user, catalog, &creators);
           cross.emplace(user, creators);
-          Slate slate;
-          slate.user = TransformUser(user, FeatureContext{e.timestamp_ms, e.device}, t);
-          slate.first = list.size();
-          slate.validation = validation;
-          data->slates.push_back(slate);
+          OpenSlate(replay, user, e.timestamp_ms, e.device, validation, list.size(), t, data);
           current = e.request_id;
         }
         const VideoFeatures& video = replay.video(e.video_id);
@@ -215,7 +270,7 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
         ex.video_id = e.video_id;
         ex.position = e.position;
         ex.video = TransformVideo(video, FeatureContext{e.timestamp_ms, e.device}, t);
-        ex.cross = cross->Make(video, 0.0f, false);
+        ex.cross = cross->Make(video, e.timestamp_ms, ranks.Signals(e.video_id));
         if (const auto it = labels.find({e.request_id, e.video_id}); it != labels.end()) ex.labels = it->second;
         list.push_back(ex);
         ++data->slates.back().size;
@@ -245,6 +300,7 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
   absl::flat_hash_map<std::pair<UserId, VideoId>, size_t> first;
   Rng rng(o.seed ^ 0x9e9);
   std::vector<CreatorId> creators;
+  PointInTimeRanks ranks;
   uint64_t read = 0;
   Progress progress("ranker examples", manifest.num_events, "events", o.show_progress);
   VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
@@ -264,25 +320,22 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
             owner[it->second >> 1].labels |= bits;
           }
         } else if (!validation || o.max_validation == 0 || data->validation.size() < o.max_validation) {
+          ranks.Advance(catalog, replay, e.timestamp_ms);
           const UserFeatures& user = replay.user(e.user_id);
           CatalogHistoryCreators(user, catalog, &creators);
           const UserCrossContext cross(user, creators);
-          Slate slate;
-          slate.user = TransformUser(user, FeatureContext{e.timestamp_ms, e.device}, t);
-          slate.first = list.size();
-          slate.size = 1;
-          slate.validation = validation;
-          data->slates.push_back(slate);
+          OpenSlate(replay, user, e.timestamp_ms, e.device, validation, list.size(), t, data);
           const VideoFeatures& video = replay.video(e.video_id);
           Example ex;
           ex.slate = static_cast<uint32_t>(data->slates.size() - 1);
           ex.video_id = e.video_id;
           ex.video = TransformVideo(video, FeatureContext{e.timestamp_ms, e.device}, t);
-          ex.cross = cross.Make(video, 0.0f, false);
+          ex.cross = cross.Make(video, e.timestamp_ms, ranks.Signals(e.video_id));
           ex.labels = bits;
           it->second = (list.size() << 1) | (validation ? 1 : 0);
           list.push_back(ex);
-          AddSampledNegatives(catalog, replay, cross, e.timestamp_ms, o.sampled_negatives, t, rng, data, &list);
+          AddSampledNegatives(catalog, replay, cross, ranks, e.timestamp_ms, o.sampled_negatives, t, rng, data,
+                              &list);
           // The slate is the engaged video and its sampled ones (for validation NDCG).
           data->slates.back().size = static_cast<uint32_t>(list.size() - data->slates.back().first);
         }
@@ -309,7 +362,9 @@ absl::Status UseBundleFeatures(const KeyValueFile& manifest, const TwoTowerConfi
   return absl::OkStatus();
 }
 
-// Fills the retrieval-score cross feature with the base two-tower's inner product.
+// Fills the embedding-based source signals with the base two-tower on the same point-in-time
+// features: the retrieval score (user and video embeddings) and the item-to-item similarity
+// (the video's and the slate's seed videos' embeddings).
 absl::Status AddRetrievalScores(const TwoTowerModel& two_tower, const RankerTrainOptions& o, RankerData* data) {
   const int dim = two_tower.dim();
   std::vector<float> users(data->slates.size() * dim);
@@ -319,9 +374,16 @@ absl::Status AddRetrievalScores(const TwoTowerModel& two_tower, const RankerTrai
     for (size_t i = s; i < std::min(data->slates.size(), s + 4096); ++i) batch.push_back(data->slates[i].user);
     VREC_RETURN_IF_ERROR(two_tower.EmbedUsers(batch, users.data() + s * dim));
   }
+  std::vector<float> seeds(data->seeds.size() * dim);
+  for (size_t s = 0; s < data->seeds.size(); s += 8192) {
+    const size_t n = std::min<size_t>(8192, data->seeds.size() - s);
+    VREC_RETURN_IF_ERROR(two_tower.EmbedVideos(absl::MakeConstSpan(data->seeds.data() + s, n), seeds.data() + s * dim));
+  }
+  data->seeds = std::vector<VideoInputs>();
   Rng rng(o.seed ^ 0x5eed);
   std::vector<VideoInputs> videos;
   std::vector<float> embedded;
+  std::vector<const float*> slate_seeds;
   for (std::vector<Example>* list : {&data->train, &data->validation}) {
     const bool train = list == &data->train;
     for (size_t s = 0; s < list->size(); s += 8192) {
@@ -332,18 +394,23 @@ absl::Status AddRetrievalScores(const TwoTowerModel& two_tower, const RankerTrai
       VREC_RETURN_IF_ERROR(two_tower.EmbedVideos(videos, embedded.data()));
       for (size_t i = 0; i < n; ++i) {
         Example& ex = (*list)[s + i];
-        if (train && rng.Bernoulli(o.retrieval_dropout)) continue;  // learn the "no score" case too
+        // Learn the case the server has no embedding for (a video newer than the index) too.
+        if (train && rng.Bernoulli(o.retrieval_dropout)) continue;
+        const float* video = embedded.data() + i * dim;
         const float* u = users.data() + size_t{ex.slate} * dim;
         float dot = 0;
-        for (int d = 0; d < dim; ++d) dot += u[d] * embedded[i * dim + d];
-        ex.cross.dense[kCrossRetrievalScore] = dot;
-        ex.cross.dense[kCrossHasRetrievalScore] = 1.0f;
+        for (int d = 0; d < dim; ++d) dot += u[d] * video[d];
+        ex.cross.SetRetrievalScore(dot, true);
+        const Slate& slate = data->slates[ex.slate];
+        slate_seeds.clear();
+        for (uint32_t k = 0; k < slate.seeds_size; ++k) slate_seeds.push_back(seeds.data() + size_t{slate.seeds_first + k} * dim);
+        float similarity = 0;
+        if (ItemToItemScore(slate_seeds, video, dim, &similarity)) ex.cross.SetItemToItem(similarity, true);
       }
     }
   }
   return absl::OkStatus();
 }
-
 
 // NDCG@10 of one slate's examples (a run of `list`) ranked by `scores` (higher first; null:
 // the logged order). -1 for a slate without engagement.
@@ -452,7 +519,16 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
           "no complete retrieval bundle in ", models_dir,
           " to build the ranker on: run `vrec train-retrieval` and `vrec build-index` first"));
     }
+    // The newest retrieval bundle: a ranker bundle carries the same retrieval files, but
+    // retraining should build on what train-retrieval and build-index made last.
     base = *latest;
+    for (int64_t v = *latest; v >= 1; --v) {
+      absl::StatusOr<KeyValueFile> m = ReadBundleManifest(BundleDir(models_dir, v));
+      if (m.ok() && m->GetOr("complete", "0") == "1" && !m->Has("ranker.hidden_dim")) {
+        base = v;
+        break;
+      }
+    }
   }
   const std::string base_dir = BundleDir(models_dir, base);
   VREC_ASSIGN_OR_RETURN(KeyValueFile base_manifest, ReadBundleManifest(base_dir));
