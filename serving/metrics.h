@@ -18,8 +18,8 @@ namespace vrec {
 // Thread-safe.
 class ServingMetrics {
  public:
-  static constexpr std::array<double, 11> kLatencyBucketsSeconds = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+  static constexpr std::array<double, 14> kLatencyBucketsSeconds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 
   // One finished request on `route` ("/v1/feed", or "other" for unknown paths).
   void RecordRequest(absl::string_view route, int http_status, double seconds);

@@ -85,6 +85,12 @@ if [ -n "$port" ]; then
   check "watched video stays out of the feed after the restart" test "$(grep -c "\"video_id\":$top," <<<"$reply")" -eq 0
   out=$("$VREC" events --world "$TMP/w" --dump --user 1 --video "$top" --type watch --limit 0)
   check "the watch is in the event log" grep -q $'\t4000\t' <<<"$out"
+  # The load generator against the running server: client latencies and the server's own.
+  out=$("$VREC" bench feed --world "$TMP/w" --port "$port" --rate 40 --seconds 1 --connections 2 2>&1)
+  check "bench feed gets 40 answers without errors" grep -q "40 responses in .* 0 transport errors, 0 non-200" <<<"$out"
+  check "bench feed reports the server-side p99" grep -q "server-side handler time .* p99 <= [0-9.]* ms" <<<"$out"
+  "$VREC" bench feed --world "$TMP/w" --port 1 --seconds 1 >"$TMP/err" 2>&1
+  check "bench feed without a server says how to start one" grep -q "start \`vrec serve" "$TMP/err"
 fi
 kill -INT "$pid"
 wait "$pid"
