@@ -13,6 +13,7 @@
 #include <boost/optional.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "common/json_writer.h"
 
 namespace vrec {
@@ -281,9 +282,16 @@ class HttpServer::Impl {
 
   void Start() {
     Accept();
-    for (int i = 0; i < shared_->options.threads; ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
+    const int n = shared_->options.threads;
+    absl::BlockingCounter initialized(n);
+    for (int i = 0; i < n; ++i) {
+      threads_.emplace_back([this, i, &initialized] {
+        if (shared_->options.thread_init) shared_->options.thread_init(i);
+        initialized.DecrementCount();
+        ioc_.run();
+      });
     }
+    initialized.Wait();
   }
 
   void Stop() {

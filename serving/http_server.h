@@ -57,6 +57,10 @@ struct HttpServerOptions {
   size_t body_limit_bytes = 1 << 20;  // larger bodies get 413; default 1 MiB
   size_t header_limit_bytes = 16 << 10;  // larger headers get 431; default 16 KiB
   int request_timeout_ms = 30000;     // idle or slow connections are closed; default 30 s
+  // Runs once on each server thread (its index in [0, threads)) before it serves anything;
+  // Start() returns when all have finished. For per-thread warm-up: thread-local buffers and
+  // library state (BLAS work buffers, allocator arenas) are built on first use on each thread.
+  std::function<void(int)> thread_init;
 };
 
 // Owns the listening socket and its threads. Start() once; Stop() is idempotent and also
@@ -72,7 +76,7 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Starts accepting on options.threads background threads.
+  // Starts accepting on options.threads background threads (after options.thread_init).
   void Start();
   // Stops accepting, closes connections and joins the threads.
   void Stop();

@@ -1,6 +1,9 @@
 #include "serving/http_server.h"
 
+#include <atomic>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -119,6 +122,34 @@ TEST(HttpServerCreateTest, PortInUseIsUnavailable) {
   auto second = HttpServer::Create(options, handler);
   // SO_REUSEADDR does not allow two listeners on one port.
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
+}
+
+// Each server thread runs thread_init before it serves, and the handler sees what it built
+// (thread-local state, as the server's per-thread warm-up uses it).
+TEST(HttpServerCreateTest, ThreadInitRunsOnEveryServerThreadBeforeServing) {
+  HttpServerOptions options;
+  options.port = 0;
+  options.threads = 3;
+  static thread_local int warmed = -1;
+  std::atomic<int> ran{0}, mask{0};
+  options.thread_init = [&](int thread) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // slow: Start() must wait
+    warmed = thread;
+    mask |= 1 << thread;
+    ++ran;
+  };
+  auto server = HttpServer::Create(options, [](const HttpRequest&) {
+    HttpResponse response;
+    response.body = absl::StrCat(warmed);
+    return response;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  EXPECT_EQ(ran.load(), 3);  // all of them, before Start() returned
+  EXPECT_EQ(mask.load(), 0b111);
+  auto reply = HttpGet((*server)->port(), "/x");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_NE(reply->body, "-1");  // served by a thread that ran its init
 }
 
 TEST(StatusToResponseTest, MapsCodes) {
