@@ -40,7 +40,7 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allo
 // seeds) and its popularity snapshot (trending and popular ranks).
 absl::Status RankCandidates(const FeedModel& m, const UserFeatures& user, const FeatureContext& context,
                             const std::vector<Candidate>& candidates, const std::vector<VideoRead>& videos,
-                            std::vector<float>* heads) {
+                            std::vector<CrossInputs>* cross, std::vector<float>* heads) {
   const RankerModel& ranker = *m.ranker;
   const TransformOptions& t = ranker.config().transform;
   thread_local std::vector<CreatorId> creators;
@@ -56,9 +56,8 @@ absl::Status RankCandidates(const FeedModel& m, const UserFeatures& user, const 
     for (VideoId v : seed_ids) seeds.push_back(index->Embedding(v));
   }
   thread_local std::vector<VideoInputs> inputs;
-  thread_local std::vector<CrossInputs> cross;
   inputs.resize(candidates.size());
-  cross.resize(candidates.size());
+  cross->resize(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
     const Candidate& c = candidates[i];
     SourceSignals signals;
@@ -70,10 +69,10 @@ absl::Status RankCandidates(const FeedModel& m, const UserFeatures& user, const 
     if (m.popularity.trending != nullptr) signals.trending_rank = m.popularity.trending->rank(c.video);
     if (m.popularity.popular != nullptr) signals.popular_rank = m.popularity.popular->rank(c.video);
     inputs[i] = TransformVideo(videos[i].features, context, t);
-    cross[i] = cross_context.Make(videos[i].features, context.now_ms, signals);
+    (*cross)[i] = cross_context.Make(videos[i].features, context.now_ms, signals);
   }
   heads->resize(candidates.size() * kNumRankerHeads);
-  return ranker.Score(TransformUser(user, context, t), inputs, cross, heads->data());
+  return ranker.Score(TransformUser(user, context, t), inputs, *cross, heads->data());
 }
 
 }  // namespace
@@ -259,6 +258,7 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
   thread_local std::vector<VideoId> ids;
   thread_local std::vector<VideoRead> videos;
   thread_local std::vector<float> heads;
+  thread_local std::vector<CrossInputs> cross;
   thread_local std::vector<RerankedItem> served;
   bool ranked = false;
   absl::Status ranker_status;
@@ -269,7 +269,7 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
     if (absl::Status s = store_->GetVideos(ids, now, &videos); !s.ok()) return StatusToResponse(s);
     marks[3] = Clock::now();
     absl::Status scored = RankCandidates(m, user->features, FeatureContext{now, feed.device}, candidates,
-                                         videos, &heads);
+                                         videos, &cross, &heads);
     marks[4] = marks[5] = Clock::now();
     if (scored.ok()) {
       thread_local std::vector<RerankInput> rerank;
@@ -359,6 +359,14 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
         for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(heads[r.index * kNumRankerHeads + h]);
         w.EndObject();
         w.Key("ranker_score").Double(m.ranker->Combine(&heads[r.index * kNumRankerHeads]));
+        // Every source's evidence the ranker saw for this video, whichever source proposed it.
+        const CrossInputs& x = cross[r.index];
+        w.Key("source_signals").BeginObject();
+        if (x.dense[kCrossHasItemToItem] > 0) w.Key("item_to_item").Double(x.dense[kCrossItemToItem]);
+        w.Key("trending_rank").Uint(m.popularity.trending != nullptr ? m.popularity.trending->rank(c.video) : 0);
+        w.Key("popular_rank").Uint(m.popularity.popular != nullptr ? m.popularity.popular->rank(c.video) : 0);
+        w.Key("freshness").Double(x.dense[kCrossFresh]);
+        w.EndObject();
       }
       w.Key("propensity").Double(r.propensity);
       w.Key("features").BeginObject();

@@ -207,6 +207,29 @@ TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
   ASSERT_TRUE(after.ok());
   EXPECT_NE(after->body.find("\"model_version\":\"2\""), std::string::npos);
   EXPECT_NE(after->body.find("\"ranked\":true"), std::string::npos);
+
+  // Every ranked item carries the source signals the ranker saw. A video the trending source
+  // proposed is ranked in the trending list, so its trending signal is set whichever way it came.
+  {
+    auto wide = HttpGet(port, "/v1/feed?user_id=3&count=60&debug=1");
+    ASSERT_TRUE(wide.ok());
+    ASSERT_EQ(wide->status, 200);
+    const std::string& all = wide->body;
+    int items = 0, trending_items = 0, with_item_to_item = 0;
+    for (size_t at = all.find("{\"video_id\":"); at != std::string::npos; at = all.find("{\"video_id\":", at + 1)) {
+      const std::string item = all.substr(at, all.find("\"rules\"", at) - at);
+      ++items;
+      ASSERT_NE(item.find("\"source_signals\":{"), std::string::npos) << item;
+      with_item_to_item += item.find("\"item_to_item\":") != std::string::npos;
+      if (item.find("\"trending\"]") != std::string::npos || item.find("\"trending\",") != std::string::npos) {
+        ++trending_items;
+        EXPECT_EQ(item.find("\"trending_rank\":0,"), std::string::npos) << item;
+      }
+    }
+    EXPECT_EQ(items, 60);
+    EXPECT_GT(with_item_to_item, 0);  // user 3 has engaged history and the index embeds the candidates
+    EXPECT_GT(trending_items, 0);
+  }
   (*server)->Stop();
 }
 
