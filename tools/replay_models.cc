@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/event_log.h"
@@ -235,11 +236,24 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
 
   absl::flat_hash_map<UserId, std::vector<VideoId>> lists, pipeline_lists;
   const int64_t n_items = static_cast<int64_t>(data.available.size());
-  const int64_t top = std::min<int64_t>(std::max(options.depth, ranker ? options.two_tower_candidates : 0), n_items);
+  const int64_t top =
+      std::min<int64_t>(std::max<int64_t>(options.depth, ranker ? options.quota[kSourceTwoTower] : 0), n_items);
   auto index_of = [&](VideoId v) -> int64_t {
     const auto it = std::lower_bound(data.available.begin(), data.available.end(), v);
     return it != data.available.end() && *it == v ? it - data.available.begin() : -1;
   };
+  // The fresh source's uploads: available videos, newest first.
+  std::vector<int64_t> by_upload;
+  if (ranker != nullptr) {
+    for (int64_t j = 0; j < n_items; ++j) by_upload.push_back(j);
+    std::sort(by_upload.begin(), by_upload.end(), [&](int64_t a, int64_t b) {
+      const TimestampMs ua = replay.video(data.available[a]).upload_ms, ub = replay.video(data.available[b]).upload_ms;
+      return ua != ub ? ua > ub : a < b;
+    });
+  }
+  // Item-to-item neighbours per seed: enough for a user whose only seed it is.
+  const uint32_t i2i_quota = options.quota[kSourceItemToItem];
+  const int64_t per_seed_max = std::min<int64_t>(n_items, i2i_quota + 4);
   BundleRecommenders out;
   double recall_sum = 0;
   uint64_t recall_cases = 0;
@@ -251,14 +265,18 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
     torch::InferenceMode guard;
     const torch::Tensor items = torch::from_blob(item_embeddings.data(), {n_items, model->dim()});
     std::vector<UserInputs> users;
-    std::vector<VideoId> candidates, recent;
+    std::vector<VideoId> candidates, generated;
+    absl::flat_hash_set<VideoId> in_candidates;
+    std::vector<std::vector<VideoId>> chunk_seeds;
+    std::vector<std::vector<std::pair<float, int64_t>>> neighbours;  // per seed row of the chunk: (score, item)
+    std::vector<std::pair<float, int64_t>> scored;
+    absl::flat_hash_map<VideoId, float> best_similarity;
     std::vector<VideoInputs> candidate_inputs;
     std::vector<CrossInputs> cross;
     std::vector<float> heads;
     std::vector<RerankInput> rerank_inputs;
     std::vector<RerankedItem> reranked;
     std::vector<CreatorId> creators;
-    std::vector<VideoId> seed_ids;
     std::vector<const float*> seeds;
     for (size_t s = 0; s < data.cases.size(); s += chunk) {
       const size_t n = std::min(chunk, data.cases.size() - s);
@@ -279,6 +297,46 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
       }
       const torch::Tensor best = std::get<1>(scores.topk(top, 1)).contiguous();
       const int64_t* b = best.data_ptr<int64_t>();
+      // Item-to-item: exact neighbours of every seed of the chunk's users, the user's history
+      // masked out, in row groups of at most 6M scores (24 MB: below the allocator's mmap
+      // threshold, so the buffer is reused instead of faulted in again for every group).
+      chunk_seeds.assign(n, {});
+      neighbours.clear();
+      std::vector<int64_t> seed_rows, seed_owner;
+      if (ranker != nullptr && i2i_quota > 0) {
+        for (size_t i = 0; i < n; ++i) {
+          EngagedSeeds(replay.user(data.cases[s + i].user), &chunk_seeds[i]);
+          for (VideoId v : chunk_seeds[i]) {
+            if (const int64_t j = index_of(v); j >= 0) {
+              seed_rows.push_back(j);
+              seed_owner.push_back(static_cast<int64_t>(i));
+            }
+          }
+        }
+        const int64_t group = std::max<int64_t>(1, (int64_t{6} << 20) / std::max<int64_t>(1, n_items));
+        for (size_t g = 0; g < seed_rows.size(); g += group) {
+          const int64_t rows = std::min<int64_t>(group, static_cast<int64_t>(seed_rows.size() - g));
+          const torch::Tensor index = torch::from_blob(seed_rows.data() + g, {rows}, torch::kInt64);
+          torch::Tensor similarity = items.index_select(0, index).matmul(items.t()).contiguous();
+          float* sim = similarity.data_ptr<float>();
+          for (int64_t r = 0; r < rows; ++r) {
+            for (VideoId v : data.cases[s + seed_owner[g + r]].history) {
+              if (const int64_t j = index_of(v); j >= 0) sim[r * n_items + j] = -INFINITY;
+            }
+          }
+          const auto [values, positions] = similarity.topk(per_seed_max, 1);
+          const torch::Tensor vc = values.contiguous(), pc = positions.contiguous();
+          const float* vp = vc.data_ptr<float>();
+          const int64_t* pp = pc.data_ptr<int64_t>();
+          for (int64_t r = 0; r < rows; ++r) {
+            neighbours.emplace_back();
+            for (int64_t k = 0; k < per_seed_max; ++k) {
+              if (std::isfinite(vp[r * per_seed_max + k])) neighbours.back().emplace_back(vp[r * per_seed_max + k], pp[r * per_seed_max + k]);
+            }
+          }
+        }
+      }
+      size_t next_seed_row = 0;
       for (size_t i = 0; i < n; ++i) {
         const TestCase& test = data.cases[s + i];
         std::vector<VideoId>& list = lists[test.user];
@@ -287,20 +345,71 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
           if (!std::binary_search(test.history.begin(), test.history.end(), v)) list.push_back(v);
         }
         if (ranker == nullptr) continue;
-        // The full pipeline: two-tower and recent-popular candidates, the ranker, re-ranking.
+        // The full pipeline: the server's sources with its quotas, the ranker, re-ranking.
         candidates.clear();
-        for (int64_t j = 0; j < top; ++j) {
+        in_candidates.clear();
+        auto add = [&](VideoId v) {
+          if (in_candidates.insert(v).second) candidates.push_back(v);
+        };
+        uint32_t taken = 0;
+        for (int64_t j = 0; j < top && taken < options.quota[kSourceTwoTower]; ++j) {
           const VideoId v = data.available[b[i * top + j]];
-          if (!std::binary_search(test.history.begin(), test.history.end(), v)) candidates.push_back(v);
+          if (std::binary_search(test.history.begin(), test.history.end(), v)) continue;
+          add(v);
+          ++taken;
         }
-        recent.clear();
-        data.recent.Top(options.trending_candidates, test.history, &recent);
-        for (VideoId v : recent) {
-          if (std::find(candidates.begin(), candidates.end(), v) == candidates.end()) candidates.push_back(v);
+        // Item-to-item, as the source merges it: each seed's best per_seed neighbours, a video
+        // reached from several seeds keeping its best similarity.
+        best_similarity.clear();
+        size_t user_rows = 0;
+        while (next_seed_row + user_rows < seed_owner.size() &&
+               seed_owner[next_seed_row + user_rows] == static_cast<int64_t>(i)) {
+          ++user_rows;
         }
+        if (user_rows > 0) {
+          const size_t per_seed = (i2i_quota + user_rows - 1) / user_rows + 4;
+          for (size_t r = next_seed_row; r < next_seed_row + user_rows; ++r) {
+            for (size_t k = 0; k < neighbours[r].size() && k < per_seed; ++k) {
+              const auto [similarity, j] = neighbours[r][k];
+              auto [slot, inserted] = best_similarity.try_emplace(data.available[j], similarity);
+              if (!inserted) slot->second = std::max(slot->second, similarity);
+            }
+          }
+        }
+        next_seed_row += user_rows;
+        scored.clear();
+        for (const auto& [v, similarity] : best_similarity) scored.emplace_back(similarity, v);
+        std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
+          return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+        for (size_t k = 0; k < scored.size() && k < i2i_quota; ++k) add(static_cast<VideoId>(scored[k].second));
+        generated.clear();
+        trending.Top(options.quota[kSourceTrending], test.history, &generated);
+        for (VideoId v : generated) add(v);
+        // Fresh: uploads of the window before the request, the newest fresh_pool of them, by the
+        // user's affinity.
+        scored.clear();
+        size_t considered = 0;
+        for (int64_t j : by_upload) {
+          const TimestampMs upload = replay.video(data.available[j]).upload_ms;
+          if (upload >= test.as_of_ms) continue;
+          if (upload < test.as_of_ms - kCrossFreshWindowMs || considered == options.fresh_pool) break;
+          ++considered;
+          if (std::binary_search(test.history.begin(), test.history.end(), data.available[j])) continue;
+          scored.emplace_back(sp[i * n_items + j], j);
+        }
+        std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
+          return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+        for (size_t k = 0; k < scored.size() && k < options.quota[kSourceFresh]; ++k) {
+          add(data.available[scored[k].second]);
+        }
+        generated.clear();
+        popular.Top(options.quota[kSourcePopular], test.history, &generated);
+        for (VideoId v : generated) add(v);
         size_t relevant = 0;
         for (const auto& [v, grade] : test.relevance) {
-          relevant += std::find(candidates.begin(), candidates.end(), v) != candidates.end();
+          relevant += in_candidates.contains(v);
         }
         if (!test.relevance.empty()) {
           recall_sum += double(relevant) / test.relevance.size();
@@ -309,9 +418,8 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
         const UserFeatures& user = replay.user(test.user);
         CatalogHistoryCreators(user, catalog, &creators);
         const UserCrossContext context(user, creators);
-        EngagedSeeds(user, &seed_ids);
         seeds.clear();
-        for (VideoId v : seed_ids) {
+        for (VideoId v : chunk_seeds[i]) {
           const int64_t j = index_of(v);
           seeds.push_back(j >= 0 ? item_embeddings.data() + j * model->dim() : nullptr);
         }
@@ -356,7 +464,8 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
   out.two_tower = std::make_unique<PrecomputedRecommender>("two-tower", std::move(lists));
   if (ranker != nullptr) {
     out.full_pipeline = std::make_unique<PrecomputedRecommender>("full-pipeline", std::move(pipeline_lists));
-    out.candidates_per_user = static_cast<int>(top + options.trending_candidates);
+    out.candidates_per_user = 0;
+    for (uint32_t q : options.quota) out.candidates_per_user += static_cast<int>(q);
     out.retrieval_recall = recall_cases > 0 ? recall_sum / recall_cases : 0.0;
   }
   return out;

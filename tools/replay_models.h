@@ -6,18 +6,24 @@
 //   two-tower   a trained bundle's towers, with user and video features rebuilt point-in-time
 //               from the replay's past (the same FeatureReplay and transforms as training and
 //               serving), ranked by exact inner product over every available video.
-//   full-pipeline  a bundle with a ranker: two-tower and recent-popular candidates, every one
-//               scored by the ranker on the same point-in-time features, then re-ranked
-//               (freshness and diversity as served; exploration off), as the feed does.
+//   full-pipeline  a bundle with a ranker: the server's five candidate sources with its quotas
+//               (two-tower, item-to-item, trending, fresh, popular), each rebuilt as of the
+//               split from point-in-time embeddings and counters (exact search instead of the
+//               bundle's HNSW index, whose embeddings are end-of-log), every candidate scored by
+//               the ranker on the same point-in-time features, then re-ranked (freshness and
+//               diversity as served; exploration off), as the feed does.
 #ifndef VREC_TOOLS_REPLAY_MODELS_H_
 #define VREC_TOOLS_REPLAY_MODELS_H_
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/world.h"
 #include "ranking/reranker.h"
+#include "retrieval/candidates.h"
 #include "tools/replay.h"
 
 namespace vrec {
@@ -42,8 +48,10 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const Repla
 struct BundleReplayOptions {
   int depth = 100;                  // list length each system returns
   bool full_pipeline = true;        // also the full pipeline, if the bundle has a ranker
-  int two_tower_candidates = 400;   // full pipeline: two-tower candidates per user
-  int trending_candidates = 100;    // full pipeline: recent-popular candidates per user
+  // Full pipeline: candidates per source (SourceId order: two-tower, item-to-item, trending,
+  // fresh, popular), the server's defaults; fresh uploads considered (the newest first).
+  std::array<uint32_t, kNumSources> quota = RetrieverOptions().quota;
+  size_t fresh_pool = 2000;
   RerankOptions rerank;             // full pipeline re-ranking (exploration is always off)
   bool show_progress = true;
 };
