@@ -22,6 +22,21 @@ float TrendingScore(const VideoFeatures& v, TimestampMs now_ms) {
 
 float PopularScore(const VideoFeatures& v) { return static_cast<float>(v.counters.total[kClicks]); }
 
+void PointInTimePopularityScores(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now_ms,
+                                 std::vector<float>* trending, std::vector<float>* popular) {
+  trending->assign(catalog.videos().size(), 0.0f);
+  popular->assign(catalog.videos().size(), 0.0f);
+  for (const Video& v : catalog.videos()) {
+    if (v.id >= trending->size()) {
+      trending->resize(size_t{v.id} + 1, 0.0f);
+      popular->resize(size_t{v.id} + 1, 0.0f);
+    }
+    const VideoFeatures& features = replay.video(v.id);
+    (*trending)[v.id] = TrendingScore(features, now_ms);
+    (*popular)[v.id] = PopularScore(features);
+  }
+}
+
 absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& store, TimestampMs now_ms,
                                                            const PopularityOptions& options) {
   std::vector<float> trending, popular;

@@ -10,6 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/types.h"
+#include "common/world.h"
+#include "featurestore/feature_replay.h"
 #include "featurestore/feature_store.h"
 #include "retrieval/candidates.h"
 #include "retrieval/trending.h"
@@ -32,6 +34,10 @@ struct PopularitySnapshot {
 // ranker's training rebuilds the snapshot's ranks from point-in-time features with them.
 float TrendingScore(const VideoFeatures& v, TimestampMs now_ms);
 float PopularScore(const VideoFeatures& v);
+// Both scores of every catalog video (by video id) from point-in-time features as of now_ms:
+// what the server's snapshot would have ranked then.
+void PointInTimePopularityScores(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now_ms,
+                                 std::vector<float>* trending, std::vector<float>* popular);
 
 // One scan of the store's videos, as of `now_ms`. DataLoss for a corrupt store.
 absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& store, TimestampMs now_ms,

@@ -34,6 +34,9 @@ check "replay includes the oracle" grep -q "^oracle" "$TMP/replay"
 check "replay writes JSON" grep -q '"name":"recent-popular"' "$TMP/replay.json"
 "$VREC" replay --world "$TMP/w" --protocol sideways >"$TMP/err" 2>&1; code=$?
 check "bad protocol exits 2" test "$code" -eq 2
+"$VREC" replay --world "$TMP/w" --systems two-tower >"$TMP/err" 2>&1; code=$?
+check "two-tower without --models exits 2" test "$code" -eq 2
+check "two-tower without --models is explained" grep -q "need --models" "$TMP/err"
 
 printf 'user_id,video_id,timestamp\n1,2,1700000000\n1,3,oops\n' >"$TMP/log.csv"
 "$VREC" import --format csv --input "$TMP/log.csv" --out "$TMP/csvw" >"$TMP/err" 2>&1; code=$?

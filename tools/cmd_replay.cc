@@ -111,10 +111,12 @@ std::string StagesJson(const PipelineStages& stages) {
 
 }  // namespace
 
+constexpr const char* kDefaultSystems = "random,most-popular,recent-popular,item-knn,two-tower,full-pipeline,oracle";
+
 absl::Status RunReplay(int argc, char** argv) {
   ReplayOptions options;
   std::string world, protocol = "time-split", split_time, json_path, models_dir,
-      systems_flag = "random,most-popular,recent-popular,item-knn,two-tower,full-pipeline,oracle";
+      systems_flag = kDefaultSystems;
   int64_t bundle_version = 0;
   std::string impression_log = "-";
   uint64_t max_slate_impressions = 200000;
@@ -169,6 +171,11 @@ absl::Status RunReplay(int argc, char** argv) {
     }
   }
   auto want = [&](absl::string_view name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
+  // The default list skips what cannot run here; systems named explicitly must run.
+  const bool explicit_systems = systems_flag != kDefaultSystems;
+  if (explicit_systems && models_dir.empty() && (want("two-tower") || want("full-pipeline"))) {
+    return absl::InvalidArgumentError("--systems two-tower and full-pipeline need --models DIR (model bundles)");
+  }
   options.threads = static_cast<int>(threads);
   options.recent_window_ms = static_cast<TimestampMs>(recent_days * kMsPerDay);
   if (new_video_days <= 0) return absl::InvalidArgumentError("--new-video-days must be positive");
@@ -187,7 +194,7 @@ absl::Status RunReplay(int argc, char** argv) {
   if (want("most-popular")) owned.push_back(MakeMostPopularRecommender(data));
   if (want("recent-popular")) owned.push_back(MakeRecentPopularRecommender(data));
   if (want("item-knn")) owned.push_back(MakeItemKnnRecommender(data, ItemKnnOptions()));
-  if (want("two-tower") && !models_dir.empty()) {
+  if ((want("two-tower") || want("full-pipeline")) && !models_dir.empty()) {
     if (bundle_version == 0) {
       VREC_ASSIGN_OR_RETURN(bundle_version, LatestBundle(models_dir));
     }
@@ -199,7 +206,14 @@ absl::Status RunReplay(int argc, char** argv) {
     bundle_options.show_progress = options.show_progress;
     VREC_ASSIGN_OR_RETURN(BundleRecommenders systems,
                           MakeBundleRecommenders(data, world, catalog, bundle, bundle_options));
-    owned.push_back(std::move(systems.two_tower));
+    if (want("two-tower")) owned.push_back(std::move(systems.two_tower));
+    if (want("full-pipeline") && systems.full_pipeline == nullptr) {
+      if (explicit_systems) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "--systems full-pipeline needs a bundle with a ranker; ", bundle, " has none (run vrec train-ranker)"));
+      }
+      std::fprintf(stderr, "replay: no full-pipeline: %s has no ranker (run vrec train-ranker)\n", bundle.c_str());
+    }
     if (systems.full_pipeline != nullptr) {
       owned.push_back(std::move(systems.full_pipeline));
       stages.has_ranker = true;

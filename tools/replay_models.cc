@@ -209,14 +209,7 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
   Trending trending, popular;
   if (ranker != nullptr) {
     std::vector<float> trending_scores, popular_scores;
-    for (const Video& v : catalog.videos()) {
-      if (v.id >= trending_scores.size()) {
-        trending_scores.resize(size_t{v.id} + 1, 0.0f);
-        popular_scores.resize(size_t{v.id} + 1, 0.0f);
-      }
-      trending_scores[v.id] = TrendingScore(replay.video(v.id), data.split_ms);
-      popular_scores[v.id] = PopularScore(replay.video(v.id));
-    }
+    PointInTimePopularityScores(catalog, replay, data.split_ms, &trending_scores, &popular_scores);
     trending = Trending::FromScores(std::move(trending_scores));
     popular = Trending::FromScores(std::move(popular_scores));
   }

@@ -93,17 +93,7 @@ class PointInTimeRanks {
   void Advance(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now) {
     if (now < next_ms_) return;
     next_ms_ = now + kMsPerHour;
-    trending_scores_.assign(catalog.videos().size(), 0.0f);
-    popular_scores_.assign(catalog.videos().size(), 0.0f);
-    for (const Video& v : catalog.videos()) {
-      if (v.id >= trending_scores_.size()) {
-        trending_scores_.resize(size_t{v.id} + 1, 0.0f);
-        popular_scores_.resize(size_t{v.id} + 1, 0.0f);
-      }
-      const VideoFeatures& features = replay.video(v.id);
-      trending_scores_[v.id] = TrendingScore(features, now);
-      popular_scores_[v.id] = PopularScore(features);
-    }
+    PointInTimePopularityScores(catalog, replay, now, &trending_scores_, &popular_scores_);
     TopRanks(trending_scores_, kCrossRankCap, &trending_);
     TopRanks(popular_scores_, kCrossRankCap, &popular_);
   }
