@@ -17,6 +17,7 @@
 #include "retrieval/bundle.h"
 #include "retrieval/hnsw_index.h"
 #include "tools/bench_util.h"
+#include "training/index_builder.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 
@@ -151,15 +152,7 @@ absl::Status BenchRetrieval(int argc, char** argv) {
     FeatureStoreOptions store_options;
     store_options.read_only = true;
     VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
-    const FeatureContext context{store->as_of_ms(), Device::kUnknown};
-    std::vector<UserInputs> users;
-    for (uint32_t i = 0; i < queries && !catalog.users().empty(); ++i) {
-      const User& u = catalog.users()[rng.UniformInt(catalog.users().size())];
-      VREC_ASSIGN_OR_RETURN(UserRead read, store->GetUser(u.id, context.now_ms));
-      users.push_back(TransformUser(read.features, context, bundle->model->config().transform));
-    }
-    std::vector<float> q(users.size() * index.dim());
-    VREC_RETURN_IF_ERROR(bundle->model->EmbedUsers(users, q.data()));
+    VREC_ASSIGN_OR_RETURN(std::vector<float> q, SampleUserQueries(catalog, *store, *bundle->model, queries, rng));
     Sweep("user-tower queries", index, q, static_cast<int>(k), efs, target);
   }
   std::vector<float> items;

@@ -15,6 +15,20 @@
 
 namespace vrec {
 
+absl::StatusOr<std::vector<float>> SampleUserQueries(const Catalog& catalog, const FeatureStore& store,
+                                                     const TwoTowerModel& model, uint32_t n, Rng& rng) {
+  const FeatureContext context{store.as_of_ms(), Device::kUnknown};
+  std::vector<UserInputs> users;
+  for (uint32_t i = 0; i < n && !catalog.users().empty(); ++i) {
+    const User& u = catalog.users()[rng.UniformInt(catalog.users().size())];
+    VREC_ASSIGN_OR_RETURN(UserRead read, store.GetUser(u.id, context.now_ms));
+    users.push_back(TransformUser(read.features, context, model.config().transform));
+  }
+  std::vector<float> queries(users.size() * model.dim());
+  VREC_RETURN_IF_ERROR(model.EmbedUsers(users, queries.data()));
+  return queries;
+}
+
 absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir, const std::string& store_dir,
                                                    const std::string& models_dir, const IndexBuildOptions& o) {
   int64_t version = o.version;
@@ -60,14 +74,7 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
   // Queries: the user tower over a sample of real users.
   VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
   Rng rng(o.hnsw.seed);
-  std::vector<UserInputs> users;
-  for (uint32_t i = 0; i < o.recall_queries && !catalog.users().empty(); ++i) {
-    const User& u = catalog.users()[rng.UniformInt(catalog.users().size())];
-    VREC_ASSIGN_OR_RETURN(UserRead read, store->GetUser(u.id, context.now_ms));
-    users.push_back(TransformUser(read.features, context, config.transform));
-  }
-  std::vector<float> queries(users.size() * model->dim());
-  VREC_RETURN_IF_ERROR(model->EmbedUsers(users, queries.data()));
+  VREC_ASSIGN_OR_RETURN(std::vector<float> queries, SampleUserQueries(catalog, *store, *model, o.recall_queries, rng));
 
   start = std::chrono::steady_clock::now();
   HnswOptions hnsw = o.hnsw;
@@ -99,7 +106,7 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
   manifest.SetInt("index.ef_construction", hnsw.ef_construction);
   manifest.SetInt("index.ef_search", summary.ef_search);
   manifest.Set(absl::StrCat("index.recall_at_", o.recall_k), absl::StrFormat("%.4f", summary.recall));
-  manifest.SetInt("index.recall_queries", static_cast<int64_t>(users.size()));
+  manifest.SetInt("index.recall_queries", static_cast<int64_t>(queries.size() / model->dim()));
   manifest.Set("index.build_seconds", absl::StrFormat("%.1f", summary.build_seconds));
   manifest.SetInt("index.features_as_of_ms", context.now_ms);
   manifest.Set("complete", "1");

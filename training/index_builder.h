@@ -8,9 +8,14 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/random.h"
+#include "common/world.h"
+#include "featurestore/feature_store.h"
 #include "retrieval/hnsw_index.h"
+#include "retrieval/two_tower.h"
 
 namespace vrec {
 
@@ -32,6 +37,12 @@ struct IndexBuildSummary {
   int ef_search = 0;
   double recall = 0;
 };
+
+// User-tower queries for recall measurements: `n` users drawn uniformly (with replacement)
+// from the catalog, their features read from the store as of its snapshot, embedded by
+// `model`. Row i is query i (model.dim() floats).
+absl::StatusOr<std::vector<float>> SampleUserQueries(const Catalog& catalog, const FeatureStore& store,
+                                                     const TwoTowerModel& model, uint32_t n, Rng& rng);
 
 absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir, const std::string& store_dir,
                                                    const std::string& models_dir, const IndexBuildOptions& options);
