@@ -87,10 +87,7 @@ class ItemToItemSource : public CandidateSource {
     }
     const size_t start = out->size();
     for (const auto& [video, score] : best) out->push_back({video, score});
-    std::sort(out->begin() + start, out->end(), [](const ScoredVideo& a, const ScoredVideo& b) {
-      return a.score != b.score ? a.score > b.score : a.video < b.video;
-    });
-    if (out->size() - start > n) out->resize(start + n);
+    KeepBest(start, n, out);
     return absl::OkStatus();
   }
 
@@ -155,10 +152,7 @@ class FreshSource : public CandidateSource {
       }
       out->push_back({f.video, score});
     }
-    std::sort(out->begin() + start, out->end(), [](const ScoredVideo& a, const ScoredVideo& b) {
-      return a.score != b.score ? a.score > b.score : a.video < b.video;
-    });
-    if (out->size() - start > n) out->resize(start + n);
+    KeepBest(start, n, out);
     return absl::OkStatus();
   }
 
@@ -172,6 +166,13 @@ class FreshSource : public CandidateSource {
 };
 
 }  // namespace
+
+void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list) {
+  std::sort(list->begin() + start, list->end(), [](const ScoredVideo& a, const ScoredVideo& b) {
+    return a.score != b.score ? a.score > b.score : a.video < b.video;
+  });
+  if (list->size() - start > n) list->resize(start + n);
+}
 
 const char* SourceName(SourceId source) {
   switch (source) {

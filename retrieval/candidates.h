@@ -67,6 +67,10 @@ struct FreshVideo {
   TimestampMs upload_ms = 0;
 };
 
+// Orders (*list)[start, end) best first (score, then lower id: the order every source returns)
+// and keeps the first n of them.
+void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list);
+
 // Index-backed sources (the index must outlive them; the bundle keeps both alive).
 std::unique_ptr<CandidateSource> MakeTwoTowerSource(const HnswIndex* index);
 // `seeds`: how many of the last engaged videos to expand.

@@ -262,7 +262,7 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
     absl::flat_hash_set<VideoId> in_candidates;
     std::vector<std::vector<VideoId>> chunk_seeds;
     std::vector<std::vector<std::pair<float, int64_t>>> neighbours;  // per seed row of the chunk: (score, item)
-    std::vector<std::pair<float, int64_t>> scored;
+    std::vector<ScoredVideo> scored;
     absl::flat_hash_map<VideoId, float> best_similarity;
     std::vector<VideoInputs> candidate_inputs;
     std::vector<CrossInputs> cross;
@@ -371,11 +371,9 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
         }
         next_seed_row += user_rows;
         scored.clear();
-        for (const auto& [v, similarity] : best_similarity) scored.emplace_back(similarity, v);
-        std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
-          return a.first != b.first ? a.first > b.first : a.second < b.second;
-        });
-        for (size_t k = 0; k < scored.size() && k < i2i_quota; ++k) add(static_cast<VideoId>(scored[k].second));
+        for (const auto& [v, similarity] : best_similarity) scored.push_back({v, similarity});
+        KeepBest(0, i2i_quota, &scored);
+        for (const ScoredVideo& c : scored) add(c.video);
         generated.clear();
         trending.Top(options.quota[kSourceTrending], test.history, &generated);
         for (VideoId v : generated) add(v);
@@ -389,14 +387,10 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
           if (upload < test.as_of_ms - kCrossFreshWindowMs || considered == options.fresh_pool) break;
           ++considered;
           if (std::binary_search(test.history.begin(), test.history.end(), data.available[j])) continue;
-          scored.emplace_back(sp[i * n_items + j], j);
+          scored.push_back({data.available[j], sp[i * n_items + j]});
         }
-        std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
-          return a.first != b.first ? a.first > b.first : a.second < b.second;
-        });
-        for (size_t k = 0; k < scored.size() && k < options.quota[kSourceFresh]; ++k) {
-          add(data.available[scored[k].second]);
-        }
+        KeepBest(0, options.quota[kSourceFresh], &scored);
+        for (const ScoredVideo& c : scored) add(c.video);
         generated.clear();
         popular.Top(options.quota[kSourcePopular], test.history, &generated);
         for (VideoId v : generated) add(v);
