@@ -1,5 +1,6 @@
 #include "featurestore/feature_replay.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -113,10 +114,16 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
   {
     VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Create(building, options.store));
     const std::vector<const UserFeatures*> users = replay.AllUsers();
-    const std::vector<const VideoFeatures*> videos = replay.AllVideos();
+    // A store as of a given time holds no video uploaded at or after it.
+    std::vector<const VideoFeatures*> videos = replay.AllVideos();
+    if (options.as_of_ms != INT64_MAX) {
+      videos.erase(std::remove_if(videos.begin(), videos.end(),
+                                  [&](const VideoFeatures* v) { return v->known && v->upload_ms >= options.as_of_ms; }),
+                   videos.end());
+    }
     FeatureWriteBatch batch;
     batch.watermark = replay.applied();
-    batch.as_of_ms = replay.last_event_ms();
+    batch.as_of_ms = options.as_of_ms != INT64_MAX ? options.as_of_ms : replay.last_event_ms();
     FeatureWriteOptions bulk;
     bulk.disable_wal = true;
     constexpr size_t kChunk = 20000;
@@ -142,7 +149,7 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
   if (ec) return absl::InternalError(absl::StrCat("cannot rename ", building, " to ", store_dir, ": ", ec.message()));
   fs::remove_all(old, ec);
   summary.events_applied = replay.applied();
-  summary.as_of_ms = replay.last_event_ms();
+  summary.as_of_ms = options.as_of_ms != INT64_MAX ? options.as_of_ms : replay.last_event_ms();
   summary.write_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - replayed).count();
   return summary;
 }

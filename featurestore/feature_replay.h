@@ -58,7 +58,7 @@ struct FeaturizeSummary {
   uint64_t events_applied = 0;  // also the store's watermark
   uint64_t users = 0;
   uint64_t videos = 0;
-  TimestampMs as_of_ms = 0;     // time of the last applied event
+  TimestampMs as_of_ms = 0;     // the store's time: --as-of when given, else the last applied event
   double replay_seconds = 0;
   double write_seconds = 0;
 };

@@ -64,26 +64,7 @@ absl::StatusOr<rocksdb::CompressionType> Compression(const std::string& name) {
       absl::StrCat("unknown compression '", name, "' (none, snappy, lz4 or zstd)"));
 }
 
-FeatureStatus AgeStatus(TimestampMs last_ms, TimestampMs now_ms, TimestampMs ttl_ms) {
-  if (last_ms == 0) return FeatureStatus::kMissing;
-  return now_ms - last_ms > ttl_ms ? FeatureStatus::kStale : FeatureStatus::kPresent;
-}
-
-void SetVideoStatus(const FeatureStoreOptions& o, TimestampMs now_ms, VideoRead* r) {
-  r->metadata = r->features.known ? FeatureStatus::kPresent : FeatureStatus::kMissing;
-  r->counters = AgeStatus(r->features.counters.updated_ms, now_ms, o.video_counters_ttl_ms);
-}
-
 }  // namespace
-
-absl::string_view FeatureStatusName(FeatureStatus status) {
-  switch (status) {
-    case FeatureStatus::kPresent: return "present";
-    case FeatureStatus::kStale: return "stale";
-    case FeatureStatus::kMissing: return "missing";
-  }
-  return "invalid";
-}
 
 FeatureStore::FeatureStore(const FeatureStoreOptions& options) : options_(options) {}
 
@@ -258,11 +239,7 @@ absl::StatusOr<UserRead> FeatureStore::GetUser(UserId id, TimestampMs now_ms) co
   } else if (!statuses[1].IsNotFound()) {
     return FromRocks(statuses[1], "cannot read user history");
   }
-  const UserFeatures& f = read.features;
-  read.profile = f.known ? FeatureStatus::kPresent : FeatureStatus::kMissing;
-  read.activity = AgeStatus(f.last_active_ms, now_ms, options_.user_activity_ttl_ms);
-  read.history = f.history.empty() ? FeatureStatus::kMissing
-                                   : AgeStatus(f.history.back().time_ms, now_ms, options_.user_activity_ttl_ms);
+  SetUserReadStatus(options_.ttl, now_ms, &read);
   return read;
 }
 
@@ -348,7 +325,7 @@ absl::Status FeatureStore::GetVideos(absl::Span<const VideoId> ids, TimestampMs 
       return DecodeVideo(bytes, &(*out)[i].features);
     }));
   }
-  for (VideoRead& r : *out) SetVideoStatus(options_, now_ms, &r);
+  for (VideoRead& r : *out) SetVideoReadStatus(options_.ttl, now_ms, &r);
   return absl::OkStatus();
 }
 

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "featurestore/feature_view.h"
 #include "featurestore/features.h"
 
 namespace rocksdb {
@@ -43,10 +44,8 @@ struct FeatureStoreOptions {
   std::string compression = "lz4";
   // Memtable size per column family. Default 64 MiB.
   size_t write_buffer_bytes = 64ull << 20;
-  // Staleness: video counters older than this are stale. Default 3 days.
-  TimestampMs video_counters_ttl_ms = 3 * kMsPerDay;
-  // User activity (counters, affinity) and history older than this are stale. Default 30 days.
-  TimestampMs user_activity_ttl_ms = 30 * kMsPerDay;
+  // When reads report a feature group as stale.
+  FeatureTtlOptions ttl;
   // Open without the write lock, as a snapshot of the store at open time (offline jobs that
   // read while a server writes: build-index, benchmarks). Writes fail. Ignored by Create.
   bool read_only = false;
@@ -54,22 +53,6 @@ struct FeatureStoreOptions {
   // GetVideoFeatures then never touch RocksDB (a feed reads ~500 videos per request). Costs a
   // scan of the videos at open and ~300 bytes per video. The server turns it on.
   bool cache_videos = false;
-};
-
-enum class FeatureStatus : uint8_t { kPresent = 0, kStale = 1, kMissing = 2 };
-absl::string_view FeatureStatusName(FeatureStatus status);
-
-struct UserRead {
-  UserFeatures features;  // defaults where missing
-  FeatureStatus profile = FeatureStatus::kMissing;   // country, language, age, sign-up
-  FeatureStatus activity = FeatureStatus::kMissing;  // counters, category affinity, last active
-  FeatureStatus history = FeatureStatus::kMissing;   // recent videos
-};
-
-struct VideoRead {
-  VideoFeatures features;  // defaults where missing
-  FeatureStatus metadata = FeatureStatus::kMissing;  // category, tags, creator, duration, ...
-  FeatureStatus counters = FeatureStatus::kMissing;  // windowed engagement counters
 };
 
 struct FeatureWriteOptions {
@@ -85,8 +68,8 @@ struct FeatureWriteBatch {
   TimestampMs as_of_ms = 0;
 };
 
-// Thread-safe: reads run concurrently with each other and with Write().
-class FeatureStore {
+// The online FeatureView. Thread-safe: reads run concurrently with each other and with Write().
+class FeatureStore : public FeatureView {
  public:
   // Opens an existing store. NotFound if `dir` does not exist; InvalidArgument if it is not a
   // vrec feature store (not RocksDB, or missing column families or metadata);
@@ -96,13 +79,14 @@ class FeatureStore {
   // Creates an empty store; FailedPrecondition if `dir` already exists.
   static absl::StatusOr<std::unique_ptr<FeatureStore>> Create(const std::string& dir,
                                                               const FeatureStoreOptions& options);
-  ~FeatureStore();
+  ~FeatureStore() override;
 
   // One MultiGet over the users and history column families.
-  absl::StatusOr<UserRead> GetUser(UserId id, TimestampMs now_ms) const;
-  // One MultiGet over the videos column family; `out` gets one entry per id, in order.
+  absl::StatusOr<UserRead> GetUser(UserId id, TimestampMs now_ms) const override;
+  // One MultiGet over the videos column family (or the in-memory cache); `out` gets one entry
+  // per id, in order.
   [[nodiscard]] absl::Status GetVideos(absl::Span<const VideoId> ids, TimestampMs now_ms,
-                                       std::vector<VideoRead>* out) const;
+                                       std::vector<VideoRead>* out) const override;
   // Raw features (no status), for read-modify-write by ingestion: found[i] says whether
   // ids[i] exists.
   [[nodiscard]] absl::Status GetVideoFeatures(absl::Span<const VideoId> ids,
@@ -114,7 +98,7 @@ class FeatureStore {
   // Applies the batch atomically.
   [[nodiscard]] absl::Status Write(const FeatureWriteBatch& batch, const FeatureWriteOptions& options);
   // Calls fn for every video in id order; stops at the first error.
-  [[nodiscard]] absl::Status ForEachVideo(const std::function<absl::Status(const VideoFeatures&)>& fn) const;
+  [[nodiscard]] absl::Status ForEachVideo(const std::function<absl::Status(const VideoFeatures&)>& fn) const override;
   // Flushes memtables and compacts everything to the last level (after a bulk load).
   [[nodiscard]] absl::Status Compact();
   // A consistent copy of the store at `dir` (hard links where possible); `dir` must not exist.

@@ -20,23 +20,9 @@ bool Skipped(const RetrievalQuery& query, VideoId v) {
   return std::binary_search(query.skip.begin(), query.skip.end(), v);
 }
 
-// Eight independent partial sums, so the compiler can keep them in vector lanes (a single
-// running sum is one dependent add per element).
-float Dot(const float* a, const float* b, int dim) {
-  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int i = 0;
-  for (; i + 8 <= dim; i += 8) {
-    for (int l = 0; l < 8; ++l) lanes[l] += a[i + l] * b[i + l];
-  }
-  float s = 0.0f;
-  for (; i < dim; ++i) s += a[i] * b[i];
-  for (float l : lanes) s += l;
-  return s;
-}
-
 class TwoTowerSource : public CandidateSource {
  public:
-  explicit TwoTowerSource(const HnswIndex* index) : index_(index) {}
+  explicit TwoTowerSource(const VectorIndex* index) : index_(index) {}
   SourceId id() const override { return kSourceTwoTower; }
   absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
     if (query.user_embedding == nullptr) return absl::FailedPreconditionError("no user embedding");
@@ -53,29 +39,35 @@ class TwoTowerSource : public CandidateSource {
   }
 
  private:
-  const HnswIndex* index_;
+  const VectorIndex* index_;
 };
 
 class ItemToItemSource : public CandidateSource {
  public:
-  ItemToItemSource(const HnswIndex* index, int seeds) : index_(index), seeds_(std::max(1, seeds)) {}
+  ItemToItemSource(const VectorIndex* index, int seeds) : index_(index), seeds_(std::max(1, seeds)) {}
   SourceId id() const override { return kSourceItemToItem; }
   absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
-    thread_local std::vector<const float*> seeds;
-    thread_local std::vector<ScoredVideo> found;
+    thread_local std::vector<float> seeds;  // row-major, one embedding per seed
+    thread_local std::vector<std::vector<ScoredVideo>> neighbours;
     seeds.clear();
+    const int dim = index_->dim();
     const std::vector<HistoryEntry>& history = query.user->history;
-    for (auto it = history.rbegin(); it != history.rend() && static_cast<int>(seeds.size()) < seeds_; ++it) {
+    size_t seed_count = 0;
+    for (auto it = history.rbegin(); it != history.rend() && static_cast<int>(seed_count) < seeds_; ++it) {
       if (!IsEngagedEntry(*it)) continue;
-      if (const float* e = index_->Embedding(it->video_id); e != nullptr) seeds.push_back(e);
+      if (const float* e = index_->Embedding(it->video_id); e != nullptr) {
+        seeds.insert(seeds.end(), e, e + dim);
+        ++seed_count;
+      }
     }
-    if (seeds.empty() || n == 0) return absl::OkStatus();
-    // Each seed's neighbours; a video reached from several seeds keeps its best similarity.
-    const size_t per_seed = (n + seeds.size() - 1) / seeds.size() + 4;
+    if (seed_count == 0 || n == 0) return absl::OkStatus();
+    // Each seed's neighbours, all seeds in one batch; a video reached from several seeds keeps
+    // its best similarity. Video-to-video queries lie on the item manifold: a narrow beam finds
+    // their neighbours.
+    const size_t per_seed = (n + seed_count - 1) / seed_count + 4;
+    index_->SearchBatch(seeds, static_cast<int>(per_seed + query.skip.size() + 1), &neighbours, kItemToItemEf);
     absl::flat_hash_map<VideoId, float> best;
-    for (const float* seed : seeds) {
-      // Video-to-video queries lie on the item manifold: a narrow beam finds their neighbours.
-      index_->Search(seed, static_cast<int>(per_seed + query.skip.size() + 1), &found, kItemToItemEf);
+    for (const std::vector<ScoredVideo>& found : neighbours) {
       size_t added = 0;
       for (const ScoredVideo& s : found) {
         if (added == per_seed) break;
@@ -92,7 +84,7 @@ class ItemToItemSource : public CandidateSource {
   }
 
  private:
-  const HnswIndex* index_;
+  const VectorIndex* index_;
   int seeds_;
 };
 
@@ -116,7 +108,7 @@ class TrendingSource : public CandidateSource {
 class FreshSource : public CandidateSource {
  public:
   FreshSource(std::shared_ptr<const std::vector<FreshVideo>> fresh, TimestampMs window_ms, size_t pool,
-              const HnswIndex* index)
+              const VectorIndex* index)
       : fresh_(std::move(fresh)), window_ms_(window_ms), pool_(pool), index_(index) {
     // Each fresh video's embedding, copied once per model into one contiguous block in the
     // fresh list's order: a request reads thousands of them, and rows scattered over a
@@ -148,7 +140,7 @@ class FreshSource : public CandidateSource {
       // video newer than the index after every indexed one.
       float score = 1.0f - static_cast<float>(now - f.upload_ms) / static_cast<float>(window_ms_ + 1);
       if (query.user_embedding != nullptr && index_ != nullptr && indexed_[i]) {
-        score = 2.0f + Dot(query.user_embedding, packed_.data() + i * index_->dim(), index_->dim());
+        score = 2.0f + InnerProduct(query.user_embedding, packed_.data() + i * index_->dim(), index_->dim());
       }
       out->push_back({f.video, score});
     }
@@ -160,7 +152,7 @@ class FreshSource : public CandidateSource {
   std::shared_ptr<const std::vector<FreshVideo>> fresh_;
   TimestampMs window_ms_;
   size_t pool_;
-  const HnswIndex* index_;
+  const VectorIndex* index_;
   std::vector<float> packed_;     // row i: the embedding of (*fresh_)[i] (zeros when not indexed)
   std::vector<uint8_t> indexed_;  // aligned with *fresh_
 };
@@ -208,22 +200,22 @@ absl::Status ParseQuotas(absl::string_view spec, RetrieverOptions* options) {
   return absl::OkStatus();
 }
 
-std::unique_ptr<CandidateSource> MakeTwoTowerSource(const HnswIndex* index) {
+std::unique_ptr<CandidateSource> MakeTwoTowerSource(const VectorIndex* index) {
   return std::make_unique<TwoTowerSource>(index);
 }
-std::unique_ptr<CandidateSource> MakeItemToItemSource(const HnswIndex* index, int seeds) {
+std::unique_ptr<CandidateSource> MakeItemToItemSource(const VectorIndex* index, int seeds) {
   return std::make_unique<ItemToItemSource>(index, seeds);
 }
 std::unique_ptr<CandidateSource> MakeTrendingSource(std::shared_ptr<const Trending> trending, SourceId id) {
   return std::make_unique<TrendingSource>(std::move(trending), id);
 }
 std::unique_ptr<CandidateSource> MakeFreshSource(std::shared_ptr<const std::vector<FreshVideo>> fresh,
-                                                 TimestampMs window_ms, size_t pool, const HnswIndex* index) {
+                                                 TimestampMs window_ms, size_t pool, const VectorIndex* index) {
   return std::make_unique<FreshSource>(std::move(fresh), window_ms, pool, index);
 }
 
 Retriever::Retriever(const RetrieverOptions& options, std::shared_ptr<const TwoTowerModel> model,
-                     std::shared_ptr<const HnswIndex> index, std::vector<std::unique_ptr<CandidateSource>> sources)
+                     std::shared_ptr<const VectorIndex> index, std::vector<std::unique_ptr<CandidateSource>> sources)
     : options_(options), model_(std::move(model)), index_(std::move(index)), sources_(std::move(sources)) {}
 
 void Retriever::Retrieve(const UserFeatures& user, const FeatureContext& context, absl::Span<const VideoId> skip,
@@ -278,7 +270,7 @@ void Retriever::Retrieve(const UserFeatures& user, const FeatureContext& context
   for (Candidate& c : out->candidates) {
     const float* e = query.user_embedding != nullptr ? index_->Embedding(c.video) : nullptr;
     if (e != nullptr) {
-      c.score = Dot(query.user_embedding, e, index_->dim());
+      c.score = InnerProduct(query.user_embedding, e, index_->dim());
       c.embedded = true;
       continue;
     }

@@ -28,7 +28,7 @@
 #include "common/types.h"
 #include "featurestore/features.h"
 #include "featurestore/transforms.h"
-#include "retrieval/hnsw_index.h"
+#include "retrieval/vector_index.h"
 #include "retrieval/trending.h"
 #include "retrieval/two_tower.h"
 
@@ -72,15 +72,15 @@ struct FreshVideo {
 void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list);
 
 // Index-backed sources (the index must outlive them; the bundle keeps both alive).
-std::unique_ptr<CandidateSource> MakeTwoTowerSource(const HnswIndex* index);
+std::unique_ptr<CandidateSource> MakeTwoTowerSource(const VectorIndex* index);
 // `seeds`: how many of the last engaged videos to expand.
-std::unique_ptr<CandidateSource> MakeItemToItemSource(const HnswIndex* index, int seeds);
+std::unique_ptr<CandidateSource> MakeItemToItemSource(const VectorIndex* index, int seeds);
 // Popularity-backed sources; the shared data is immutable.
 std::unique_ptr<CandidateSource> MakeTrendingSource(std::shared_ptr<const Trending> trending, SourceId id);
 // `fresh`: newest first. Videos uploaded within `window_ms` before the request qualify; at most
 // `pool` of them are considered. `index` (may be null) gives embeddings for personal order.
 std::unique_ptr<CandidateSource> MakeFreshSource(std::shared_ptr<const std::vector<FreshVideo>> fresh,
-                                                 TimestampMs window_ms, size_t pool, const HnswIndex* index);
+                                                 TimestampMs window_ms, size_t pool, const VectorIndex* index);
 
 struct Candidate {
   VideoId video = 0;
@@ -119,19 +119,19 @@ absl::Status ParseQuotas(absl::string_view spec, RetrieverOptions* options);
 class Retriever {
  public:
   Retriever(const RetrieverOptions& options, std::shared_ptr<const TwoTowerModel> model,
-            std::shared_ptr<const HnswIndex> index, std::vector<std::unique_ptr<CandidateSource>> sources);
+            std::shared_ptr<const VectorIndex> index, std::vector<std::unique_ptr<CandidateSource>> sources);
 
   void Retrieve(const UserFeatures& user, const FeatureContext& context, absl::Span<const VideoId> skip,
                 RetrievalResult* out) const;
 
   const RetrieverOptions& options() const { return options_; }
   bool has_model() const { return model_ != nullptr && index_ != nullptr; }
-  const HnswIndex* index() const { return index_.get(); }
+  const VectorIndex* index() const { return index_.get(); }
 
  private:
   RetrieverOptions options_;
   std::shared_ptr<const TwoTowerModel> model_;
-  std::shared_ptr<const HnswIndex> index_;
+  std::shared_ptr<const VectorIndex> index_;
   std::vector<std::unique_ptr<CandidateSource>> sources_;
 };
 

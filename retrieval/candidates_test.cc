@@ -1,4 +1,5 @@
 #include "retrieval/candidates.h"
+#include "retrieval/hnsw_index.h"
 
 #include <cmath>
 

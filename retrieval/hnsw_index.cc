@@ -19,20 +19,6 @@ namespace {
 constexpr char kItemsMagic[8] = {'V', 'R', 'E', 'C', 'I', 'T', 'M', '1'};
 constexpr uint32_t kItemsVersion = 1;
 
-// Eight independent partial sums, so the compiler can keep them in one vector register
-// (exact search is the baseline HNSW is measured against: it should be a fair one).
-float Dot(const float* a, const float* b, int dim) {
-  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int i = 0;
-  for (; i + 8 <= dim; i += 8) {
-    for (int j = 0; j < 8; ++j) lanes[j] += a[i + j] * b[i + j];
-  }
-  float s = 0.0f;
-  for (; i < dim; ++i) s += a[i] * b[i];
-  for (float l : lanes) s += l;
-  return s;
-}
-
 }  // namespace
 
 // hnswlib objects; exceptions from hnswlib are caught in this file.
@@ -213,7 +199,7 @@ void HnswIndex::ExactSearch(const float* query, int k, std::vector<ScoredVideo>*
   std::vector<std::pair<float, uint32_t>> heap;
   heap.reserve(top + 1);
   for (size_t i = 0; i < ids_.size(); ++i) {
-    const float score = Dot(query, &embeddings_[i * dim_], dim_);
+    const float score = InnerProduct(query, &embeddings_[i * dim_], dim_);
     if (heap.size() == top && score <= heap.front().first) continue;
     heap.emplace_back(score, static_cast<uint32_t>(i));
     std::push_heap(heap.begin(), heap.end(), worse);

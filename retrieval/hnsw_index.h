@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/types.h"
+#include "retrieval/vector_index.h"
 
 namespace vrec {
 
@@ -27,13 +28,8 @@ struct HnswOptions {
   uint64_t seed = 100;
 };
 
-// A search result: video and inner product with the query.
-struct ScoredVideo {
-  VideoId video = 0;
-  float score = 0;
-};
-
-class HnswIndex {
+// The approximate VectorIndex.
+class HnswIndex : public VectorIndex {
  public:
   // Builds from `ids` (any order, unique) and row-major `embeddings` (ids.size() x dim).
   static absl::StatusOr<std::unique_ptr<HnswIndex>> Build(std::vector<VideoId> ids, std::vector<float> embeddings,
@@ -41,25 +37,27 @@ class HnswIndex {
   // DataLoss for corrupt files, NotFound for missing ones.
   static absl::StatusOr<std::unique_ptr<HnswIndex>> Load(const std::string& items_path, const std::string& index_path,
                                                          int ef_search);
-  ~HnswIndex();
+  ~HnswIndex() override;
 
   [[nodiscard]] absl::Status Save(const std::string& items_path, const std::string& index_path) const;
 
   // Approximate top-k by inner product, best first, with beam width max(ef, k) (ef 0: the
   // index's efSearch). Thread-safe; concurrent searches share nothing mutable but hnswlib's
   // pool of visited lists.
-  void Search(const float* query, int k, std::vector<ScoredVideo>* out, int ef = 0) const;
+  void Search(const float* query, int k, std::vector<ScoredVideo>* out, int ef = 0) const override;
   // Exact top-k by brute force (for recall measurement and small catalogs). Thread-safe.
   void ExactSearch(const float* query, int k, std::vector<ScoredVideo>* out) const;
   // Changes the default query-time beam width. Not thread-safe: only before searches are shared.
   void set_ef_search(int ef);
   int ef_search() const { return ef_search_; }
   // The embedding of `video`, or nullptr if it is not indexed.
-  const float* Embedding(VideoId video) const;
+  const float* Embedding(VideoId video) const override;
 
-  size_t size() const { return ids_.size(); }
-  int dim() const { return dim_; }
+  size_t size() const override { return ids_.size(); }
+  int dim() const override { return dim_; }
   const std::vector<VideoId>& ids() const { return ids_; }
+  // Row i is the embedding of ids()[i].
+  const std::vector<float>& embeddings() const { return embeddings_; }
   // Bytes held by the graph and the embeddings.
   size_t memory_bytes() const;
 

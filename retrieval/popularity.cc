@@ -37,7 +37,7 @@ void PointInTimePopularityScores(const Catalog& catalog, const FeatureReplay& re
   }
 }
 
-absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& store, TimestampMs now_ms,
+absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureView& store, TimestampMs now_ms,
                                                            const PopularityOptions& options) {
   std::vector<float> trending, popular;
   auto fresh = std::make_shared<std::vector<FreshVideo>>();

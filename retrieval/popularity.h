@@ -12,7 +12,7 @@
 #include "common/types.h"
 #include "common/world.h"
 #include "featurestore/feature_replay.h"
-#include "featurestore/feature_store.h"
+#include "featurestore/feature_view.h"
 #include "retrieval/candidates.h"
 #include "retrieval/trending.h"
 
@@ -39,8 +39,9 @@ float PopularScore(const VideoFeatures& v);
 void PointInTimePopularityScores(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now_ms,
                                  std::vector<float>* trending, std::vector<float>* popular);
 
-// One scan of the store's videos, as of `now_ms`. DataLoss for a corrupt store.
-absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureStore& store, TimestampMs now_ms,
+// One scan of the view's videos (the online store, or point-in-time features), as of `now_ms`.
+// DataLoss for a corrupt store.
+absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureView& store, TimestampMs now_ms,
                                                            const PopularityOptions& options);
 
 }  // namespace vrec

@@ -11,8 +11,6 @@
 #include "common/json_writer.h"
 #include "common/random.h"
 #include "common/status.h"
-#include "featurestore/transforms.h"
-#include "ranking/cross_features.h"
 
 namespace vrec {
 namespace {
@@ -33,83 +31,11 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allo
   return r;
 }
 
-// Fills heads[i * kNumRankerHeads + h] for every candidate: the ranker's inputs are built in
-// thread-local buffers (no allocation per candidate) and scored in one forward. `videos` holds
-// the candidates' features followed by the user's history videos' (for their creators). The
-// source signals come from the model's index (item-to-item similarity to the user's engaged
-// seeds) and its popularity snapshot (trending and popular ranks).
-absl::Status RankCandidates(const FeedModel& m, const UserFeatures& user, const FeatureContext& context,
-                            const std::vector<Candidate>& candidates, const std::vector<VideoRead>& videos,
-                            std::vector<CrossInputs>* cross, std::vector<float>* heads) {
-  const RankerModel& ranker = *m.ranker;
-  const TransformOptions& t = ranker.config().transform;
-  thread_local std::vector<CreatorId> creators;
-  creators.clear();
-  for (size_t i = candidates.size(); i < videos.size(); ++i) creators.push_back(videos[i].features.creator_id);
-  const UserCrossContext cross_context(user, creators);
-  const HnswIndex* index = m.retriever->index();
-  thread_local std::vector<VideoId> seed_ids;
-  thread_local std::vector<const float*> seeds;
-  EngagedSeeds(user, &seed_ids);
-  seeds.clear();
-  if (index != nullptr) {
-    for (VideoId v : seed_ids) seeds.push_back(index->Embedding(v));
-  }
-  thread_local std::vector<VideoInputs> inputs;
-  inputs.resize(candidates.size());
-  cross->resize(candidates.size());
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const Candidate& c = candidates[i];
-    SourceSignals signals;
-    signals.retrieval_score = c.score;
-    signals.has_retrieval_score = c.embedded;
-    if (index != nullptr) {
-      signals.has_item_to_item = ItemToItemScore(seeds, index->Embedding(c.video), index->dim(), &signals.item_to_item);
-    }
-    if (m.popularity.trending != nullptr) signals.trending_rank = m.popularity.trending->rank(c.video);
-    if (m.popularity.popular != nullptr) signals.popular_rank = m.popularity.popular->rank(c.video);
-    inputs[i] = TransformVideo(videos[i].features, context, t);
-    (*cross)[i] = cross_context.Make(videos[i].features, context.now_ms, signals);
-  }
-  heads->resize(candidates.size() * kNumRankerHeads);
-  return ranker.Score(TransformUser(user, context, t), inputs, *cross, heads->data());
-}
-
 }  // namespace
 
-std::shared_ptr<const FeedModel> MakeFeedModel(std::shared_ptr<const RetrievalBundle> bundle,
-                                               std::shared_ptr<const RankerModel> ranker,
-                                               PopularitySnapshot popularity, const FeedModelOptions& options) {
-  auto model = std::make_shared<FeedModel>();
-  std::vector<std::unique_ptr<CandidateSource>> sources;
-  const HnswIndex* index = bundle != nullptr ? bundle->index.get() : nullptr;
-  if (index != nullptr) {
-    sources.push_back(MakeTwoTowerSource(index));
-    sources.push_back(MakeItemToItemSource(index, options.item_to_item_seeds));
-  }
-  sources.push_back(MakeTrendingSource(popularity.trending, kSourceTrending));
-  sources.push_back(MakeFreshSource(popularity.fresh, options.popularity.fresh_window_ms, options.fresh_pool, index));
-  sources.push_back(MakeTrendingSource(popularity.popular, kSourcePopular));
-  model->version = bundle != nullptr ? absl::StrCat(bundle->version)
-                                     : absl::StrCat("popularity-", FormatTimestamp(popularity.as_of_ms).substr(0, 10));
-  model->retriever = std::make_unique<Retriever>(options.retriever, bundle ? bundle->model : nullptr,
-                                                 bundle ? bundle->index : nullptr, std::move(sources));
-  model->popularity = std::move(popularity);
-  model->bundle = std::move(bundle);
-  model->ranker = std::move(ranker);
-  model->rerank = options.rerank;
-  return model;
-}
-
-absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureStore& store, TimestampMs now_ms,
-                                                               const FeedModelOptions& options) {
-  VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity, BuildPopularitySnapshot(store, now_ms, options.popularity));
-  return MakeFeedModel(nullptr, nullptr, std::move(popularity), options);
-}
-
-absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
-                                             const FeedServiceOptions& options) {
-  FeedRequest feed;
+absl::StatusOr<FeedHttpRequest> ParseFeedRequest(const HttpRequest& request, const FeedServiceOptions& options) {
+  FeedHttpRequest parsed;
+  FeedRequest& feed = parsed.feed;
   const std::string* user = request.Param("user_id");
   if (user == nullptr || user->empty()) {
     return absl::InvalidArgumentError("missing required parameter user_id");
@@ -145,7 +71,7 @@ absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
     if (*debug != "0" && *debug != "1" && *debug != "true" && *debug != "false") {
       return absl::InvalidArgumentError(absl::StrCat("debug must be 0 or 1, got '", *debug, "'"));
     }
-    feed.debug = *debug == "1" || *debug == "true";
+    parsed.debug = *debug == "1" || *debug == "true";
   }
   if (const std::string* device = request.Param("device"); device != nullptr) {
     absl::StatusOr<Device> parsed = ParseDevice(*device);
@@ -158,7 +84,113 @@ absl::StatusOr<FeedRequest> ParseFeedRequest(const HttpRequest& request,
           "unknown parameter '", name, "' (allowed: user_id, count, exclude, debug, device)"));
     }
   }
-  return feed;
+  return parsed;
+}
+
+std::string FeedResultJson(const FeedResult& result, uint64_t request_id, UserId user_id, bool debug) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("request_id").String(absl::StrFormat("%016x", request_id));
+  w.Key("model_version").String(result.model_version);
+  w.Key("degraded").Bool(!result.degraded.empty());
+  w.Key("user_id").Uint(user_id);
+  w.Key("cold_start").Bool(result.cold_start);
+  w.Key("ranked").Bool(result.ranked);
+  if (debug) {
+    w.Key("candidates").Uint(result.candidates.size());
+    w.Key("timings_ms").BeginObject();
+    for (int i = 0; i < kNumFeedStages; ++i) w.Key(FeedStageName(i)).Double(result.stage_ms[i], 3);
+    w.EndObject();
+  }
+  if (result.ranked) {
+    w.Key("score_weights").BeginObject();
+    for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(result.score_weights[h]);
+    w.EndObject();
+  }
+  w.Key("items").BeginArray();
+  for (const FeedItem& item : result.items) {
+    const Candidate& c = result.candidates[item.why.candidate];
+    w.BeginObject();
+    w.Key("video_id").Uint(item.video);
+    w.Key("score").Double(item.score);
+    w.Key("sources").BeginArray();
+    for (int s = 0; s < kNumSources; ++s) {
+      if (c.from(static_cast<SourceId>(s))) w.String(SourceName(static_cast<SourceId>(s)));
+    }
+    w.EndArray();
+    if (!item.category.empty()) w.Key("category").String(item.category);
+    if (debug) {
+      const ItemExplanation& why = item.why;
+      w.Key("debug").BeginObject();
+      w.Key("retrieval_score").Double(c.score);
+      w.Key("score_kind").String(c.embedded ? "two_tower_inner_product" : "reciprocal_rank_fusion");
+      w.Key("source_scores").BeginObject();
+      for (int s = 0; s < kNumSources; ++s) {
+        if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Double(c.source_score[s]);
+      }
+      w.EndObject();
+      w.Key("source_ranks").BeginObject();
+      for (int s = 0; s < kNumSources; ++s) {
+        if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Uint(c.source_rank[s]);
+      }
+      w.EndObject();
+      if (why.ranked) {
+        w.Key("heads").BeginObject();
+        for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(why.heads[h]);
+        w.EndObject();
+        w.Key("ranker_score").Double(why.ranker_score);
+        // Every source's evidence the ranker saw for this video, whichever source proposed it.
+        w.Key("source_signals").BeginObject();
+        if (why.signals.has_item_to_item) w.Key("item_to_item").Double(why.signals.item_to_item);
+        w.Key("trending_rank").Uint(why.signals.trending_rank);
+        w.Key("popular_rank").Uint(why.signals.popular_rank);
+        w.Key("freshness").Double(why.freshness);
+        w.EndObject();
+      }
+      w.Key("propensity").Double(why.propensity);
+      w.Key("features").BeginObject();
+      w.Key("metadata").String(FeatureStatusName(why.metadata));
+      w.Key("counters").String(FeatureStatusName(why.counters));
+      w.EndObject();
+      w.Key("rules").BeginArray().String("drop_seen").String("drop_excluded");
+      if (why.rules & kRuleFreshnessBoost) w.String("freshness_boost");
+      if (why.rules & kRuleDiversity) w.String("diversity_deferred");
+      if (why.rules & kRuleDiversityRelaxed) w.String("diversity_relaxed");
+      if (why.rules & kRuleExplore) w.String("exploration");
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  if (debug) {
+    w.Key("debug").BeginObject();
+    w.Key("seen_excluded").Uint(result.seen_excluded);
+    w.Key("request_excluded").Uint(result.request_excluded);
+    w.Key("candidates").Uint(result.candidates.size());
+    w.Key("source_candidates").BeginObject();
+    for (int s = 0; s < kNumSources; ++s) w.Key(SourceName(static_cast<SourceId>(s))).Uint(result.produced[s]);
+    w.EndObject();
+    w.Key("source_failures").BeginArray();
+    for (const SourceFailure& f : result.source_failures) {
+      w.BeginObject().Key("source").String(SourceName(f.source)).Key("error").String(f.status.ToString()).EndObject();
+    }
+    w.EndArray();
+    w.Key("degraded_reasons").BeginArray();
+    for (const std::string& reason : result.degraded) w.String(reason);
+    w.EndArray();
+    if (!result.ranker_status.ok()) w.Key("ranker_error").String(result.ranker_status.ToString());
+    w.Key("user_features").BeginObject();
+    w.Key("profile").String(FeatureStatusName(result.profile));
+    w.Key("activity").String(FeatureStatusName(result.activity));
+    w.Key("history").String(FeatureStatusName(result.history));
+    w.EndObject();
+    w.Key("popularity_as_of").String(FormatTimestamp(result.popularity_as_of_ms));
+    w.Key("now").String(FormatTimestamp(result.now_ms));
+    w.EndObject();
+  }
+  w.EndObject();
+  return w.Release();
 }
 
 FeedService::FeedService(const FeedServiceOptions& options, std::shared_ptr<const FeedModel> model,
@@ -220,205 +252,35 @@ HttpResponse FeedService::Route(const HttpRequest& request, std::string* route) 
 }
 
 HttpResponse FeedService::Feed(const HttpRequest& request) {
-  absl::StatusOr<FeedRequest> parsed = ParseFeedRequest(request, options_);
+  absl::StatusOr<FeedHttpRequest> parsed = ParseFeedRequest(request, options_);
   if (!parsed.ok()) return StatusToResponse(parsed.status());
-  const FeedRequest& feed = *parsed;
   std::shared_ptr<const FeedModel> pinned = model();
   if (pinned == nullptr) return JsonError(503, "unavailable", "no model is loaded");
-  const FeedModel& m = *pinned;
-  const TimestampMs now = clock_->NowMs();
-  // Stage timings, reported with debug=1: user read, retrieval, video reads, ranker, re-rank.
-  using Clock = std::chrono::steady_clock;
-  std::array<Clock::time_point, 6> marks;
-  marks.fill(Clock::now());
-
-  absl::StatusOr<UserRead> user = store_->GetUser(feed.user_id, now);
-  marks[1] = Clock::now();
-  if (!user.ok()) return StatusToResponse(user.status());
-  const bool cold_start = user->profile == FeatureStatus::kMissing && user->history == FeatureStatus::kMissing;
-  if (cold_start) metrics_.Increment("vrec_feed_cold_start_total");
-  // Never shown: everything in the user's history (watched, skipped, not interested) and the
-  // request's exclusions.
-  thread_local std::vector<VideoId> skip;
-  skip.assign(feed.exclude.begin(), feed.exclude.end());
-  for (const HistoryEntry& h : user->features.history) skip.push_back(h.video_id);
-  std::sort(skip.begin(), skip.end());
-  skip.erase(std::unique(skip.begin(), skip.end()), skip.end());
-
-  thread_local RetrievalResult retrieved;
-  m.retriever->Retrieve(user->features, FeatureContext{now, feed.device}, skip, &retrieved);
-  marks[2] = marks[3] = marks[4] = marks[5] = Clock::now();
-  for (const SourceFailure& f : retrieved.failures) {
+  FeedRequest& feed = parsed->feed;
+  feed.now_ms = clock_->NowMs();
+  feed.request_id = next_request_.fetch_add(1);
+  absl::StatusOr<FeedResult> result = Recommend(feed, *store_, *pinned);
+  if (!result.ok()) return StatusToResponse(result.status());
+  if (result->cold_start) metrics_.Increment("vrec_feed_cold_start_total");
+  for (const SourceFailure& f : result->source_failures) {
     metrics_.Increment(absl::StrCat("vrec_source_failures_total{source=\"", SourceName(f.source), "\"}"));
   }
-  // Stage two: every candidate through the ranker in one batch, then re-ranking. Without a
-  // ranker (or if it fails) the best candidates by retrieval score are served as they are.
-  const uint64_t request_id = next_request_.fetch_add(1);
-  const std::vector<Candidate>& candidates = retrieved.candidates;
-  thread_local std::vector<VideoId> ids;
-  thread_local std::vector<VideoRead> videos;
-  thread_local std::vector<float> heads;
-  thread_local std::vector<CrossInputs> cross;
-  thread_local std::vector<RerankedItem> served;
-  bool ranked = false;
-  absl::Status ranker_status;
-  if (m.ranker != nullptr && !candidates.empty()) {
-    ids.clear();
-    for (const Candidate& c : candidates) ids.push_back(c.video);
-    for (const HistoryEntry& h : user->features.history) ids.push_back(h.video_id);  // for their creators
-    if (absl::Status s = store_->GetVideos(ids, now, &videos); !s.ok()) return StatusToResponse(s);
-    marks[3] = Clock::now();
-    absl::Status scored = RankCandidates(m, user->features, FeatureContext{now, feed.device}, candidates,
-                                         videos, &cross, &heads);
-    marks[4] = marks[5] = Clock::now();
-    if (scored.ok()) {
-      thread_local std::vector<RerankInput> rerank;
-      rerank.resize(candidates.size());
-      for (size_t i = 0; i < candidates.size(); ++i) {
-        const VideoFeatures& v = videos[i].features;
-        rerank[i] = {m.ranker->Combine(&heads[i * kNumRankerHeads]), CategoryHash(v.category), v.creator_id,
-                     v.upload_ms, candidates[i].from(kSourceFresh)};
-      }
-      Rerank(rerank, feed.count, now, m.rerank, request_id, &served);
-      marks[5] = Clock::now();
-      ranked = true;
-    } else {
-      metrics_.Increment("vrec_ranker_failures_total");
-      ranker_status = scored;
-    }
-  }
-  if (!ranked) {
-    const size_t n = std::min<size_t>(feed.count, candidates.size());
-    ids.assign(n, 0);
-    served.assign(n, RerankedItem());
-    for (size_t i = 0; i < n; ++i) {
-      ids[i] = candidates[i].video;
-      served[i].index = static_cast<uint32_t>(i);
-      served[i].score = candidates[i].score;
-    }
-    if (absl::Status s = store_->GetVideos(ids, now, &videos); !s.ok()) return StatusToResponse(s);
-    marks[3] = marks[4] = marks[5] = Clock::now();
-  }
-  const bool degraded = !retrieved.failures.empty() || !ranker_status.ok();
-  if (degraded) metrics_.Increment("vrec_feed_degraded_total");
-
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("request_id").String(absl::StrFormat("%016x", request_id));
-  w.Key("model_version").String(m.version);
-  w.Key("degraded").Bool(degraded);
-  w.Key("user_id").Uint(feed.user_id);
-  w.Key("cold_start").Bool(cold_start);
-  w.Key("ranked").Bool(ranked);
-  if (feed.debug) {
-    static constexpr const char* kStages[] = {"user_features", "retrieval", "video_features", "ranker", "rerank"};
-    w.Key("candidates").Uint(candidates.size());
-    w.Key("timings_ms").BeginObject();
-    for (size_t i = 0; i < 5; ++i) {
-      w.Key(kStages[i]).Double(std::chrono::duration<double, std::milli>(marks[i + 1] - marks[i]).count(), 3);
-    }
-    w.EndObject();
-  }
-  if (ranked) {
-    w.Key("score_weights").BeginObject();
-    for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(m.ranker->config().head_weights[h]);
-    w.EndObject();
-  }
-  w.Key("items").BeginArray();
-  ServedFeed logged;
-  for (size_t p = 0; p < served.size(); ++p) {
-    const RerankedItem& r = served[p];
-    const Candidate& c = candidates[r.index];
-    const VideoRead& video = videos[r.index];
-    logged.items.push_back({c.video, static_cast<uint16_t>(p), r.score, r.propensity});
-    w.BeginObject();
-    w.Key("video_id").Uint(c.video);
-    w.Key("score").Double(r.score);
-    w.Key("sources").BeginArray();
-    for (int s = 0; s < kNumSources; ++s) {
-      if (c.from(static_cast<SourceId>(s))) w.String(SourceName(static_cast<SourceId>(s)));
-    }
-    w.EndArray();
-    if (!video.features.category.empty()) w.Key("category").String(video.features.category);
-    if (feed.debug) {
-      w.Key("debug").BeginObject();
-      w.Key("retrieval_score").Double(c.score);
-      w.Key("score_kind").String(c.embedded ? "two_tower_inner_product" : "reciprocal_rank_fusion");
-      w.Key("source_scores").BeginObject();
-      for (int s = 0; s < kNumSources; ++s) {
-        if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Double(c.source_score[s]);
-      }
-      w.EndObject();
-      w.Key("source_ranks").BeginObject();
-      for (int s = 0; s < kNumSources; ++s) {
-        if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Uint(c.source_rank[s]);
-      }
-      w.EndObject();
-      if (ranked) {
-        w.Key("heads").BeginObject();
-        for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(heads[r.index * kNumRankerHeads + h]);
-        w.EndObject();
-        w.Key("ranker_score").Double(m.ranker->Combine(&heads[r.index * kNumRankerHeads]));
-        // Every source's evidence the ranker saw for this video, whichever source proposed it.
-        const CrossInputs& x = cross[r.index];
-        w.Key("source_signals").BeginObject();
-        if (x.dense[kCrossHasItemToItem] > 0) w.Key("item_to_item").Double(x.dense[kCrossItemToItem]);
-        w.Key("trending_rank").Uint(m.popularity.trending != nullptr ? m.popularity.trending->rank(c.video) : 0);
-        w.Key("popular_rank").Uint(m.popularity.popular != nullptr ? m.popularity.popular->rank(c.video) : 0);
-        w.Key("freshness").Double(x.dense[kCrossFresh]);
-        w.EndObject();
-      }
-      w.Key("propensity").Double(r.propensity);
-      w.Key("features").BeginObject();
-      w.Key("metadata").String(FeatureStatusName(video.metadata));
-      w.Key("counters").String(FeatureStatusName(video.counters));
-      w.EndObject();
-      w.Key("rules").BeginArray().String("drop_seen").String("drop_excluded");
-      if (r.rules & kRuleFreshnessBoost) w.String("freshness_boost");
-      if (r.rules & kRuleDiversity) w.String("diversity_deferred");
-      if (r.rules & kRuleDiversityRelaxed) w.String("diversity_relaxed");
-      if (r.rules & kRuleExplore) w.String("exploration");
-      w.EndArray();
-      w.EndObject();
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-  if (feed.debug) {
-    w.Key("debug").BeginObject();
-    w.Key("seen_excluded").Uint(user->features.history.size());
-    w.Key("request_excluded").Uint(feed.exclude.size());
-    w.Key("candidates").Uint(retrieved.candidates.size());
-    w.Key("source_candidates").BeginObject();
-    for (int s = 0; s < kNumSources; ++s) {
-      w.Key(SourceName(static_cast<SourceId>(s))).Uint(retrieved.produced[s]);
-    }
-    w.EndObject();
-    w.Key("source_failures").BeginArray();
-    for (const SourceFailure& f : retrieved.failures) {
-      w.BeginObject().Key("source").String(SourceName(f.source)).Key("error").String(f.status.ToString()).EndObject();
-    }
-    w.EndArray();
-    if (!ranker_status.ok()) w.Key("ranker_error").String(ranker_status.ToString());
-    w.Key("user_features").BeginObject();
-    w.Key("profile").String(FeatureStatusName(user->profile));
-    w.Key("activity").String(FeatureStatusName(user->activity));
-    w.Key("history").String(FeatureStatusName(user->history));
-    w.EndObject();
-    w.Key("popularity_as_of").String(FormatTimestamp(m.popularity.as_of_ms));
-    w.Key("now").String(FormatTimestamp(now));
-    w.EndObject();
-  }
-  w.EndObject();
-  metrics_.Increment("vrec_feed_items_total", served.size());
+  if (!result->ranker_status.ok()) metrics_.Increment("vrec_ranker_failures_total");
+  if (!result->degraded.empty()) metrics_.Increment("vrec_feed_degraded_total");
+  metrics_.Increment("vrec_feed_items_total", result->items.size());
   if (impressions_ != nullptr) {
-    logged.request_id = request_id;
-    logged.time_ms = now;
+    ServedFeed logged;
+    logged.request_id = feed.request_id;
+    logged.time_ms = feed.now_ms;
     logged.user_id = feed.user_id;
-    logged.model_version = m.version;
+    logged.model_version = result->model_version;
+    for (size_t p = 0; p < result->items.size(); ++p) {
+      const FeedItem& item = result->items[p];
+      logged.items.push_back({item.video, static_cast<uint16_t>(p), item.score, item.why.propensity});
+    }
     if (!impressions_->Append(logged).ok()) metrics_.Increment("vrec_impression_log_failures_total");
   }
-  return JsonOk(w.Release());
+  return JsonOk(FeedResultJson(*result, feed.request_id, feed.user_id, parsed->debug));
 }
 
 HttpResponse FeedService::Events(const HttpRequest& request) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "retrieval/bundle.h"
+#include "retrieval/exact_index.h"
 #include "retrieval/popularity.h"
 
 namespace vrec {
@@ -18,12 +19,18 @@ namespace {
 
 struct LoadedBundle {
   std::shared_ptr<const RetrievalBundle> retrieval;
+  std::shared_ptr<const VectorIndex> index;   // what the sources search
   std::shared_ptr<const RankerModel> ranker;  // null when the bundle has none
 };
 
-absl::StatusOr<LoadedBundle> LoadBundle(const std::string& models_dir, int64_t version) {
+absl::StatusOr<LoadedBundle> LoadBundle(const std::string& models_dir, int64_t version, bool exact_search) {
   LoadedBundle b;
   VREC_ASSIGN_OR_RETURN(b.retrieval, LoadRetrievalBundle(models_dir, version));
+  b.index = b.retrieval->index;
+  if (exact_search) {
+    const HnswIndex& hnsw = *b.retrieval->index;
+    VREC_ASSIGN_OR_RETURN(b.index, ExactIndex::Create(hnsw.ids(), hnsw.embeddings(), hnsw.dim()));
+  }
   absl::StatusOr<std::shared_ptr<const RankerModel>> ranker = LoadBundleRanker(b.retrieval->dir, b.retrieval->manifest);
   if (ranker.ok()) {
     b.ranker = *ranker;
@@ -48,13 +55,14 @@ absl::StatusOr<std::shared_ptr<const FeedModel>> ModelUpdater::LoadInitial() {
   absl::MutexLock lock(&mu_);
   if (!models_dir_.empty()) {
     VREC_ASSIGN_OR_RETURN(const int64_t version, LatestCompleteBundle(models_dir_));
-    VREC_ASSIGN_OR_RETURN(LoadedBundle loaded, LoadBundle(models_dir_, version));
+    VREC_ASSIGN_OR_RETURN(LoadedBundle loaded, LoadBundle(models_dir_, version, options_.exact_search));
     bundle_ = loaded.retrieval;
+    index_ = loaded.index;
     ranker_ = loaded.ranker;
   }
   VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity,
                         BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity));
-  return MakeFeedModel(bundle_, ranker_, std::move(popularity), options_);
+  return MakeModel(std::move(popularity));
 }
 
 absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
@@ -64,9 +72,10 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
     absl::StatusOr<int64_t> latest = LatestCompleteBundle(models_dir_);
     const int64_t current = bundle_ != nullptr ? bundle_->version : 0;
     if (latest.ok() && *latest > current && *latest != rejected_version_) {
-      absl::StatusOr<LoadedBundle> loaded = LoadBundle(models_dir_, *latest);
+      absl::StatusOr<LoadedBundle> loaded = LoadBundle(models_dir_, *latest, options_.exact_search);
       if (loaded.ok()) {
         bundle_ = loaded->retrieval;
+        index_ = loaded->index;
         ranker_ = loaded->ranker;
         service->metrics().Increment("vrec_bundle_swaps_total");
         std::fprintf(stderr, "model bundle %lld loaded from %s\n", static_cast<long long>(*latest),
@@ -85,12 +94,18 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
     service->metrics().Increment("vrec_model_refresh_failures_total");
     return popularity.status();
   }
-  service->SetModel(MakeFeedModel(bundle_, ranker_, std::move(*popularity), options_));
+  service->SetModel(MakeModel(std::move(*popularity)));
   service->metrics().Increment("vrec_model_refreshes_total");
   service->metrics().Increment(
       "vrec_model_refresh_milliseconds_total",
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
   return absl::OkStatus();
+}
+
+std::shared_ptr<const FeedModel> ModelUpdater::MakeModel(PopularitySnapshot popularity) {
+  if (bundle_ == nullptr) return MakeFeedModel("", nullptr, nullptr, nullptr, std::move(popularity), options_);
+  return MakeFeedModel(absl::StrCat(bundle_->version), bundle_->model, index_, ranker_, std::move(popularity),
+                       options_);
 }
 
 void ModelUpdater::Start(FeedService* service, absl::Duration period) {

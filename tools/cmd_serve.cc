@@ -64,6 +64,9 @@ absl::Status RunServe(int argc, char** argv) {
   flags.Double("explore-rate", &rerank.explore_rate, "re-ranking: share of feeds with an exploration slot (0: none)");
   flags.Int("explore-position", &explore_position, "re-ranking: the exploration slot (0-based)");
   flags.Int("explore-pool", &explore_pool, "re-ranking: fresh candidates the exploration slot draws from");
+  flags.Bool("exact-search", &model_options.exact_search,
+             "search the bundle's embeddings exactly instead of through its HNSW graph (slower; what the replay "
+             "does, so served feeds can be compared with replayed ones)");
   flags.String("address", &server_options.address, "listen address");
   flags.Uint32("port", &port, "listen port (0 picks a free one and prints it)");
   flags.Uint32("threads", &threads, "server threads");
@@ -121,8 +124,9 @@ absl::Status RunServe(int argc, char** argv) {
                "(%s%s); %zu trending videos; clock %s (now %s); in %.1f s\n",
                world.c_str(), store_dir.c_str(), static_cast<unsigned long long>(store->watermark()),
                static_cast<unsigned long long>(ingestor->recovered_events()), model->version.c_str(),
-               model->bundle != nullptr ? model->bundle->dir.c_str() : "popularity only, no --models",
-               model->ranker != nullptr ? ", with ranker" : (model->bundle != nullptr ? ", no ranker" : ""),
+               model->two_tower != nullptr ? (model_options.exact_search ? "two-tower, exact search" : "two-tower, HNSW")
+                                           : "popularity only, no --models",
+               model->ranker != nullptr ? ", with ranker" : (model->two_tower != nullptr ? ", no ranker" : ""),
                model->popularity.trending->ranked().size(), clock_mode.c_str(),
                FormatTimestamp(clock.NowMs()).c_str(), timer.ElapsedSeconds());
   if (lock_memory) {

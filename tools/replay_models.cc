@@ -1,6 +1,9 @@
 #include "tools/replay_models.h"
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 
@@ -12,13 +15,12 @@
 #include "common/status.h"
 #include "featurestore/feature_replay.h"
 #include "featurestore/transforms.h"
-#include "ranking/cross_features.h"
-#include "retrieval/popularity.h"
-#include "retrieval/trending.h"
 #include "ranking/ranker.h"
-#include "ranking/reranker.h"
 #include "retrieval/bundle.h"
+#include "retrieval/exact_index.h"
 #include "retrieval/internal/two_tower_net.h"
+#include "retrieval/item_embeddings.h"
+#include "retrieval/popularity.h"
 #include "retrieval/two_tower.h"
 
 namespace vrec {
@@ -167,15 +169,25 @@ std::unique_ptr<Recommender> MakeItemKnnRecommender(const ReplayData& data, cons
   return std::make_unique<ItemKnnRecommender>(data, options);
 }
 
-absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data, const std::string& world_dir,
-                                                          const Catalog& catalog, const std::string& bundle_dir,
-                                                          const BundleReplayOptions& options) {
+namespace {
+
+// A bundle's models as the replay uses them, checked against the replay's protocol and split.
+struct ReplayBundle {
+  std::string version;
+  std::shared_ptr<const TwoTowerModel> model;
+  std::shared_ptr<const RankerModel> ranker;  // null when the bundle has none or it is not wanted
+  FeatureUpdateOptions update;                // as the bundle's features were built
+};
+
+absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std::string& bundle_dir, bool want_ranker) {
   VREC_ASSIGN_OR_RETURN(const KeyValueFile manifest, ReadBundleManifest(bundle_dir));
   VREC_RETURN_IF_ERROR(CheckBundleFitsReplay(manifest, data, bundle_dir));
   VREC_ASSIGN_OR_RETURN(const TwoTowerConfig config, ReadModelConfig(manifest));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, TwoTowerModel::Load(BundleModelPath(bundle_dir), config));
-  std::shared_ptr<const RankerModel> ranker;
-  if (options.full_pipeline) {
+  ReplayBundle b;
+  b.version = std::filesystem::path(bundle_dir).filename().string();
+  if (b.version.empty()) b.version = std::filesystem::path(bundle_dir).parent_path().filename().string();
+  VREC_ASSIGN_OR_RETURN(b.model, TwoTowerModel::Load(BundleModelPath(bundle_dir), config));
+  if (want_ranker) {
     if (data.protocol == ReplayProtocol::kTimeSplit && manifest.Has("ranker.train.end_ms")) {
       VREC_ASSIGN_OR_RETURN(const int64_t end, manifest.GetInt("ranker.train.end_ms"));
       if (end > data.split_ms) {
@@ -185,103 +197,108 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
     }
     absl::StatusOr<std::shared_ptr<const RankerModel>> loaded = LoadBundleRanker(bundle_dir, manifest);
     if (loaded.ok()) {
-      ranker = *loaded;
+      b.ranker = *loaded;
     } else if (!absl::IsNotFound(loaded.status())) {
       return loaded.status();
     }
   }
-
-  // Features as the past left them: the same update code as featurize and training.
-  FeatureUpdateOptions update;
   if (absl::StatusOr<int64_t> h = manifest.GetInt("features.history_length"); h.ok()) {
-    update.history_length = static_cast<uint32_t>(*h);
+    b.update.history_length = static_cast<uint32_t>(*h);
   }
-  FeatureReplay replay(catalog, update);
+  return b;
+}
+
+// Features as the past left them: the same update code as featurize and training.
+absl::StatusOr<std::unique_ptr<FeatureReplay>> ReplayPast(const ReplayData& data, const std::string& world_dir,
+                                                          const Catalog& catalog, const FeatureUpdateOptions& update) {
+  auto replay = std::make_unique<FeatureReplay>(catalog, update);
   VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
     for (const Event& e : block) {
-      if (data.InPast(e)) replay.Apply(e);
+      if (data.InPast(e)) replay->Apply(e);
     }
     return absl::OkStatus();
   }));
-  const auto& t = config.transform;
-  const FeatureContext item_context{data.split_ms, Device::kUnknown};
-  // The ranker's trending and popular signals: the server's snapshot as of the split.
-  Trending trending, popular;
-  if (ranker != nullptr) {
-    std::vector<float> trending_scores, popular_scores;
-    PointInTimePopularityScores(catalog, replay, data.split_ms, &trending_scores, &popular_scores);
-    trending = Trending::FromScores(std::move(trending_scores));
-    popular = Trending::FromScores(std::move(popular_scores));
-  }
-  std::vector<VideoInputs> videos;
-  videos.reserve(data.available.size());
-  for (VideoId v : data.available) videos.push_back(TransformVideo(replay.video(v), item_context, t));
-  std::vector<float> item_embeddings(videos.size() * model->dim());
-  for (size_t i = 0; i < videos.size(); i += 8192) {
-    const size_t n = std::min<size_t>(8192, videos.size() - i);
-    VREC_RETURN_IF_ERROR(
-        model->EmbedVideos(absl::MakeConstSpan(videos.data() + i, n), item_embeddings.data() + i * model->dim()));
-  }
-  if (ranker == nullptr) {
-    videos.clear();
-    videos.shrink_to_fit();
-  }
+  return replay;
+}
 
-  absl::flat_hash_map<UserId, std::vector<VideoId>> lists, pipeline_lists;
-  const int64_t n_items = static_cast<int64_t>(data.available.size());
-  const int64_t top =
-      std::min<int64_t>(std::max<int64_t>(options.depth, ranker ? options.quota[kSourceTwoTower] : 0), n_items);
+// The feed model of the replay: the bundle's towers and ranker, an exact index over the
+// point-in-time item embeddings, the popularity snapshot of the view, exploration off.
+absl::StatusOr<std::shared_ptr<const FeedModel>> PointInTimeFeedModel(const ReplayBundle& bundle,
+                                                                      const FeatureView& view,
+                                                                      const ItemEmbeddings& items, TimestampMs now_ms,
+                                                                      FeedModelOptions options) {
+  options.rerank.explore_rate = 0;
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const VectorIndex> index,
+                        ExactIndex::Create(items.ids, items.vectors, bundle.model->dim()));
+  VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity, BuildPopularitySnapshot(view, now_ms, options.popularity));
+  return MakeFeedModel(bundle.version, bundle.model, std::move(index), bundle.ranker, std::move(popularity), options);
+}
+
+}  // namespace
+
+FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count) {
+  FeedRequest request;
+  request.user_id = test.user;
+  request.count = count;
+  request.exclude = test.history;  // sorted, unique
+  request.now_ms = test.as_of_ms;
+  return request;
+}
+
+absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& data, const std::string& world_dir,
+                                                            const Catalog& catalog, const std::string& bundle_dir,
+                                                            const FeedModelOptions& options) {
+  VREC_ASSIGN_OR_RETURN(const ReplayBundle bundle, LoadReplayBundle(data, bundle_dir, true));
+  if (bundle.ranker == nullptr) return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no ranker"));
+  PointInTimePipeline out;
+  VREC_ASSIGN_OR_RETURN(out.replay, ReplayPast(data, world_dir, catalog, bundle.update));
+  out.view = std::make_unique<PointInTimeFeatureView>(out.replay.get(), data.split_ms);
+  ItemEmbeddings items;
+  VREC_RETURN_IF_ERROR(EmbedCatalog(*out.view, *bundle.model, data.split_ms, &items));
+  VREC_ASSIGN_OR_RETURN(out.model, PointInTimeFeedModel(bundle, *out.view, items, data.split_ms, options));
+  return out;
+}
+
+absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data, const std::string& world_dir,
+                                                          const Catalog& catalog, const std::string& bundle_dir,
+                                                          const BundleReplayOptions& options) {
+  VREC_ASSIGN_OR_RETURN(const ReplayBundle bundle, LoadReplayBundle(data, bundle_dir, options.full_pipeline));
+  const TwoTowerModel& model = *bundle.model;
+  VREC_ASSIGN_OR_RETURN(const std::unique_ptr<FeatureReplay> replay,
+                        ReplayPast(data, world_dir, catalog, bundle.update));
+  const PointInTimeFeatureView view(replay.get(), data.split_ms);
+  // Every video that exists at the split, embedded as of the split.
+  ItemEmbeddings items;
+  VREC_RETURN_IF_ERROR(EmbedCatalog(view, model, data.split_ms, &items));
+  const std::vector<VideoId>& available = items.ids;
+  const TransformOptions& t = model.config().transform;
+
+  // Two-tower alone: exact top-k of every test user by one GEMM per chunk of users, the
+  // user's past engagement masked out.
+  absl::flat_hash_map<UserId, std::vector<VideoId>> lists;
+  const int64_t n_items = static_cast<int64_t>(available.size());
+  const int64_t top = std::min<int64_t>(options.depth, n_items);
   auto index_of = [&](VideoId v) -> int64_t {
-    const auto it = std::lower_bound(data.available.begin(), data.available.end(), v);
-    return it != data.available.end() && *it == v ? it - data.available.begin() : -1;
+    const auto it = std::lower_bound(available.begin(), available.end(), v);
+    return it != available.end() && *it == v ? it - available.begin() : -1;
   };
-  // The fresh source's uploads: available videos, newest first.
-  std::vector<int64_t> by_upload;
-  if (ranker != nullptr) {
-    for (int64_t j = 0; j < n_items; ++j) by_upload.push_back(j);
-    std::sort(by_upload.begin(), by_upload.end(), [&](int64_t a, int64_t b) {
-      const TimestampMs ua = replay.video(data.available[a]).upload_ms, ub = replay.video(data.available[b]).upload_ms;
-      return ua != ub ? ua > ub : a < b;
-    });
-  }
-  // Item-to-item neighbours per seed: enough for a user whose only seed it is.
-  const uint32_t i2i_quota = options.quota[kSourceItemToItem];
-  const int64_t per_seed_max = std::min<int64_t>(n_items, i2i_quota + 4);
-  BundleRecommenders out;
-  double recall_sum = 0;
-  uint64_t recall_cases = 0;
-  RerankOptions rerank = options.rerank;
-  rerank.explore_rate = 0;  // deterministic lists
-  // Score users in chunks: one GEMM per chunk, history masked out, then top-k.
   const size_t chunk = std::max<size_t>(16, (size_t{64} << 20) / std::max<int64_t>(1, n_items));
   try {
     torch::InferenceMode guard;
-    const torch::Tensor items = torch::from_blob(item_embeddings.data(), {n_items, model->dim()});
+    const torch::Tensor item_matrix =
+        torch::from_blob(const_cast<float*>(items.vectors.data()), {n_items, model.dim()});
     std::vector<UserInputs> users;
-    std::vector<VideoId> candidates, generated;
-    absl::flat_hash_set<VideoId> in_candidates;
-    std::vector<std::vector<VideoId>> chunk_seeds;
-    std::vector<std::vector<std::pair<float, int64_t>>> neighbours;  // per seed row of the chunk: (score, item)
-    std::vector<ScoredVideo> scored;
-    absl::flat_hash_map<VideoId, float> best_similarity;
-    std::vector<VideoInputs> candidate_inputs;
-    std::vector<CrossInputs> cross;
-    std::vector<float> heads;
-    std::vector<RerankInput> rerank_inputs;
-    std::vector<RerankedItem> reranked;
-    std::vector<CreatorId> creators;
-    std::vector<const float*> seeds;
-    for (size_t s = 0; s < data.cases.size(); s += chunk) {
+    for (size_t s = 0; s < data.cases.size() && top > 0; s += chunk) {
       const size_t n = std::min(chunk, data.cases.size() - s);
       users.clear();
       for (size_t i = 0; i < n; ++i) {
         const TestCase& test = data.cases[s + i];
-        users.push_back(TransformUser(replay.user(test.user), FeatureContext{test.as_of_ms, Device::kUnknown}, t));
+        users.push_back(TransformUser(replay->user(test.user), FeatureContext{test.as_of_ms, Device::kUnknown}, t));
       }
-      std::vector<float> user_embeddings(n * model->dim());
-      VREC_RETURN_IF_ERROR(model->EmbedUsers(users, user_embeddings.data()));
-      const torch::Tensor u = torch::from_blob(user_embeddings.data(), {static_cast<int64_t>(n), model->dim()});
-      torch::Tensor scores = u.matmul(items.t()).contiguous();
+      std::vector<float> user_embeddings(n * model.dim());
+      VREC_RETURN_IF_ERROR(model.EmbedUsers(users, user_embeddings.data()));
+      const torch::Tensor u = torch::from_blob(user_embeddings.data(), {static_cast<int64_t>(n), model.dim()});
+      torch::Tensor scores = u.matmul(item_matrix.t()).contiguous();
       float* sp = scores.data_ptr<float>();
       for (size_t i = 0; i < n; ++i) {
         for (VideoId v : data.cases[s + i].history) {
@@ -290,171 +307,75 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
       }
       const torch::Tensor best = std::get<1>(scores.topk(top, 1)).contiguous();
       const int64_t* b = best.data_ptr<int64_t>();
-      // Item-to-item: exact neighbours of every seed of the chunk's users, the user's history
-      // masked out, in row groups of at most 6M scores (24 MB: below the allocator's mmap
-      // threshold, so the buffer is reused instead of faulted in again for every group).
-      chunk_seeds.assign(n, {});
-      neighbours.clear();
-      std::vector<int64_t> seed_rows, seed_owner;
-      if (ranker != nullptr && i2i_quota > 0) {
-        for (size_t i = 0; i < n; ++i) {
-          EngagedSeeds(replay.user(data.cases[s + i].user), &chunk_seeds[i]);
-          for (VideoId v : chunk_seeds[i]) {
-            if (const int64_t j = index_of(v); j >= 0) {
-              seed_rows.push_back(j);
-              seed_owner.push_back(static_cast<int64_t>(i));
-            }
-          }
-        }
-        const int64_t group = std::max<int64_t>(1, (int64_t{6} << 20) / std::max<int64_t>(1, n_items));
-        for (size_t g = 0; g < seed_rows.size(); g += group) {
-          const int64_t rows = std::min<int64_t>(group, static_cast<int64_t>(seed_rows.size() - g));
-          const torch::Tensor index = torch::from_blob(seed_rows.data() + g, {rows}, torch::kInt64);
-          torch::Tensor similarity = items.index_select(0, index).matmul(items.t()).contiguous();
-          float* sim = similarity.data_ptr<float>();
-          for (int64_t r = 0; r < rows; ++r) {
-            for (VideoId v : data.cases[s + seed_owner[g + r]].history) {
-              if (const int64_t j = index_of(v); j >= 0) sim[r * n_items + j] = -INFINITY;
-            }
-          }
-          const auto [values, positions] = similarity.topk(per_seed_max, 1);
-          const torch::Tensor vc = values.contiguous(), pc = positions.contiguous();
-          const float* vp = vc.data_ptr<float>();
-          const int64_t* pp = pc.data_ptr<int64_t>();
-          for (int64_t r = 0; r < rows; ++r) {
-            neighbours.emplace_back();
-            for (int64_t k = 0; k < per_seed_max; ++k) {
-              if (std::isfinite(vp[r * per_seed_max + k])) neighbours.back().emplace_back(vp[r * per_seed_max + k], pp[r * per_seed_max + k]);
-            }
-          }
-        }
-      }
-      size_t next_seed_row = 0;
       for (size_t i = 0; i < n; ++i) {
         const TestCase& test = data.cases[s + i];
         std::vector<VideoId>& list = lists[test.user];
-        for (int64_t j = 0; j < std::min<int64_t>(top, options.depth); ++j) {
-          const VideoId v = data.available[b[i * top + j]];
+        for (int64_t j = 0; j < top; ++j) {
+          const VideoId v = available[b[i * top + j]];
           if (!std::binary_search(test.history.begin(), test.history.end(), v)) list.push_back(v);
         }
-        if (ranker == nullptr) continue;
-        // The full pipeline: the server's sources with its quotas, the ranker, re-ranking.
-        candidates.clear();
-        in_candidates.clear();
-        auto add = [&](VideoId v) {
-          if (in_candidates.insert(v).second) candidates.push_back(v);
-        };
-        uint32_t taken = 0;
-        for (int64_t j = 0; j < top && taken < options.quota[kSourceTwoTower]; ++j) {
-          const VideoId v = data.available[b[i * top + j]];
-          if (std::binary_search(test.history.begin(), test.history.end(), v)) continue;
-          add(v);
-          ++taken;
-        }
-        // Item-to-item, as the source merges it: each seed's best per_seed neighbours, a video
-        // reached from several seeds keeping its best similarity.
-        best_similarity.clear();
-        size_t user_rows = 0;
-        while (next_seed_row + user_rows < seed_owner.size() &&
-               seed_owner[next_seed_row + user_rows] == static_cast<int64_t>(i)) {
-          ++user_rows;
-        }
-        if (user_rows > 0) {
-          const size_t per_seed = (i2i_quota + user_rows - 1) / user_rows + 4;
-          for (size_t r = next_seed_row; r < next_seed_row + user_rows; ++r) {
-            for (size_t k = 0; k < neighbours[r].size() && k < per_seed; ++k) {
-              const auto [similarity, j] = neighbours[r][k];
-              auto [slot, inserted] = best_similarity.try_emplace(data.available[j], similarity);
-              if (!inserted) slot->second = std::max(slot->second, similarity);
-            }
-          }
-        }
-        next_seed_row += user_rows;
-        scored.clear();
-        for (const auto& [v, similarity] : best_similarity) scored.push_back({v, similarity});
-        KeepBest(0, i2i_quota, &scored);
-        for (const ScoredVideo& c : scored) add(c.video);
-        generated.clear();
-        trending.Top(options.quota[kSourceTrending], test.history, &generated);
-        for (VideoId v : generated) add(v);
-        // Fresh: uploads of the window before the request, the newest fresh_pool of them, by the
-        // user's affinity.
-        scored.clear();
-        size_t considered = 0;
-        for (int64_t j : by_upload) {
-          const TimestampMs upload = replay.video(data.available[j]).upload_ms;
-          if (upload >= test.as_of_ms) continue;
-          if (upload < test.as_of_ms - kCrossFreshWindowMs || considered == options.fresh_pool) break;
-          ++considered;
-          if (std::binary_search(test.history.begin(), test.history.end(), data.available[j])) continue;
-          scored.push_back({data.available[j], sp[i * n_items + j]});
-        }
-        KeepBest(0, options.quota[kSourceFresh], &scored);
-        for (const ScoredVideo& c : scored) add(c.video);
-        generated.clear();
-        popular.Top(options.quota[kSourcePopular], test.history, &generated);
-        for (VideoId v : generated) add(v);
-        size_t relevant = 0;
-        for (const auto& [v, grade] : test.relevance) {
-          relevant += in_candidates.contains(v);
-        }
-        if (!test.relevance.empty()) {
-          recall_sum += double(relevant) / test.relevance.size();
-          ++recall_cases;
-        }
-        const UserFeatures& user = replay.user(test.user);
-        CatalogHistoryCreators(user, catalog, &creators);
-        const UserCrossContext context(user, creators);
-        seeds.clear();
-        for (VideoId v : chunk_seeds[i]) {
-          const int64_t j = index_of(v);
-          seeds.push_back(j >= 0 ? item_embeddings.data() + j * model->dim() : nullptr);
-        }
-        candidate_inputs.clear();
-        cross.clear();
-        rerank_inputs.clear();
-        for (VideoId v : candidates) {
-          const int64_t j = index_of(v);
-          const VideoFeatures& features = replay.video(v);
-          candidate_inputs.push_back(j >= 0 ? videos[j] : TransformVideo(features, item_context, t));
-          SourceSignals signals;
-          if (j >= 0) {
-            signals.retrieval_score = sp[i * n_items + j];
-            signals.has_retrieval_score = true;
-            signals.has_item_to_item = ItemToItemScore(seeds, item_embeddings.data() + j * model->dim(), model->dim(),
-                                                       &signals.item_to_item);
-          }
-          signals.trending_rank = trending.rank(v);
-          signals.popular_rank = popular.rank(v);
-          cross.push_back(context.Make(features, test.as_of_ms, signals));
-        }
-        heads.resize(candidates.size() * kNumRankerHeads);
-        VREC_RETURN_IF_ERROR(ranker->Score(users[i], candidate_inputs, cross, heads.data()));
-        for (size_t c = 0; c < candidates.size(); ++c) {
-          const VideoFeatures& features = replay.video(candidates[c]);
-          rerank_inputs.push_back({ranker->Combine(&heads[c * kNumRankerHeads]), CategoryHash(features.category),
-                                   features.creator_id, features.upload_ms, false});
-        }
-        Rerank(rerank_inputs, options.depth, test.as_of_ms, rerank, 0, &reranked);
-        std::vector<VideoId>& ranked = pipeline_lists[test.user];
-        for (const RerankedItem& r : reranked) ranked.push_back(candidates[r.index]);
       }
-      if (options.show_progress) {
-        std::fprintf(stderr, "\rreplay: %s ranked %zu/%zu users", ranker ? "two-tower and full pipeline" : "two-tower",
-                     s + n, data.cases.size());
-      }
+      if (options.show_progress) std::fprintf(stderr, "\rreplay: two-tower ranked %zu/%zu users", s + n, data.cases.size());
     }
     if (options.show_progress) std::fprintf(stderr, "\n");
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("two-tower replay failed: ", e.what_without_backtrace()));
   }
+  BundleRecommenders out;
   out.two_tower = std::make_unique<PrecomputedRecommender>("two-tower", std::move(lists));
-  if (ranker != nullptr) {
-    out.full_pipeline = std::make_unique<PrecomputedRecommender>("full-pipeline", std::move(pipeline_lists));
-    out.candidates_per_user = 0;
-    for (uint32_t q : options.quota) out.candidates_per_user += static_cast<int>(q);
-    out.retrieval_recall = recall_cases > 0 ? recall_sum / recall_cases : 0.0;
+  if (bundle.ranker == nullptr) return out;
+
+  // The full pipeline: the server's Recommend on point-in-time features, request by request.
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> feed_model,
+                        PointInTimeFeedModel(bundle, view, items, data.split_ms, options.feed));
+  std::vector<std::vector<VideoId>> pipeline_lists(data.cases.size());
+  std::vector<double> recall(data.cases.size(), -1.0);
+  std::vector<absl::Status> errors(std::max(1, options.threads));
+  std::atomic<size_t> next{0}, done{0};
+  SetModelThreads(1);  // parallel requests, one thread each (as the server runs them)
+  auto work = [&](int worker) {
+    for (size_t c = next++; c < data.cases.size(); c = next++) {
+      const TestCase& test = data.cases[c];
+      absl::StatusOr<FeedResult> result =
+          Recommend(ReplayFeedRequest(test, static_cast<uint32_t>(options.depth)), view, *feed_model);
+      if (!result.ok()) {
+        errors[worker] = result.status();
+        return;
+      }
+      for (const FeedItem& item : result->items) pipeline_lists[c].push_back(item.video);
+      if (!test.relevance.empty()) {
+        absl::flat_hash_set<VideoId> retrieved;
+        for (const Candidate& candidate : result->candidates) retrieved.insert(candidate.video);
+        size_t relevant = 0;
+        for (const auto& [v, grade] : test.relevance) relevant += retrieved.contains(v);
+        recall[c] = double(relevant) / test.relevance.size();
+      }
+      const size_t finished = ++done;
+      if (options.show_progress && worker == 0) {
+        std::fprintf(stderr, "\rreplay: full pipeline %zu/%zu users", finished, data.cases.size());
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int w = 1; w < options.threads; ++w) workers.emplace_back(work, w);
+  work(0);
+  for (std::thread& w : workers) w.join();
+  if (options.show_progress) std::fprintf(stderr, "\rreplay: full pipeline %zu/%zu users\n", data.cases.size(), data.cases.size());
+  for (const absl::Status& e : errors) VREC_RETURN_IF_ERROR(e);
+  absl::flat_hash_map<UserId, std::vector<VideoId>> by_user;
+  double recall_sum = 0;
+  uint64_t recall_cases = 0;
+  for (size_t c = 0; c < data.cases.size(); ++c) {
+    by_user[data.cases[c].user] = std::move(pipeline_lists[c]);
+    if (recall[c] >= 0) {
+      recall_sum += recall[c];
+      ++recall_cases;
+    }
   }
+  out.full_pipeline = std::make_unique<PrecomputedRecommender>("full-pipeline", std::move(by_user));
+  out.candidates_per_user = 0;
+  for (uint32_t q : options.feed.retriever.quota) out.candidates_per_user += static_cast<int>(q);
+  out.retrieval_recall = recall_cases > 0 ? recall_sum / recall_cases : 0.0;
   return out;
 }
 

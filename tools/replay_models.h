@@ -6,12 +6,12 @@
 //   two-tower   a trained bundle's towers, with user and video features rebuilt point-in-time
 //               from the replay's past (the same FeatureReplay and transforms as training and
 //               serving), ranked by exact inner product over every available video.
-//   full-pipeline  a bundle with a ranker: the server's five candidate sources with its quotas
-//               (two-tower, item-to-item, trending, fresh, popular), each rebuilt as of the
-//               split from point-in-time embeddings and counters (exact search instead of the
-//               bundle's HNSW index, whose embeddings are end-of-log), every candidate scored by
-//               the ranker on the same point-in-time features, then re-ranked (freshness and
-//               diversity as served; exploration off), as the feed does.
+//   full-pipeline  a bundle with a ranker, through the server's own pipeline
+//               (pipeline/recommender.h): features from a PointInTimeFeatureView as of the
+//               split, the candidate sources searching an ExactIndex over point-in-time item
+//               embeddings (the bundle's HNSW index holds end-of-log embeddings), the popularity
+//               snapshot rebuilt from the same view, the ranker and re-ranking as served
+//               (exploration off). Each test user's request excludes their past engagement.
 #ifndef VREC_TOOLS_REPLAY_MODELS_H_
 #define VREC_TOOLS_REPLAY_MODELS_H_
 
@@ -22,8 +22,9 @@
 
 #include "absl/status/statusor.h"
 #include "common/world.h"
-#include "ranking/reranker.h"
-#include "retrieval/candidates.h"
+#include "featurestore/feature_replay.h"
+#include "featurestore/point_in_time_view.h"
+#include "pipeline/recommender.h"
 #include "tools/replay.h"
 
 namespace vrec {
@@ -48,13 +49,28 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const Repla
 struct BundleReplayOptions {
   int depth = 100;                  // list length each system returns
   bool full_pipeline = true;        // also the full pipeline, if the bundle has a ranker
-  // Full pipeline: candidates per source (SourceId order: two-tower, item-to-item, trending,
-  // fresh, popular), the server's defaults; fresh uploads considered (the newest first).
-  std::array<uint32_t, kNumSources> quota = RetrieverOptions().quota;
-  size_t fresh_pool = 2000;
-  RerankOptions rerank;             // full pipeline re-ranking (exploration is always off)
+  // Full pipeline: the server's options (quotas, fresh window and pool, re-ranking); the
+  // exploration rate is always 0 (deterministic lists).
+  FeedModelOptions feed;
+  int threads = 2;                  // full pipeline requests in parallel
   bool show_progress = true;
 };
+
+// What the replay's full pipeline runs on: the point-in-time features of the past and the feed
+// model built from them. The parity test serves the same world and compares.
+struct PointInTimePipeline {
+  std::unique_ptr<FeatureReplay> replay;         // every past event applied
+  std::unique_ptr<PointInTimeFeatureView> view;  // over *replay, as of the split
+  std::shared_ptr<const FeedModel> model;        // exact index over point-in-time embeddings
+};
+
+// Builds the pipeline of the bundle at `bundle_dir` (which needs a ranker) as of the replay's
+// split. FailedPrecondition as MakeBundleRecommenders; NotFound without a ranker.
+absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& data, const std::string& world_dir,
+                                                            const Catalog& catalog, const std::string& bundle_dir,
+                                                            const FeedModelOptions& options);
+// The request the replay sends for `test`: its past engagement excluded, as of its time.
+FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count);
 
 struct BundleRecommenders {
   std::unique_ptr<Recommender> two_tower;

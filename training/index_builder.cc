@@ -11,6 +11,7 @@
 #include "featurestore/feature_store.h"
 #include "featurestore/transforms.h"
 #include "retrieval/bundle.h"
+#include "retrieval/item_embeddings.h"
 #include "retrieval/two_tower.h"
 
 namespace vrec {
@@ -48,23 +49,10 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
 
   // Item tower over every video in the store.
   auto start = std::chrono::steady_clock::now();
-  std::vector<VideoId> ids;
-  std::vector<float> embeddings;
-  std::vector<VideoInputs> batch;
-  auto flush = [&]() -> absl::Status {
-    const size_t offset = embeddings.size();
-    embeddings.resize(offset + batch.size() * model->dim());
-    VREC_RETURN_IF_ERROR(model->EmbedVideos(batch, embeddings.data() + offset));
-    batch.clear();
-    return absl::OkStatus();
-  };
-  VREC_RETURN_IF_ERROR(store->ForEachVideo([&](const VideoFeatures& v) -> absl::Status {
-    if (!v.known) return absl::OkStatus();
-    ids.push_back(v.id);
-    batch.push_back(TransformVideo(v, context, config.transform));
-    return batch.size() >= 4096 ? flush() : absl::OkStatus();
-  }));
-  VREC_RETURN_IF_ERROR(flush());
+  ItemEmbeddings items;
+  VREC_RETURN_IF_ERROR(EmbedCatalog(*store, *model, context.now_ms, &items));
+  std::vector<VideoId> ids = std::move(items.ids);
+  std::vector<float> embeddings = std::move(items.vectors);
   summary.items = ids.size();
   summary.embed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.show_progress) {

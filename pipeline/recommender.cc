@@ -1,0 +1,199 @@
+#include "pipeline/recommender.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "featurestore/transforms.h"
+#include "ranking/candidate_featurizer.h"
+
+namespace vrec {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double Ms(SteadyClock::time_point from, SteadyClock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// Scores every candidate in one batched forward: heads[i * kNumRankerHeads + h]. `videos`
+// holds the candidates' features followed by the user's history videos' (for their creators).
+absl::Status RankCandidates(const FeedModel& m, const UserFeatures& user, const FeatureContext& context,
+                            const float* user_embedding, const std::vector<Candidate>& candidates,
+                            const std::vector<VideoRead>& videos, std::vector<SourceSignals>* signals,
+                            std::vector<CrossInputs>* cross, std::vector<float>* heads) {
+  thread_local std::vector<CreatorId> creators;
+  creators.clear();
+  for (size_t i = candidates.size(); i < videos.size(); ++i) creators.push_back(videos[i].features.creator_id);
+  const CandidateFeaturizer featurizer(user, creators, context, m.ranker->config().transform);
+  thread_local RequestSignals request_signals;
+  request_signals.Init(m.index.get(), user_embedding, user, m.popularity.trending.get(), m.popularity.popular.get());
+  thread_local std::vector<VideoInputs> inputs;
+  inputs.resize(candidates.size());
+  cross->resize(candidates.size());
+  signals->resize(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    (*signals)[i] = request_signals.For(candidates[i].video);
+    featurizer.Featurize(videos[i].features, (*signals)[i], &inputs[i], &(*cross)[i]);
+  }
+  heads->resize(candidates.size() * kNumRankerHeads);
+  return m.ranker->Score(featurizer.user(), inputs, *cross, heads->data());
+}
+
+}  // namespace
+
+const char* FeedStageName(int stage) {
+  static constexpr const char* kNames[] = {"user_features", "retrieval", "video_features", "ranker", "rerank"};
+  return stage >= 0 && stage < kNumFeedStages ? kNames[stage] : "unknown";
+}
+
+std::shared_ptr<const FeedModel> MakeFeedModel(std::string version, std::shared_ptr<const TwoTowerModel> two_tower,
+                                               std::shared_ptr<const VectorIndex> index,
+                                               std::shared_ptr<const RankerModel> ranker,
+                                               PopularitySnapshot popularity, const FeedModelOptions& options) {
+  auto model = std::make_shared<FeedModel>();
+  if (two_tower == nullptr) index = nullptr;
+  std::vector<std::unique_ptr<CandidateSource>> sources;
+  const VectorIndex* raw_index = index.get();
+  if (raw_index != nullptr) {
+    sources.push_back(MakeTwoTowerSource(raw_index));
+    sources.push_back(MakeItemToItemSource(raw_index, options.item_to_item_seeds));
+  }
+  sources.push_back(MakeTrendingSource(popularity.trending, kSourceTrending));
+  sources.push_back(
+      MakeFreshSource(popularity.fresh, options.popularity.fresh_window_ms, options.fresh_pool, raw_index));
+  sources.push_back(MakeTrendingSource(popularity.popular, kSourcePopular));
+  model->version = !version.empty() ? std::move(version)
+                                    : absl::StrCat("popularity-", FormatTimestamp(popularity.as_of_ms).substr(0, 10));
+  model->retriever = std::make_unique<Retriever>(options.retriever, two_tower, index, std::move(sources));
+  model->popularity = std::move(popularity);
+  model->two_tower = std::move(two_tower);
+  model->index = std::move(index);
+  model->ranker = std::move(ranker);
+  model->rerank = options.rerank;
+  return model;
+}
+
+absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureView& view, TimestampMs now_ms,
+                                                               const FeedModelOptions& options) {
+  VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity, BuildPopularitySnapshot(view, now_ms, options.popularity));
+  return MakeFeedModel("", nullptr, nullptr, nullptr, std::move(popularity), options);
+}
+
+absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureView& view, const FeedModel& m) {
+  const TimestampMs now = request.now_ms;
+  const FeatureContext context{now, request.device};
+  FeedResult result;
+  result.model_version = m.version;
+  result.now_ms = now;
+  result.popularity_as_of_ms = m.popularity.as_of_ms;
+  SteadyClock::time_point mark = SteadyClock::now();
+  auto lap = [&](int stage) {
+    const SteadyClock::time_point t = SteadyClock::now();
+    result.stage_ms[stage] += Ms(mark, t);
+    mark = t;
+  };
+
+  // 1. The user.
+  VREC_ASSIGN_OR_RETURN(const UserRead user, view.GetUser(request.user_id, now));
+  result.cold_start = user.profile == FeatureStatus::kMissing && user.history == FeatureStatus::kMissing;
+  result.profile = user.profile;
+  result.activity = user.activity;
+  result.history = user.history;
+  lap(kStageUserFeatures);
+
+  // 2. Candidates, minus everything in the user's history (watched, skipped, not interested)
+  // and the request's exclusions.
+  thread_local std::vector<VideoId> skip;
+  skip.assign(request.exclude.begin(), request.exclude.end());
+  for (const HistoryEntry& h : user.features.history) skip.push_back(h.video_id);
+  std::sort(skip.begin(), skip.end());
+  skip.erase(std::unique(skip.begin(), skip.end()), skip.end());
+  result.seen_excluded = user.features.history.size();
+  result.request_excluded = request.exclude.size();
+  thread_local RetrievalResult retrieved;
+  m.retriever->Retrieve(user.features, context, skip, &retrieved);
+  result.candidates = retrieved.candidates;
+  result.produced = retrieved.produced;
+  result.source_failures = retrieved.failures;
+  for (const SourceFailure& f : retrieved.failures) result.degraded.push_back(absl::StrCat("source_failed:", SourceName(f.source)));
+  lap(kStageRetrieval);
+
+  // 3-5. Every candidate through the ranker in one batch, then re-ranking. Without a ranker
+  // (or if it fails) the best candidates by retrieval score are served as they are.
+  const std::vector<Candidate>& candidates = result.candidates;
+  thread_local std::vector<VideoId> ids;
+  thread_local std::vector<VideoRead> videos;
+  thread_local std::vector<float> heads;
+  thread_local std::vector<SourceSignals> signals;
+  thread_local std::vector<CrossInputs> cross;
+  thread_local std::vector<RerankedItem> served;
+  if (m.ranker != nullptr && !candidates.empty()) {
+    ids.clear();
+    for (const Candidate& c : candidates) ids.push_back(c.video);
+    for (const HistoryEntry& h : user.features.history) ids.push_back(h.video_id);  // for their creators
+    VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
+    lap(kStageVideoFeatures);
+    const float* user_embedding = retrieved.user_embedding.empty() ? nullptr : retrieved.user_embedding.data();
+    absl::Status scored =
+        RankCandidates(m, user.features, context, user_embedding, candidates, videos, &signals, &cross, &heads);
+    lap(kStageRanker);
+    if (scored.ok()) {
+      thread_local std::vector<RerankInput> rerank;
+      rerank.resize(candidates.size());
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        const VideoFeatures& v = videos[i].features;
+        rerank[i] = {m.ranker->Combine(&heads[i * kNumRankerHeads]), CategoryHash(v.category), v.creator_id,
+                     v.upload_ms, candidates[i].from(kSourceFresh)};
+      }
+      Rerank(rerank, request.count, now, m.rerank, request.request_id, &served);
+      lap(kStageRerank);
+      result.ranked = true;
+      result.score_weights = m.ranker->config().head_weights;
+    } else {
+      result.ranker_status = scored;
+      result.degraded.push_back("ranker_failed");
+    }
+  }
+  if (!result.ranked) {
+    const size_t n = std::min<size_t>(request.count, candidates.size());
+    ids.assign(n, 0);
+    served.assign(n, RerankedItem());
+    for (size_t i = 0; i < n; ++i) {
+      ids[i] = candidates[i].video;
+      served[i].index = static_cast<uint32_t>(i);
+      served[i].score = candidates[i].score;
+    }
+    VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
+    lap(kStageVideoFeatures);
+  }
+
+  result.items.resize(served.size());
+  for (size_t p = 0; p < served.size(); ++p) {
+    const RerankedItem& r = served[p];
+    // Ranked: `videos` is aligned with the candidates; unranked: with the served items.
+    const VideoRead& video = videos[result.ranked ? r.index : p];
+    FeedItem& item = result.items[p];
+    item.video = candidates[r.index].video;
+    item.score = r.score;
+    item.category = video.features.category;
+    ItemExplanation& why = item.why;
+    why.candidate = r.index;
+    why.propensity = r.propensity;
+    why.rules = r.rules;
+    why.metadata = video.metadata;
+    why.counters = video.counters;
+    if (result.ranked) {
+      why.ranked = true;
+      std::copy(&heads[r.index * kNumRankerHeads], &heads[(r.index + 1) * kNumRankerHeads], why.heads.begin());
+      why.ranker_score = m.ranker->Combine(why.heads.data());
+      why.signals = signals[r.index];
+      why.freshness = cross[r.index].dense[kCrossFresh];
+    }
+  }
+  return result;
+}
+
+}  // namespace vrec

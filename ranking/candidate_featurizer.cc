@@ -1,0 +1,46 @@
+#include "ranking/candidate_featurizer.h"
+
+namespace vrec {
+
+void RequestSignals::Init(const VectorIndex* index, const float* user_embedding, const UserFeatures& user,
+                          const Trending* trending, const Trending* popular) {
+  index_ = index;
+  user_embedding_ = user_embedding;
+  trending_ = trending;
+  popular_ = popular;
+  seeds_.clear();
+  EngagedSeeds(user, &seed_ids_);
+  if (index_ != nullptr) {
+    for (VideoId v : seed_ids_) seeds_.push_back(index_->Embedding(v));
+  }
+}
+
+SourceSignals RequestSignals::For(VideoId video) const {
+  SourceSignals s;
+  if (index_ != nullptr) {
+    const float* e = index_->Embedding(video);
+    if (e != nullptr && user_embedding_ != nullptr) {
+      s.retrieval_score = InnerProduct(user_embedding_, e, index_->dim());
+      s.has_retrieval_score = true;
+    }
+    s.has_item_to_item = ItemToItemScore(seeds_, e, index_->dim(), &s.item_to_item);
+  }
+  if (trending_ != nullptr) s.trending_rank = trending_->rank(video);
+  if (popular_ != nullptr) s.popular_rank = popular_->rank(video);
+  return s;
+}
+
+CandidateFeaturizer::CandidateFeaturizer(const UserFeatures& user, absl::Span<const CreatorId> history_creators,
+                                         const FeatureContext& context, const TransformOptions& transform)
+    : context_(context),
+      transform_(transform),
+      user_(TransformUser(user, context, transform)),
+      cross_(user, history_creators) {}
+
+void CandidateFeaturizer::Featurize(const VideoFeatures& video, const SourceSignals& signals, VideoInputs* inputs,
+                                    CrossInputs* cross) const {
+  *inputs = TransformVideo(video, context_, transform_);
+  *cross = cross_.Make(video, context_.now_ms, signals);
+}
+
+}  // namespace vrec

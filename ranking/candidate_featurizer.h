@@ -1,0 +1,65 @@
+// The one candidate featurizer: turns a user, a request context and one candidate video (its
+// features and every source's evidence about it) into the ranker's inputs. The feed
+// (pipeline/recommender.h, for the server and the replay alike) and the ranker's training
+// examples (training/ranker_trainer.h) all build inputs here, so the ranker sees the same
+// thing offline and online.
+//
+// RequestSignals gathers the source evidence of one request where it is computed from the
+// request's own state: the two-tower score and the item-to-item similarity from the model's
+// item embeddings, the trending and popular ranks from the popularity snapshot. Training
+// rebuilds the same evidence point in time and fills SourceSignals itself.
+#ifndef VREC_RANKING_CANDIDATE_FEATURIZER_H_
+#define VREC_RANKING_CANDIDATE_FEATURIZER_H_
+
+#include <vector>
+
+#include "absl/types/span.h"
+#include "common/types.h"
+#include "featurestore/features.h"
+#include "featurestore/transforms.h"
+#include "ranking/cross_features.h"
+#include "retrieval/trending.h"
+#include "retrieval/vector_index.h"
+
+namespace vrec {
+
+// What one request's sources know, for SourceSignals. Pointers are not owned and may be null
+// (no model, no snapshot): the signal is then unknown. Immutable after Init.
+class RequestSignals {
+ public:
+  // `index` and `user_embedding` (index->dim() floats): the two-tower score; the user's
+  // engaged seeds (EngagedSeeds) found in `index`: the item-to-item similarity.
+  void Init(const VectorIndex* index, const float* user_embedding, const UserFeatures& user, const Trending* trending,
+            const Trending* popular);
+  SourceSignals For(VideoId video) const;
+
+ private:
+  const VectorIndex* index_ = nullptr;
+  const float* user_embedding_ = nullptr;
+  std::vector<VideoId> seed_ids_;
+  std::vector<const float*> seeds_;
+  const Trending* trending_ = nullptr;
+  const Trending* popular_ = nullptr;
+};
+
+// One user's candidates. Immutable after construction.
+class CandidateFeaturizer {
+ public:
+  // `history_creators[i]`: the creator of user.history[i] (see UserCrossContext).
+  CandidateFeaturizer(const UserFeatures& user, absl::Span<const CreatorId> history_creators,
+                      const FeatureContext& context, const TransformOptions& transform);
+
+  const UserInputs& user() const { return user_; }
+  void Featurize(const VideoFeatures& video, const SourceSignals& signals, VideoInputs* inputs,
+                 CrossInputs* cross) const;
+
+ private:
+  FeatureContext context_;
+  TransformOptions transform_;
+  UserInputs user_;
+  UserCrossContext cross_;
+};
+
+}  // namespace vrec
+
+#endif  // VREC_RANKING_CANDIDATE_FEATURIZER_H_
