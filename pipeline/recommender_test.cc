@@ -1,0 +1,200 @@
+// The pipeline on a fake FeatureView and an exact index: a few dozen videos in memory, a
+// freshly initialised (untrained) two-tower model and ranker. Checks the contract of Recommend,
+// not recommendation quality: exclusions, degraded fallbacks, explanations, determinism.
+#include "pipeline/recommender.h"
+
+#include <algorithm>
+#include <map>
+
+#include "gtest/gtest.h"
+#include "retrieval/exact_index.h"
+#include "retrieval/item_embeddings.h"
+
+namespace vrec {
+namespace {
+
+constexpr TimestampMs kNow = 1767225600000;  // 2026-01-01
+
+// An in-memory FeatureView with a switch that makes every read fail.
+class FakeFeatureView : public FeatureView {
+ public:
+  FakeFeatureView() {
+    for (VideoId v = 1; v <= 60; ++v) {
+      VideoFeatures f;
+      f.id = v;
+      f.known = true;
+      f.category = absl::StrCat("cat", v % 6);
+      f.creator_id = v % 13;
+      f.duration_ms = 60000;
+      f.upload_ms = kNow - static_cast<TimestampMs>(v) * kMsPerHour;  // video 1 is the newest
+      f.counters.Add(kClicks, v % 7, kNow - kMsPerHour);
+      f.counters.Add(kImpressions, 20, kNow - kMsPerHour);
+      videos_[v] = f;
+    }
+    UserFeatures& u = users_[7];
+    u.id = 7;
+    u.known = true;
+    u.language = "en";
+    u.last_active_ms = kNow - kMsPerDay;
+    for (VideoId v : {3, 9, 14}) {
+      HistoryEntry h;
+      h.video_id = v;
+      h.time_ms = kNow - kMsPerDay;
+      h.signals = HistoryEntry::kClicked;
+      h.watch_ratio = 0.8f;
+      u.history.push_back(h);
+    }
+  }
+  absl::StatusOr<UserRead> GetUser(UserId id, TimestampMs now_ms) const override {
+    if (fail) return absl::UnavailableError("store down");
+    UserRead r;
+    const auto it = users_.find(id);
+    if (it != users_.end()) r.features = it->second;
+    r.features.id = id;
+    SetUserReadStatus(FeatureTtlOptions(), now_ms, &r);
+    return r;
+  }
+  absl::Status GetVideos(absl::Span<const VideoId> ids, TimestampMs now_ms,
+                         std::vector<VideoRead>* out) const override {
+    if (fail) return absl::UnavailableError("store down");
+    out->assign(ids.size(), VideoRead());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto it = videos_.find(ids[i]);
+      if (it != videos_.end()) (*out)[i].features = it->second;
+      (*out)[i].features.id = ids[i];
+      SetVideoReadStatus(FeatureTtlOptions(), now_ms, &(*out)[i]);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status ForEachVideo(const std::function<absl::Status(const VideoFeatures&)>& fn) const override {
+    for (const auto& [id, v] : videos_) {
+      if (absl::Status s = fn(v); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  bool fail = false;
+
+ private:
+  std::map<VideoId, VideoFeatures> videos_;
+  std::map<UserId, UserFeatures> users_;
+};
+
+TransformOptions SmallTransform() {
+  TransformOptions t;
+  t.video_buckets = 1024;
+  t.creator_buckets = 256;
+  t.tag_buckets = 256;
+  return t;
+}
+
+std::shared_ptr<const FeedModel> MakeModel(const FakeFeatureView& view, bool with_ranker, FeedModelOptions options) {
+  TwoTowerConfig tc;
+  tc.embedding_dim = 16;
+  tc.hidden_dim = 32;
+  tc.transform = SmallTransform();
+  std::shared_ptr<const TwoTowerModel> towers = std::move(*TwoTowerModel::Create(tc, 1));
+  ItemEmbeddings items;
+  EXPECT_TRUE(EmbedCatalog(view, *towers, kNow, &items).ok());
+  EXPECT_EQ(items.ids.size(), 60u);
+  std::shared_ptr<const VectorIndex> index = std::move(*ExactIndex::Create(items.ids, items.vectors, tc.embedding_dim));
+  std::shared_ptr<const RankerModel> ranker;
+  if (with_ranker) {
+    RankerConfig rc;
+    rc.hidden_dim = 32;
+    rc.hidden2_dim = 16;
+    rc.transform = SmallTransform();
+    ranker = std::move(*RankerModel::Create(rc, 2));
+  }
+  auto popularity = BuildPopularitySnapshot(view, kNow, options.popularity);
+  EXPECT_TRUE(popularity.ok());
+  options.rerank.explore_rate = 0;
+  return MakeFeedModel("3", towers, index, ranker, std::move(*popularity), options);
+}
+
+FeedRequest Request(UserId user, uint32_t count) {
+  FeedRequest r;
+  r.user_id = user;
+  r.count = count;
+  r.now_ms = kNow;
+  return r;
+}
+
+TEST(RecommenderTest, RanksCandidatesFromEverySourceAndExplainsThem) {
+  FakeFeatureView view;
+  auto model = MakeModel(view, true, FeedModelOptions());
+  FeedRequest request = Request(7, 10);
+  request.exclude = {20, 21};
+  auto result = Recommend(request, view, *model);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->model_version, "3");
+  EXPECT_TRUE(result->ranked);
+  EXPECT_FALSE(result->cold_start);
+  EXPECT_TRUE(result->degraded.empty());
+  ASSERT_EQ(result->items.size(), 10u);
+  EXPECT_GT(result->produced[kSourceTwoTower], 0u);
+  EXPECT_GT(result->produced[kSourceItemToItem], 0u);
+  EXPECT_GT(result->produced[kSourceFresh], 0u);
+  EXPECT_EQ(result->seen_excluded, 3u);
+  for (const FeedItem& item : result->items) {
+    // Never the user's history or the request's exclusions.
+    for (VideoId v : {3u, 9u, 14u, 20u, 21u}) EXPECT_NE(item.video, v);
+    EXPECT_TRUE(item.why.ranked);
+    const Candidate& c = result->candidates[item.why.candidate];
+    EXPECT_EQ(c.video, item.video);
+    // Every indexed candidate carries the two-tower score the retriever computed.
+    EXPECT_TRUE(item.why.signals.has_retrieval_score);
+    EXPECT_EQ(item.why.signals.retrieval_score, c.score);
+    EXPECT_TRUE(item.why.signals.has_item_to_item);  // the user has engaged seeds
+    EXPECT_GT(item.why.ranker_score, 0.0f);
+    EXPECT_EQ(item.why.metadata, FeatureStatus::kPresent);
+  }
+  // Same request, same answer.
+  auto again = Recommend(request, view, *model);
+  ASSERT_TRUE(again.ok());
+  for (size_t i = 0; i < result->items.size(); ++i) {
+    EXPECT_EQ(again->items[i].video, result->items[i].video);
+    EXPECT_EQ(again->items[i].score, result->items[i].score);
+  }
+}
+
+TEST(RecommenderTest, ColdStartIsServedNotAnError) {
+  FakeFeatureView view;
+  auto model = MakeModel(view, true, FeedModelOptions());
+  auto result = Recommend(Request(999, 5), view, *model);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->cold_start);
+  EXPECT_EQ(result->items.size(), 5u);
+}
+
+TEST(RecommenderTest, WithoutARankerServesRetrievalOrder) {
+  FakeFeatureView view;
+  auto model = MakeModel(view, false, FeedModelOptions());
+  auto result = Recommend(Request(7, 8), view, *model);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->ranked);
+  ASSERT_EQ(result->items.size(), 8u);
+  for (size_t i = 0; i < result->items.size(); ++i) {
+    EXPECT_EQ(result->items[i].video, result->candidates[i].video);
+    EXPECT_EQ(result->items[i].score, result->candidates[i].score);
+    if (i > 0) EXPECT_GE(result->items[i - 1].score, result->items[i].score);
+  }
+}
+
+TEST(RecommenderTest, QuotasBoundEachSourceAndAFailingStoreIsAnError) {
+  FakeFeatureView view;
+  FeedModelOptions options;
+  ASSERT_TRUE(ParseQuotas("two_tower:5,item_to_item:0,trending:3,fresh:0,popular:0", &options.retriever).ok());
+  auto model = MakeModel(view, true, options);
+  auto result = Recommend(Request(7, 20), view, *model);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->produced[kSourceTwoTower], 5u);
+  EXPECT_EQ(result->produced[kSourceItemToItem], 0u);
+  EXPECT_LE(result->produced[kSourceTrending], 3u);
+  EXPECT_LE(result->candidates.size(), 8u);
+  EXPECT_EQ(result->items.size(), result->candidates.size());  // fewer candidates than asked for
+  view.fail = true;
+  EXPECT_EQ(Recommend(Request(7, 20), view, *model).status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace vrec
