@@ -143,10 +143,12 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureVi
     if (scored.ok()) {
       thread_local std::vector<RerankInput> rerank;
       rerank.resize(candidates.size());
+      result.ranker_scores.resize(candidates.size());
       for (size_t i = 0; i < candidates.size(); ++i) {
         const VideoFeatures& v = videos[i].features;
-        rerank[i] = {m.ranker->Combine(&heads[i * kNumRankerHeads]), CategoryHash(v.category), v.creator_id,
-                     v.upload_ms, candidates[i].from(kSourceFresh)};
+        result.ranker_scores[i] = m.ranker->Combine(&heads[i * kNumRankerHeads]);
+        rerank[i] = {result.ranker_scores[i], CategoryHash(v.category), v.creator_id, v.upload_ms,
+                     candidates[i].from(kSourceFresh)};
       }
       Rerank(rerank, request.count, now, m.rerank, request.request_id, &served);
       lap(kStageRerank);
@@ -188,7 +190,7 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureVi
     if (result.ranked) {
       why.ranked = true;
       std::copy(&heads[r.index * kNumRankerHeads], &heads[(r.index + 1) * kNumRankerHeads], why.heads.begin());
-      why.ranker_score = m.ranker->Combine(why.heads.data());
+      why.ranker_score = result.ranker_scores[r.index];
       why.signals = signals[r.index];
       why.freshness = cross[r.index].dense[kCrossFresh];
     }

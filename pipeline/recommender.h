@@ -124,6 +124,7 @@ struct FeedResult {
   bool ranked = false;               // the ranker ordered the items
   std::vector<FeedItem> items;       // served order
   std::vector<Candidate> candidates; // everything retrieved, best retrieval score first
+  std::vector<float> ranker_scores;  // each candidate's combined ranker score (empty unranked)
   std::array<uint32_t, kNumSources> produced{};  // candidates each source returned
   std::vector<SourceFailure> source_failures;
   absl::Status ranker_status;        // why the ranker did not order the items, if it failed

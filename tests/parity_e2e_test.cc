@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/json_reader.h"
+#include "common/json_writer.h"
 #include "common/world.h"
 #include "featurestore/feature_replay.h"
 #include "featurestore/feature_store.h"
@@ -62,60 +63,99 @@ const JsonValue* Path(const JsonValue& root, std::initializer_list<absl::string_
   return v;
 }
 
-// The first pipeline stage at which two feed documents (debug=1) differ, with what differs; ""
-// when they agree. Timings and request ids are not compared.
-std::string FirstDivergence(const JsonValue& served, const JsonValue& replayed) {
+// A number as the feed's JSON renders it.
+std::string JsonNumber(double x) {
+  JsonWriter w;
+  w.Double(x);
+  auto parsed = ParseJson(w.Release());
+  return parsed.ok() ? Render(&*parsed) : "<bad number>";
+}
+
+// The first pipeline stage at which the served feed (its debug=1 JSON) and the replay's result
+// for the same request differ, with what differs; "" when they agree. Timings and request ids
+// are not compared.
+std::string FirstDivergence(const JsonValue& served, const FeedResult& replayed) {
+  auto parsed = ParseJson(FeedResultJson(replayed, 0, 0, /*debug=*/true));
+  if (!parsed.ok()) return "replay: unrenderable result";
+  const JsonValue& mine = *parsed;
   auto differs = [&](std::initializer_list<absl::string_view> keys) {
-    return Render(Path(served, keys)) != Render(Path(replayed, keys));
+    return Render(Path(served, keys)) != Render(Path(mine, keys));
   };
-  if (differs({"debug", "user_features"}) || differs({"cold_start"})) {
+  if (differs({"debug", "user_features"}) || differs({"cold_start"}) || differs({"debug", "seen_excluded"})) {
     return absl::StrCat("user_features: ", Render(Path(served, {"debug", "user_features"})), " vs ",
-                        Render(Path(replayed, {"debug", "user_features"})));
+                        Render(Path(mine, {"debug", "user_features"})));
   }
-  if (differs({"debug", "candidates"}) || differs({"debug", "source_candidates"}) ||
-      differs({"debug", "seen_excluded"})) {
+  if (differs({"debug", "candidates"}) || differs({"debug", "source_candidates"})) {
     return absl::StrCat("retrieval: candidates per source ", Render(Path(served, {"debug", "source_candidates"})),
-                        " vs ", Render(Path(replayed, {"debug", "source_candidates"})));
+                        " vs ", Render(Path(mine, {"debug", "source_candidates"})));
   }
-  const JsonValue* a = served.Find("items");
-  const JsonValue* b = replayed.Find("items");
-  if (a == nullptr || b == nullptr || !a->is_array() || !b->is_array()) return "response: no items";
-  // Stage by stage over all items, so that the earliest stage wins even if a later item shows it.
-  struct Check {
-    const char* stage;
-    std::vector<absl::string_view> keys;  // under each item's "debug" ("" = the item itself)
+  const JsonValue* items = served.Find("items");
+  if (items == nullptr || !items->is_array()) return "response: no items";
+  // Each served video against the replay's candidate of the same id: retrieval first, then
+  // the ranker's inputs and scores, over all items, so that the earliest stage is named.
+  auto candidate_of = [&](const JsonValue& item) -> int {
+    const JsonValue* id = item.Find("video_id");
+    for (size_t c = 0; id != nullptr && c < replayed.candidates.size(); ++c) {
+      if (replayed.candidates[c].video == static_cast<VideoId>(id->integer())) return static_cast<int>(c);
+    }
+    return -1;
   };
-  const std::vector<Check> checks = {
-      {"retrieval", {"retrieval_score", "score_kind", "source_scores", "source_ranks"}},
-      {"ranker inputs (source signals)", {"source_signals"}},
-      {"ranker", {"heads", "ranker_score"}},
-      {"rerank", {"", "propensity", "rules"}},
-  };
-  const size_t n = std::min(a->array().size(), b->array().size());
-  for (const Check& check : checks) {
-    for (size_t i = 0; i < n; ++i) {
-      const JsonValue& x = a->array()[i];
-      const JsonValue& y = b->array()[i];
-      for (absl::string_view key : check.keys) {
-        std::string rx, ry;
-        if (key.empty()) {
-          rx = absl::StrCat(Render(x.Find("video_id")), " score ", Render(x.Find("score")), " ",
-                            Render(x.Find("sources")));
-          ry = absl::StrCat(Render(y.Find("video_id")), " score ", Render(y.Find("score")), " ",
-                            Render(y.Find("sources")));
-        } else {
-          rx = Render(Path(x, {"debug", key}));
-          ry = Render(Path(y, {"debug", key}));
-        }
-        if (rx != ry) {
-          return absl::StrCat(check.stage, ": item ", i, " (served video ", Render(x.Find("video_id")),
-                              ", replayed video ", Render(y.Find("video_id")), ") ", key, " ", rx, " vs ", ry);
-        }
-      }
+  for (const JsonValue& item : items->array()) {
+    const int c = candidate_of(item);
+    const std::string video = Render(item.Find("video_id"));
+    if (c < 0) return absl::StrCat("retrieval: served video ", video, " is not among the replayed candidates");
+    const Candidate& candidate = replayed.candidates[c];
+    if (Render(Path(item, {"debug", "retrieval_score"})) != JsonNumber(candidate.score)) {
+      return absl::StrCat("retrieval: video ", video, " retrieval score ", Render(Path(item, {"debug", "retrieval_score"})),
+                          " vs ", JsonNumber(candidate.score));
+    }
+    std::vector<std::string> sources;
+    for (int s = 0; s < kNumSources; ++s) {
+      if (candidate.from(static_cast<SourceId>(s))) sources.push_back(absl::StrCat("\"", SourceName(static_cast<SourceId>(s)), "\""));
+    }
+    const std::string replayed_sources = absl::StrCat("[", absl::StrJoin(sources, ","), "]");
+    if (Render(item.Find("sources")) != replayed_sources) {
+      return absl::StrCat("retrieval: video ", video, " sources ", Render(item.Find("sources")), " vs ", replayed_sources);
     }
   }
-  if (a->array().size() != b->array().size()) {
-    return absl::StrCat("rerank: ", a->array().size(), " items served, ", b->array().size(), " replayed");
+  for (const JsonValue& item : items->array()) {
+    const int c = candidate_of(item);
+    for (const FeedItem& mine_item : replayed.items) {
+      if (static_cast<int>(mine_item.why.candidate) != c) continue;
+      // Both served it: the ranker saw the same inputs.
+      const JsonValue* replay_item = nullptr;
+      for (const JsonValue& x : mine.Find("items")->array()) {
+        if (x.Find("video_id")->integer() == mine_item.video) replay_item = &x;
+      }
+      if (Render(Path(item, {"debug", "source_signals"})) != Render(Path(*replay_item, {"debug", "source_signals"}))) {
+        return absl::StrCat("ranker inputs (source signals): video ", mine_item.video, " ",
+                            Render(Path(item, {"debug", "source_signals"})), " vs ",
+                            Render(Path(*replay_item, {"debug", "source_signals"})));
+      }
+    }
+    if (replayed.ranked && Render(Path(item, {"debug", "ranker_score"})) != JsonNumber(replayed.ranker_scores[c])) {
+      return absl::StrCat("ranker: video ", Render(item.Find("video_id")), " score ",
+                          Render(Path(item, {"debug", "ranker_score"})), " vs ", JsonNumber(replayed.ranker_scores[c]));
+    }
+  }
+  const JsonValue* mine_items = mine.Find("items");
+  for (size_t i = 0; i < std::max(items->array().size(), mine_items->array().size()); ++i) {
+    if (i >= items->array().size() || i >= mine_items->array().size()) {
+      return absl::StrCat("rerank: ", items->array().size(), " items served, ", mine_items->array().size(), " replayed");
+    }
+    const JsonValue& x = items->array()[i];
+    const JsonValue& y = mine_items->array()[i];
+    for (absl::string_view key : {"video_id", "score"}) {
+      if (Render(x.Find(key)) != Render(y.Find(key))) {
+        return absl::StrCat("rerank: position ", i, " ", key, " ", Render(x.Find(key)), " vs ", Render(y.Find(key)));
+      }
+    }
+    for (absl::string_view key : {"heads", "propensity", "rules"}) {
+      if (Render(Path(x, {"debug", key})) != Render(Path(y, {"debug", key}))) {
+        return absl::StrCat("rerank: position ", i, " ", key, " ", Render(Path(x, {"debug", key})), " vs ",
+                            Render(Path(y, {"debug", key})));
+      }
+    }
   }
   return "";
 }
@@ -196,17 +236,15 @@ TEST(ParityE2eTest, ServedFeedsEqualTheReplaysFullPipeline) {
     const FeedRequest request = ReplayFeedRequest(test, 20);
     auto replayed = Recommend(request, *pipeline->view, *pipeline->model);
     ASSERT_TRUE(replayed.ok()) << replayed.status();
-    const std::string replayed_json = FeedResultJson(*replayed, 0, test.user, /*debug=*/true);
     std::string target = absl::StrCat("/v1/feed?user_id=", test.user, "&count=20&debug=1");
     if (!test.history.empty()) absl::StrAppend(&target, "&exclude=", absl::StrJoin(test.history, ","));
     auto served = testing::HttpGet((*server)->port(), target);
     ASSERT_TRUE(served.ok()) << served.status();
     ASSERT_EQ(served->status, 200) << served->body;
     auto a = ParseJson(served->body);
-    auto b = ParseJson(replayed_json);
-    ASSERT_TRUE(a.ok() && b.ok());
-    EXPECT_EQ(Render(a->Find("model_version")), Render(b->Find("model_version")));
-    const std::string divergence = FirstDivergence(*a, *b);
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(Render(a->Find("model_version")), absl::StrCat("\"", replayed->model_version, "\""));
+    const std::string divergence = FirstDivergence(*a, *replayed);
     ASSERT_EQ(divergence, "") << "user " << test.user << ": the served feed and the replay first differ at "
                               << divergence;
     ASSERT_TRUE(replayed->ranked);
