@@ -39,8 +39,14 @@ CandidateFeaturizer::CandidateFeaturizer(const UserFeatures& user, absl::Span<co
 
 void CandidateFeaturizer::Featurize(const VideoFeatures& video, const SourceSignals& signals, VideoInputs* inputs,
                                     CrossInputs* cross) const {
-  *inputs = TransformVideo(video, context_, transform_);
-  *cross = cross_.Make(video, context_.now_ms, signals);
+  FeaturizeAt(context_.now_ms, video, signals, inputs, cross);
+}
+
+void CandidateFeaturizer::FeaturizeAt(TimestampMs now_ms, const VideoFeatures& video, const SourceSignals& signals,
+                                      VideoInputs* inputs, CrossInputs* cross) const {
+  // The video transform reads only the time of the context (ages, decayed counters).
+  *inputs = TransformVideo(video, FeatureContext{now_ms, context_.device}, transform_);
+  *cross = cross_.Make(video, now_ms, signals);
 }
 
 }  // namespace vrec

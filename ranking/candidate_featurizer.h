@@ -50,8 +50,13 @@ class CandidateFeaturizer {
                       const FeatureContext& context, const TransformOptions& transform);
 
   const UserInputs& user() const { return user_; }
+  // The ranker's video and cross inputs of one candidate at the request's time.
   void Featurize(const VideoFeatures& video, const SourceSignals& signals, VideoInputs* inputs,
                  CrossInputs* cross) const;
+  // The same at another time (training's sampled not-shown videos take the features and time
+  // of when their slate closes).
+  void FeaturizeAt(TimestampMs now_ms, const VideoFeatures& video, const SourceSignals& signals, VideoInputs* inputs,
+                   CrossInputs* cross) const;
 
  private:
   FeatureContext context_;

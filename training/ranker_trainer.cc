@@ -21,12 +21,14 @@
 #include "common/world.h"
 #include "featurestore/feature_replay.h"
 #include "featurestore/transforms.h"
+#include "ranking/candidate_featurizer.h"
 #include "ranking/cross_features.h"
 #include "ranking/internal/ranker_net.h"
 #include "retrieval/bundle.h"
 #include "retrieval/popularity.h"
 #include "retrieval/trending.h"
 #include "retrieval/two_tower.h"
+#include "retrieval/vector_index.h"
 #include "training/sparse_optim.h"
 
 namespace vrec {
@@ -113,10 +115,11 @@ class PointInTimeRanks {
 
 // Opens a slate for `user` (point-in-time features) at `now`: its user inputs and its
 // engaged seeds' video inputs as of now.
-void OpenSlate(const FeatureReplay& replay, const UserFeatures& user, TimestampMs now, Device device, bool validation,
-               size_t first, const TransformOptions& t, RankerData* data) {
+void OpenSlate(const FeatureReplay& replay, const UserFeatures& user, const CandidateFeaturizer& featurizer,
+               TimestampMs now, Device device, bool validation, size_t first, const TransformOptions& t,
+               RankerData* data) {
   Slate slate;
-  slate.user = TransformUser(user, FeatureContext{now, device}, t);
+  slate.user = featurizer.user();
   slate.first = first;
   slate.validation = validation;
   thread_local std::vector<VideoId> seeds;
@@ -129,9 +132,9 @@ void OpenSlate(const FeatureReplay& replay, const UserFeatures& user, TimestampM
 
 // Appends `count` videos drawn uniformly from the catalog (uploaded by `now`) to `list` as
 // not-shown examples of the last slate, with features as they are now.
-void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, const UserCrossContext& cross,
-                         const PointInTimeRanks& ranks, TimestampMs now, int count, const TransformOptions& t,
-                         Rng& rng, RankerData* data, std::vector<Example>* list) {
+void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, const CandidateFeaturizer& featurizer,
+                         const PointInTimeRanks& ranks, TimestampMs now, int count, Rng& rng, RankerData* data,
+                         std::vector<Example>* list) {
   const std::vector<Video>& videos = catalog.videos();
   if (videos.empty() || data->slates.empty()) return;
   for (int k = 0; k < count; ++k) {
@@ -142,8 +145,7 @@ void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, co
     neg.slate = static_cast<uint32_t>(data->slates.size() - 1);
     neg.video_id = v.id;
     neg.sampled = true;
-    neg.video = TransformVideo(features, FeatureContext{now, Device::kUnknown}, t);
-    neg.cross = cross.Make(features, now, ranks.Signals(v.id));
+    featurizer.FeaturizeAt(now, features, ranks.Signals(v.id), &neg.video, &neg.cross);
     list->push_back(neg);
   }
 }
@@ -208,7 +210,7 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
   Progress progress("ranker examples", manifest.num_events, "events", o.show_progress);
   uint64_t read = 0;
   RequestId current = 0;
-  std::optional<UserCrossContext> cross;
+  std::optional<CandidateFeaturizer> featurizer;
   std::vector<CreatorId> creators;
   PointInTimeRanks ranks;
   uint64_t validation_impressions = 0;
@@ -245,13 +247,13 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
           // Close the previous slate with its sampled negatives (features as of now).
           ranks.Advance(catalog, replay, e.timestamp_ms);
           if (!data->slates.empty() && o.sampled_negatives > 0) {
-            AddSampledNegatives(catalog, replay, *cross, ranks, e.timestamp_ms, o.sampled_negatives, t, rng, data,
+            AddSampledNegatives(catalog, replay, *featurizer, ranks, e.timestamp_ms, o.sampled_negatives, rng, data,
                                 data->slates.back().validation ? &data->validation : &data->train);
           }
           const UserFeatures& user = replay.user(e.user_id);
           CatalogHistoryCreators(user, catalog, &creators);
-          cross.emplace(user, creators);
-          OpenSlate(replay, user, e.timestamp_ms, e.device, validation, list.size(), t, data);
+          featurizer.emplace(user, creators, FeatureContext{e.timestamp_ms, e.device}, t);
+          OpenSlate(replay, user, *featurizer, e.timestamp_ms, e.device, validation, list.size(), t, data);
           current = e.request_id;
         }
         const VideoFeatures& video = replay.video(e.video_id);
@@ -259,8 +261,8 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
         ex.slate = static_cast<uint32_t>(data->slates.size() - 1);
         ex.video_id = e.video_id;
         ex.position = e.position;
-        ex.video = TransformVideo(video, FeatureContext{e.timestamp_ms, e.device}, t);
-        ex.cross = cross->Make(video, e.timestamp_ms, ranks.Signals(e.video_id));
+        // The slate's featurizer is at its first impression's time; each impression at its own.
+        featurizer->FeaturizeAt(e.timestamp_ms, video, ranks.Signals(e.video_id), &ex.video, &ex.cross);
         if (const auto it = labels.find({e.request_id, e.video_id}); it != labels.end()) ex.labels = it->second;
         list.push_back(ex);
         ++data->slates.back().size;
@@ -313,18 +315,17 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
           ranks.Advance(catalog, replay, e.timestamp_ms);
           const UserFeatures& user = replay.user(e.user_id);
           CatalogHistoryCreators(user, catalog, &creators);
-          const UserCrossContext cross(user, creators);
-          OpenSlate(replay, user, e.timestamp_ms, e.device, validation, list.size(), t, data);
+          const CandidateFeaturizer featurizer(user, creators, FeatureContext{e.timestamp_ms, e.device}, t);
+          OpenSlate(replay, user, featurizer, e.timestamp_ms, e.device, validation, list.size(), t, data);
           const VideoFeatures& video = replay.video(e.video_id);
           Example ex;
           ex.slate = static_cast<uint32_t>(data->slates.size() - 1);
           ex.video_id = e.video_id;
-          ex.video = TransformVideo(video, FeatureContext{e.timestamp_ms, e.device}, t);
-          ex.cross = cross.Make(video, e.timestamp_ms, ranks.Signals(e.video_id));
+          featurizer.Featurize(video, ranks.Signals(e.video_id), &ex.video, &ex.cross);
           ex.labels = bits;
           it->second = (list.size() << 1) | (validation ? 1 : 0);
           list.push_back(ex);
-          AddSampledNegatives(catalog, replay, cross, ranks, e.timestamp_ms, o.sampled_negatives, t, rng, data,
+          AddSampledNegatives(catalog, replay, featurizer, ranks, e.timestamp_ms, o.sampled_negatives, rng, data,
                               &list);
           // The slate is the engaged video and its sampled ones (for validation NDCG).
           data->slates.back().size = static_cast<uint32_t>(list.size() - data->slates.back().first);
@@ -388,9 +389,7 @@ absl::Status AddRetrievalScores(const TwoTowerModel& two_tower, const RankerTrai
         if (train && rng.Bernoulli(o.retrieval_dropout)) continue;
         const float* video = embedded.data() + i * dim;
         const float* u = users.data() + size_t{ex.slate} * dim;
-        float dot = 0;
-        for (int d = 0; d < dim; ++d) dot += u[d] * video[d];
-        ex.cross.SetRetrievalScore(dot, true);
+        ex.cross.SetRetrievalScore(InnerProduct(u, video, dim), true);  // as the retriever scores it
         const Slate& slate = data->slates[ex.slate];
         slate_seeds.clear();
         for (uint32_t k = 0; k < slate.seeds_size; ++k) slate_seeds.push_back(seeds.data() + size_t{slate.seeds_first + k} * dim);
