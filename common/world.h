@@ -6,7 +6,7 @@
 //   <world>/videos.tsv   header + one video per line: video_id category tags creator_id
 //                        duration_ms language upload_ms title   (tags are '|'-separated)
 //   <world>/events.log   the event log (common/event_log.h), in time order
-//   <world>/truth.bin    synthetic worlds only: the latent preferences (tools/synthetic_truth.h)
+//   <world>/truth.bin    synthetic worlds only: the latent preferences (data/synthetic_truth.h)
 #ifndef VREC_COMMON_WORLD_H_
 #define VREC_COMMON_WORLD_H_
 

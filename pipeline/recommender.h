@@ -1,6 +1,6 @@
 // The recommendation pipeline: one feed request in, one typed FeedResult out. The server's
 // feed handler (serving/feed_service.h), the replay evaluator's full pipeline
-// (tools/replay_models.h) and the parity test all call Recommend, so what the replay measures
+// (evaluation/replay_models.h) and the parity test all call Recommend, so what the replay measures
 // is what the server serves.
 //
 //   1. user features      one FeatureView::GetUser (an unknown user is a cold start, not an error)

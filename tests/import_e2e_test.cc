@@ -5,8 +5,8 @@
 #include "common/event_log.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/import.h"
-#include "tools/replay.h"
+#include "data/import.h"
+#include "evaluation/replay.h"
 
 namespace vrec {
 namespace {
@@ -155,7 +155,7 @@ TEST(ImportE2eTest, RealMicroLensMostPopularMatchesReference) {
   auto data = BuildReplayData(out, *catalog, summary->manifest, replay);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->cases.size(), 50000u);
-  auto popular = MakeMostPopularRecommender(*data);
+  auto popular = MakeMostPopularSystem(*data);
   const auto results = EvaluateSystems(*data, {popular.get()}, replay);
   // The dataset README's reference for popularity: HR@10 ~ 0.003.
   EXPECT_GT(results[0].metrics.hit, 0.002);

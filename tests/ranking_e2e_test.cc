@@ -20,9 +20,9 @@
 #include "serving/model_updater.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/generate.h"
-#include "tools/replay.h"
-#include "tools/replay_models.h"
+#include "data/generate.h"
+#include "evaluation/replay.h"
+#include "evaluation/replay_models.h"
 #include "training/index_builder.h"
 #include "training/ranker_trainer.h"
 #include "training/retrieval_trainer.h"
@@ -94,7 +94,7 @@ TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
   ASSERT_TRUE(data.ok()) << data.status();
   BundleReplayOptions bundle_options;
   bundle_options.show_progress = false;
-  auto systems = MakeBundleRecommenders(*data, world, *catalog, BundleDir(models, 2), bundle_options);
+  auto systems = MakeBundleSystems(*data, world, *catalog, BundleDir(models, 2), bundle_options);
   ASSERT_TRUE(systems.ok()) << systems.status();
   ASSERT_NE(systems->full_pipeline, nullptr);
   EXPECT_GT(systems->retrieval_recall, 0.0);

@@ -6,9 +6,9 @@
 #include "common/event_log.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/generate.h"
-#include "tools/replay.h"
-#include "tools/replay_models.h"
+#include "data/generate.h"
+#include "evaluation/replay.h"
+#include "evaluation/replay_models.h"
 
 namespace vrec {
 namespace {
@@ -35,12 +35,12 @@ TEST(ReplayE2eTest, OracleBeatsRecentPopularBeatsRandom) {
   ASSERT_GT(data->cases.size(), 500u);
   auto truth = ReadSyntheticTruth(WorldTruthPath(dir));
   ASSERT_TRUE(truth.ok());
-  auto oracle = MakeOracleRecommender(*data, *catalog, std::move(*truth));
+  auto oracle = MakeOracleSystem(*data, *catalog, std::move(*truth));
   ASSERT_TRUE(oracle.ok()) << oracle.status();
-  auto random = MakeRandomRecommender(*data);
-  auto recent = MakeRecentPopularRecommender(*data);
-  auto popular = MakeMostPopularRecommender(*data);
-  auto knn = MakeItemKnnRecommender(*data, ItemKnnOptions());
+  auto random = MakeRandomSystem(*data);
+  auto recent = MakeRecentPopularSystem(*data);
+  auto popular = MakeMostPopularSystem(*data);
+  auto knn = MakeItemKnnSystem(*data, ItemKnnOptions());
   const auto results =
       EvaluateSystems(*data, {random.get(), popular.get(), recent.get(), oracle->get(), knn.get()}, options);
   ASSERT_EQ(results.size(), 5u);
@@ -143,7 +143,7 @@ TEST_F(LeakageTest, SystemsSeeOnlyThePast) {
       EXPECT_EQ(test.relevance, (Relevance{{5, 1}, {9, 1}}));
     }
   }
-  auto popular = MakeMostPopularRecommender(*data);
+  auto popular = MakeMostPopularSystem(*data);
   Rng rng(1);
   std::vector<VideoId> list;
   popular->Recommend(data->cases[0], 10, rng, &list);

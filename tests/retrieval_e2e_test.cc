@@ -17,9 +17,9 @@
 #include "retrieval/hnsw_index.h"
 #include "retrieval/two_tower.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/generate.h"
-#include "tools/replay.h"
-#include "tools/replay_models.h"
+#include "data/generate.h"
+#include "evaluation/replay.h"
+#include "evaluation/replay_models.h"
 #include "training/index_builder.h"
 #include "training/retrieval_trainer.h"
 
@@ -109,9 +109,9 @@ void ReplayTwoTower(const std::string& world, const std::string& models) {
   options.show_progress = false;
   auto data = BuildReplayData(world, *catalog, *manifest, options);
   ASSERT_TRUE(data.ok()) << data.status();
-  auto two_tower = MakeTwoTowerRecommender(*data, world, *catalog, BundleDir(models, 1), 100, false);
+  auto two_tower = MakeTwoTowerSystem(*data, world, *catalog, BundleDir(models, 1), 100, false);
   ASSERT_TRUE(two_tower.ok()) << two_tower.status();
-  auto random = MakeRandomRecommender(*data);
+  auto random = MakeRandomSystem(*data);
   const auto results = EvaluateSystems(*data, {random.get(), two_tower->get()}, options);
   EXPECT_GT(results[1].recall_deep, 3 * results[0].recall_deep + 0.01) << FormatReplayTable(*data, results, options);
 
@@ -121,7 +121,7 @@ void ReplayTwoTower(const std::string& world, const std::string& models) {
   o.show_progress = false;
   auto late = TrainRetrieval(world, models + "_late", o);
   ASSERT_TRUE(late.ok()) << late.status();
-  auto refused = MakeTwoTowerRecommender(*data, world, *catalog, late->bundle_dir, 100, false);
+  auto refused = MakeTwoTowerSystem(*data, world, *catalog, late->bundle_dir, 100, false);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("has seen the test period"), std::string::npos) << refused.status();
 }

@@ -16,7 +16,7 @@
 #include "serving/http_server.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/generate.h"
+#include "data/generate.h"
 
 namespace vrec {
 namespace {

@@ -7,8 +7,8 @@
 #include "common/world.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/generate.h"
-#include "tools/synthetic_truth.h"
+#include "data/generate.h"
+#include "data/synthetic_truth.h"
 
 namespace vrec {
 namespace {

@@ -5,7 +5,7 @@
 #include "common/status.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/generate.h"
+#include "data/generate.h"
 #include "common/progress.h"
 
 namespace vrec {

@@ -6,7 +6,7 @@
 #include "common/status.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/import.h"
+#include "data/import.h"
 #include "common/progress.h"
 
 namespace vrec {

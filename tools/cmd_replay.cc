@@ -13,8 +13,8 @@
 #include "common/world.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/replay.h"
-#include "tools/replay_models.h"
+#include "evaluation/replay.h"
+#include "evaluation/replay_models.h"
 #include "serving/impression_log.h"
 #include "training/ranker_trainer.h"
 
@@ -188,12 +188,12 @@ absl::Status RunReplay(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world));
   VREC_ASSIGN_OR_RETURN(ReplayData data, BuildReplayData(world, catalog, manifest, options));
 
-  std::vector<std::unique_ptr<Recommender>> owned;
+  std::vector<std::unique_ptr<ReplaySystem>> owned;
   PipelineStages stages;
-  if (want("random")) owned.push_back(MakeRandomRecommender(data));
-  if (want("most-popular")) owned.push_back(MakeMostPopularRecommender(data));
-  if (want("recent-popular")) owned.push_back(MakeRecentPopularRecommender(data));
-  if (want("item-knn")) owned.push_back(MakeItemKnnRecommender(data, ItemKnnOptions()));
+  if (want("random")) owned.push_back(MakeRandomSystem(data));
+  if (want("most-popular")) owned.push_back(MakeMostPopularSystem(data));
+  if (want("recent-popular")) owned.push_back(MakeRecentPopularSystem(data));
+  if (want("item-knn")) owned.push_back(MakeItemKnnSystem(data, ItemKnnOptions()));
   if ((want("two-tower") || want("full-pipeline")) && !models_dir.empty()) {
     if (bundle_version == 0) {
       VREC_ASSIGN_OR_RETURN(bundle_version, LatestBundle(models_dir));
@@ -204,8 +204,8 @@ absl::Status RunReplay(int argc, char** argv) {
     bundle_options.depth = std::max(options.k, options.deep_k);
     bundle_options.full_pipeline = want("full-pipeline");
     bundle_options.show_progress = options.show_progress;
-    VREC_ASSIGN_OR_RETURN(BundleRecommenders systems,
-                          MakeBundleRecommenders(data, world, catalog, bundle, bundle_options));
+    VREC_ASSIGN_OR_RETURN(BundleSystems systems,
+                          MakeBundleSystems(data, world, catalog, bundle, bundle_options));
     if (want("two-tower")) owned.push_back(std::move(systems.two_tower));
     if (want("full-pipeline") && systems.full_pipeline == nullptr) {
       if (explicit_systems) {
@@ -227,11 +227,11 @@ absl::Status RunReplay(int argc, char** argv) {
   }
   if (want("oracle") && PathExists(WorldTruthPath(world))) {
     VREC_ASSIGN_OR_RETURN(SyntheticTruth truth, ReadSyntheticTruth(WorldTruthPath(world)));
-    VREC_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> oracle,
-                          MakeOracleRecommender(data, catalog, std::move(truth)));
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySystem> oracle,
+                          MakeOracleSystem(data, catalog, std::move(truth)));
     owned.push_back(std::move(oracle));
   }
-  std::vector<const Recommender*> systems;
+  std::vector<const ReplaySystem*> systems;
   for (const auto& r : owned) systems.push_back(r.get());
   const std::vector<SystemResult> results = EvaluateSystems(data, systems, options);
   std::printf("%s", FormatReplayTable(data, results, options).c_str());

@@ -8,7 +8,7 @@
 #include "common/status.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/replay.h"
+#include "evaluation/replay.h"
 #include "training/retrieval_trainer.h"
 
 namespace vrec {

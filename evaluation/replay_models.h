@@ -12,8 +12,8 @@
 //               embeddings (the bundle's HNSW index holds end-of-log embeddings), the popularity
 //               snapshot rebuilt from the same view, the ranker and re-ranking as served
 //               (exploration off). Each test user's request excludes their past engagement.
-#ifndef VREC_TOOLS_REPLAY_MODELS_H_
-#define VREC_TOOLS_REPLAY_MODELS_H_
+#ifndef VREC_EVALUATION_REPLAY_MODELS_H_
+#define VREC_EVALUATION_REPLAY_MODELS_H_
 
 #include <array>
 #include <cstdint>
@@ -25,7 +25,7 @@
 #include "featurestore/feature_replay.h"
 #include "featurestore/point_in_time_view.h"
 #include "pipeline/recommender.h"
-#include "tools/replay.h"
+#include "evaluation/replay.h"
 
 namespace vrec {
 
@@ -35,12 +35,12 @@ struct ItemKnnOptions {
   int items_per_user = 50;   // most recent videos of each such user
 };
 
-std::unique_ptr<Recommender> MakeItemKnnRecommender(const ReplayData& data, const ItemKnnOptions& options);
+std::unique_ptr<ReplaySystem> MakeItemKnnSystem(const ReplayData& data, const ItemKnnOptions& options);
 
 // Embeds every test user and available video with the bundle at `bundle_dir` and ranks
 // exactly, `depth` deep. FailedPrecondition if the bundle could have seen the test data: a
 // time-split bundle trained past the split, or a bundle trained with another protocol.
-absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const ReplayData& data,
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeTwoTowerSystem(const ReplayData& data,
                                                                       const std::string& world_dir,
                                                                       const Catalog& catalog,
                                                                       const std::string& bundle_dir, int depth,
@@ -65,27 +65,27 @@ struct PointInTimePipeline {
 };
 
 // Builds the pipeline of the bundle at `bundle_dir` (which needs a ranker) as of the replay's
-// split. FailedPrecondition as MakeBundleRecommenders; NotFound without a ranker.
+// split. FailedPrecondition as MakeBundleSystems; NotFound without a ranker.
 absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& data, const std::string& world_dir,
                                                             const Catalog& catalog, const std::string& bundle_dir,
                                                             const FeedModelOptions& options);
 // The request the replay sends for `test`: its past engagement excluded, as of its time.
 FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count);
 
-struct BundleRecommenders {
-  std::unique_ptr<Recommender> two_tower;
-  std::unique_ptr<Recommender> full_pipeline;  // null when the bundle has no ranker
+struct BundleSystems {
+  std::unique_ptr<ReplaySystem> two_tower;
+  std::unique_ptr<ReplaySystem> full_pipeline;  // null when the bundle has no ranker
   int candidates_per_user = 0;                 // full pipeline: retrieval depth
   double retrieval_recall = 0;                 // full pipeline: share of engaged videos among the candidates
 };
 
 // The two-tower system and, when the bundle has a ranker, the full pipeline, from one
-// point-in-time pass. Same preconditions as MakeTwoTowerRecommender (and for the ranker's
+// point-in-time pass. Same preconditions as MakeTwoTowerSystem (and for the ranker's
 // training window).
-absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data, const std::string& world_dir,
+absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const std::string& world_dir,
                                                           const Catalog& catalog, const std::string& bundle_dir,
                                                           const BundleReplayOptions& options);
 
 }  // namespace vrec
 
-#endif  // VREC_TOOLS_REPLAY_MODELS_H_
+#endif  // VREC_EVALUATION_REPLAY_MODELS_H_

@@ -1,7 +1,7 @@
 // RFC 4180 CSV records: quoted fields may hold the separator, doubled quotes and line breaks.
 // Used by the importers; a malformed record is reported with its line number.
-#ifndef VREC_TOOLS_CSV_READER_H_
-#define VREC_TOOLS_CSV_READER_H_
+#ifndef VREC_DATA_CSV_READER_H_
+#define VREC_DATA_CSV_READER_H_
 
 #include <cstdint>
 #include <istream>
@@ -32,4 +32,4 @@ class CsvReader {
 
 }  // namespace vrec
 
-#endif  // VREC_TOOLS_CSV_READER_H_
+#endif  // VREC_DATA_CSV_READER_H_

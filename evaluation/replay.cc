@@ -1,4 +1,4 @@
-#include "tools/replay.h"
+#include "evaluation/replay.h"
 
 #include <algorithm>
 #include <chrono>
@@ -174,9 +174,9 @@ absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& cata
   return absl::OkStatus();
 }
 
-class RandomRecommender : public Recommender {
+class RandomSystem : public ReplaySystem {
  public:
-  explicit RandomRecommender(const ReplayData& data) : data_(data) {}
+  explicit RandomSystem(const ReplayData& data) : data_(data) {}
   std::string name() const override { return "random"; }
   void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
     const auto& pool = data_.available;
@@ -194,9 +194,9 @@ class RandomRecommender : public Recommender {
   const ReplayData& data_;
 };
 
-class PopularRecommender : public Recommender {
+class PopularSystem : public ReplaySystem {
  public:
-  PopularRecommender(const ReplayData& data, bool recent) : data_(data), recent_(recent) {}
+  PopularSystem(const ReplayData& data, bool recent) : data_(data), recent_(recent) {}
   std::string name() const override { return recent_ ? "recent-popular" : "most-popular"; }
   void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
     const size_t start = out->size();
@@ -213,9 +213,9 @@ class PopularRecommender : public Recommender {
   bool recent_;
 };
 
-class OracleRecommender : public Recommender {
+class OracleSystem : public ReplaySystem {
  public:
-  OracleRecommender(const ReplayData& data, SyntheticTruth truth)
+  OracleSystem(const ReplayData& data, SyntheticTruth truth)
       : data_(data), truth_(std::move(truth)) {
     if (data.protocol == ReplayProtocol::kTimeSplit) shared_ = Exposure(data.split_ms);
   }
@@ -354,19 +354,19 @@ absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const C
   return data;
 }
 
-std::unique_ptr<Recommender> MakeRandomRecommender(const ReplayData& data) {
-  return std::make_unique<RandomRecommender>(data);
+std::unique_ptr<ReplaySystem> MakeRandomSystem(const ReplayData& data) {
+  return std::make_unique<RandomSystem>(data);
 }
 
-std::unique_ptr<Recommender> MakeMostPopularRecommender(const ReplayData& data) {
-  return std::make_unique<PopularRecommender>(data, /*recent=*/false);
+std::unique_ptr<ReplaySystem> MakeMostPopularSystem(const ReplayData& data) {
+  return std::make_unique<PopularSystem>(data, /*recent=*/false);
 }
 
-std::unique_ptr<Recommender> MakeRecentPopularRecommender(const ReplayData& data) {
-  return std::make_unique<PopularRecommender>(data, /*recent=*/true);
+std::unique_ptr<ReplaySystem> MakeRecentPopularSystem(const ReplayData& data) {
+  return std::make_unique<PopularSystem>(data, /*recent=*/true);
 }
 
-absl::StatusOr<std::unique_ptr<Recommender>> MakeOracleRecommender(const ReplayData& data,
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeOracleSystem(const ReplayData& data,
                                                                    const Catalog& catalog,
                                                                    SyntheticTruth truth) {
   if (truth.num_videos() != catalog.videos().size() || truth.num_users() != catalog.users().size()) {
@@ -374,16 +374,16 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeOracleRecommender(const ReplayD
         "truth has ", truth.num_users(), " users and ", truth.num_videos(),
         " videos but the catalog has ", catalog.users().size(), " and ", catalog.videos().size()));
   }
-  return std::unique_ptr<Recommender>(new OracleRecommender(data, std::move(truth)));
+  return std::unique_ptr<ReplaySystem>(new OracleSystem(data, std::move(truth)));
 }
 
 std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
-                                          const std::vector<const Recommender*>& systems,
+                                          const std::vector<const ReplaySystem*>& systems,
                                           const ReplayOptions& options) {
   std::vector<SystemResult> results;
   const int threads = std::max(1, options.threads);
   size_t video_limit = data.is_available.size();
-  for (const Recommender* system : systems) {
+  for (const ReplaySystem* system : systems) {
     const auto start = std::chrono::steady_clock::now();
     std::vector<MetricsAccumulator> metrics(threads), deep(threads), new_users(threads), new_videos(threads);
     std::vector<ListStats> stats(threads);

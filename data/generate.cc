@@ -1,4 +1,4 @@
-#include "tools/generate.h"
+#include "data/generate.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include "common/random.h"
 #include "common/status.h"
 #include "common/progress.h"
-#include "tools/synthetic_truth.h"
+#include "data/synthetic_truth.h"
 
 namespace vrec {
 namespace {

@@ -1,4 +1,4 @@
-#include "tools/synthetic_truth.h"
+#include "data/synthetic_truth.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,4 +1,4 @@
-#include "tools/import.h"
+#include "data/import.h"
 
 #include <algorithm>
 #include <fstream>
@@ -13,7 +13,7 @@
 #include "common/clock.h"
 #include "common/event_log.h"
 #include "common/status.h"
-#include "tools/csv_reader.h"
+#include "data/csv_reader.h"
 
 namespace vrec {
 namespace {

@@ -4,8 +4,8 @@
 // exploration and fresh uploads) serves slates of impressions; users engage with position
 // bias, affinity, quality and language driving clicks, watch time, likes, shares and skips.
 // The latent truth is written next to the world so replay can compute an oracle ranking.
-#ifndef VREC_TOOLS_GENERATE_H_
-#define VREC_TOOLS_GENERATE_H_
+#ifndef VREC_DATA_GENERATE_H_
+#define VREC_DATA_GENERATE_H_
 
 #include <cstdint>
 #include <string>
@@ -33,4 +33,4 @@ absl::StatusOr<WorldManifest> GenerateWorld(const std::string& out_dir,
 
 }  // namespace vrec
 
-#endif  // VREC_TOOLS_GENERATE_H_
+#endif  // VREC_DATA_GENERATE_H_

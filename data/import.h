@@ -17,8 +17,8 @@
 // the mapping is written to <world>/user_ids.tsv and <world>/video_ids.tsv (external, id).
 // Users and videos without metadata get defaults; a video's upload time and a user's sign-up
 // time are their first interaction's time when the source has none.
-#ifndef VREC_TOOLS_IMPORT_H_
-#define VREC_TOOLS_IMPORT_H_
+#ifndef VREC_DATA_IMPORT_H_
+#define VREC_DATA_IMPORT_H_
 
 #include <cstdint>
 #include <string>
@@ -58,4 +58,4 @@ absl::StatusOr<ImportSummary> ImportWorld(const ImportOptions& options, const st
 
 }  // namespace vrec
 
-#endif  // VREC_TOOLS_IMPORT_H_
+#endif  // VREC_DATA_IMPORT_H_

@@ -1,4 +1,4 @@
-#include "tools/csv_reader.h"
+#include "data/csv_reader.h"
 
 #include "absl/strings/str_cat.h"
 

@@ -2,8 +2,8 @@
 // topics, quality and popularity, and the behaviour model that turned them into events. The
 // world generator writes it to <world>/truth.bin; the replay evaluator's oracle reads it to
 // rank by what each user would really engage with (the ceiling for every other system).
-#ifndef VREC_TOOLS_SYNTHETIC_TRUTH_H_
-#define VREC_TOOLS_SYNTHETIC_TRUTH_H_
+#ifndef VREC_DATA_SYNTHETIC_TRUTH_H_
+#define VREC_DATA_SYNTHETIC_TRUTH_H_
 
 #include <cmath>
 #include <cstdint>
@@ -77,4 +77,4 @@ absl::StatusOr<SyntheticTruth> ReadSyntheticTruth(const std::string& path);
 
 }  // namespace vrec
 
-#endif  // VREC_TOOLS_SYNTHETIC_TRUTH_H_
+#endif  // VREC_DATA_SYNTHETIC_TRUTH_H_

@@ -1,4 +1,4 @@
-#include "tools/replay_models.h"
+#include "evaluation/replay_models.h"
 
 #include <algorithm>
 #include <atomic>
@@ -36,9 +36,9 @@ struct Csr {
   }
 };
 
-class ItemKnnRecommender : public Recommender {
+class ItemKnnSystem : public ReplaySystem {
  public:
-  ItemKnnRecommender(const ReplayData& data, const ItemKnnOptions& options) : data_(data), options_(options) {
+  ItemKnnSystem(const ReplayData& data, const ItemKnnOptions& options) : data_(data), options_(options) {
     // Per user: distinct videos, most recent engagement first. Per video: distinct users.
     const std::vector<Engagement>& past = data.past_engagements;
     const size_t users = past.empty() ? 0 : size_t{past.back().user} + 1;
@@ -128,9 +128,9 @@ class ItemKnnRecommender : public Recommender {
   Csr video_users_;
 };
 
-class PrecomputedRecommender : public Recommender {
+class PrecomputedSystem : public ReplaySystem {
  public:
-  PrecomputedRecommender(std::string name, absl::flat_hash_map<UserId, std::vector<VideoId>> lists)
+  PrecomputedSystem(std::string name, absl::flat_hash_map<UserId, std::vector<VideoId>> lists)
       : name_(std::move(name)), lists_(std::move(lists)) {}
   std::string name() const override { return name_; }
   void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
@@ -165,8 +165,8 @@ absl::Status CheckBundleFitsReplay(const KeyValueFile& manifest, const ReplayDat
 
 }  // namespace
 
-std::unique_ptr<Recommender> MakeItemKnnRecommender(const ReplayData& data, const ItemKnnOptions& options) {
-  return std::make_unique<ItemKnnRecommender>(data, options);
+std::unique_ptr<ReplaySystem> MakeItemKnnSystem(const ReplayData& data, const ItemKnnOptions& options) {
+  return std::make_unique<ItemKnnSystem>(data, options);
 }
 
 namespace {
@@ -259,7 +259,7 @@ absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& da
   return out;
 }
 
-absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data, const std::string& world_dir,
+absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const std::string& world_dir,
                                                           const Catalog& catalog, const std::string& bundle_dir,
                                                           const BundleReplayOptions& options) {
   VREC_ASSIGN_OR_RETURN(const ReplayBundle bundle, LoadReplayBundle(data, bundle_dir, options.full_pipeline));
@@ -321,8 +321,8 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("two-tower replay failed: ", e.what_without_backtrace()));
   }
-  BundleRecommenders out;
-  out.two_tower = std::make_unique<PrecomputedRecommender>("two-tower", std::move(lists));
+  BundleSystems out;
+  out.two_tower = std::make_unique<PrecomputedSystem>("two-tower", std::move(lists));
   if (bundle.ranker == nullptr) return out;
 
   // The full pipeline: the server's Recommend on point-in-time features, request by request.
@@ -372,14 +372,14 @@ absl::StatusOr<BundleRecommenders> MakeBundleRecommenders(const ReplayData& data
       ++recall_cases;
     }
   }
-  out.full_pipeline = std::make_unique<PrecomputedRecommender>("full-pipeline", std::move(by_user));
+  out.full_pipeline = std::make_unique<PrecomputedSystem>("full-pipeline", std::move(by_user));
   out.candidates_per_user = 0;
   for (uint32_t q : options.feed.retriever.quota) out.candidates_per_user += static_cast<int>(q);
   out.retrieval_recall = recall_cases > 0 ? recall_sum / recall_cases : 0.0;
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const ReplayData& data,
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeTwoTowerSystem(const ReplayData& data,
                                                                       const std::string& world_dir,
                                                                       const Catalog& catalog,
                                                                       const std::string& bundle_dir, int depth,
@@ -388,7 +388,7 @@ absl::StatusOr<std::unique_ptr<Recommender>> MakeTwoTowerRecommender(const Repla
   options.depth = depth;
   options.full_pipeline = false;
   options.show_progress = show_progress;
-  VREC_ASSIGN_OR_RETURN(BundleRecommenders systems, MakeBundleRecommenders(data, world_dir, catalog, bundle_dir, options));
+  VREC_ASSIGN_OR_RETURN(BundleSystems systems, MakeBundleSystems(data, world_dir, catalog, bundle_dir, options));
   return std::move(systems.two_tower);
 }
 

@@ -9,8 +9,8 @@
 //   leave-last-out  per user, the last distinct engaged video is the test item and all
 //                   earlier ones are history (the MicroLens protocol); rank over all videos.
 // Systems only see the data a ReplayData exposes, which holds nothing from the future.
-#ifndef VREC_TOOLS_REPLAY_H_
-#define VREC_TOOLS_REPLAY_H_
+#ifndef VREC_EVALUATION_REPLAY_H_
+#define VREC_EVALUATION_REPLAY_H_
 
 #include <memory>
 #include <string>
@@ -24,7 +24,7 @@
 #include "common/world.h"
 #include "retrieval/trending.h"
 #include "common/metrics.h"
-#include "tools/synthetic_truth.h"
+#include "data/synthetic_truth.h"
 
 namespace vrec {
 
@@ -92,9 +92,9 @@ absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const C
 
 // A system under test. Implementations are immutable; Recommend is called from several
 // threads at once.
-class Recommender {
+class ReplaySystem {
  public:
-  virtual ~Recommender() = default;
+  virtual ~ReplaySystem() = default;
   virtual std::string name() const = 0;
   // Appends up to k videos for `test`, best first, none in test.history. k is the larger of
   // the scored list length and the deep recall cutoff.
@@ -102,12 +102,12 @@ class Recommender {
                          std::vector<VideoId>* out) const = 0;
 };
 
-std::unique_ptr<Recommender> MakeRandomRecommender(const ReplayData& data);
-std::unique_ptr<Recommender> MakeMostPopularRecommender(const ReplayData& data);
-std::unique_ptr<Recommender> MakeRecentPopularRecommender(const ReplayData& data);
+std::unique_ptr<ReplaySystem> MakeRandomSystem(const ReplayData& data);
+std::unique_ptr<ReplaySystem> MakeMostPopularSystem(const ReplayData& data);
+std::unique_ptr<ReplaySystem> MakeRecentPopularSystem(const ReplayData& data);
 // Ranks by the true expected engagement of a synthetic world: exposure under the logging
 // policy times click probability. InvalidArgument if the truth does not match the catalog.
-absl::StatusOr<std::unique_ptr<Recommender>> MakeOracleRecommender(const ReplayData& data,
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeOracleSystem(const ReplayData& data,
                                                                    const Catalog& catalog,
                                                                    SyntheticTruth truth);
 
@@ -135,7 +135,7 @@ struct SystemResult {
 };
 
 std::vector<SystemResult> EvaluateSystems(const ReplayData& data,
-                                          const std::vector<const Recommender*>& systems,
+                                          const std::vector<const ReplaySystem*>& systems,
                                           const ReplayOptions& options);
 
 // A table for humans and a JSON document with the same numbers.
@@ -146,4 +146,4 @@ std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
 
 }  // namespace vrec
 
-#endif  // VREC_TOOLS_REPLAY_H_
+#endif  // VREC_EVALUATION_REPLAY_H_
