@@ -16,7 +16,7 @@
 #include "featurestore/feature_replay.h"
 #include "featurestore/transforms.h"
 #include "ranking/ranker.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "retrieval/exact_index.h"
 #include "retrieval/internal/two_tower_net.h"
 #include "retrieval/item_embeddings.h"
@@ -144,8 +144,8 @@ class PrecomputedSystem : public ReplaySystem {
   absl::flat_hash_map<UserId, std::vector<VideoId>> lists_;
 };
 
-absl::Status CheckBundleFitsReplay(const KeyValueFile& manifest, const ReplayData& data, const std::string& dir) {
-  const std::string protocol = manifest.GetOr("protocol", "");
+absl::Status CheckBundleFitsReplay(const BundleManifest& manifest, const ReplayData& data, const std::string& dir) {
+  const std::string& protocol = manifest.protocol;
   const std::string want = data.protocol == ReplayProtocol::kTimeSplit ? "time-split" : "leave-last-out";
   if (protocol != want) {
     return absl::FailedPreconditionError(absl::StrCat("bundle ", dir, " was trained with protocol '", protocol,
@@ -153,7 +153,7 @@ absl::Status CheckBundleFitsReplay(const KeyValueFile& manifest, const ReplayDat
                                                       ")"));
   }
   if (data.protocol == ReplayProtocol::kTimeSplit) {
-    VREC_ASSIGN_OR_RETURN(const int64_t end, manifest.GetInt("train.end_ms"));
+    const TimestampMs end = manifest.train.end_ms;
     if (end > data.split_ms) {
       return absl::FailedPreconditionError(absl::StrCat(
           "bundle ", dir, " trained on events up to ", FormatTimestamp(end), ", after the replay's split ",
@@ -180,16 +180,15 @@ struct ReplayBundle {
 };
 
 absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std::string& bundle_dir, bool want_ranker) {
-  VREC_ASSIGN_OR_RETURN(const KeyValueFile manifest, ReadBundleManifest(bundle_dir));
+  VREC_ASSIGN_OR_RETURN(const BundleManifest manifest, ReadBundleManifest(bundle_dir));
   VREC_RETURN_IF_ERROR(CheckBundleFitsReplay(manifest, data, bundle_dir));
-  VREC_ASSIGN_OR_RETURN(const TwoTowerConfig config, ReadModelConfig(manifest));
   ReplayBundle b;
   b.version = std::filesystem::path(bundle_dir).filename().string();
   if (b.version.empty()) b.version = std::filesystem::path(bundle_dir).parent_path().filename().string();
-  VREC_ASSIGN_OR_RETURN(b.model, TwoTowerModel::Load(BundleModelPath(bundle_dir), config));
+  VREC_ASSIGN_OR_RETURN(b.model, LoadBundleTwoTower(bundle_dir, manifest));
   if (want_ranker) {
-    if (data.protocol == ReplayProtocol::kTimeSplit && manifest.Has("ranker.train.end_ms")) {
-      VREC_ASSIGN_OR_RETURN(const int64_t end, manifest.GetInt("ranker.train.end_ms"));
+    if (data.protocol == ReplayProtocol::kTimeSplit && manifest.ranker.has_value()) {
+      const TimestampMs end = manifest.ranker->train_end_ms;
       if (end > data.split_ms) {
         return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle_dir, "'s ranker trained up to ",
                                                           FormatTimestamp(end), ", after the replay's split"));
@@ -202,9 +201,7 @@ absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std:
       return loaded.status();
     }
   }
-  if (absl::StatusOr<int64_t> h = manifest.GetInt("features.history_length"); h.ok()) {
-    b.update.history_length = static_cast<uint32_t>(*h);
-  }
+  b.update.history_length = manifest.history_length;
   return b;
 }
 

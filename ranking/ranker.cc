@@ -181,62 +181,6 @@ absl::Status RankerConfig::Validate() const {
   return absl::OkStatus();
 }
 
-void WriteRankerConfig(const RankerConfig& c, KeyValueFile* m) {
-  m->SetInt("ranker.id_dim", c.id_dim);
-  m->SetInt("ranker.category_dim", c.category_dim);
-  m->SetInt("ranker.hidden_dim", c.hidden_dim);
-  m->SetInt("ranker.hidden2_dim", c.hidden2_dim);
-  m->SetInt("ranker.cross_features", kCrossFeatures);
-  const TransformOptions& t = c.transform;
-  m->SetInt("ranker.video_buckets", t.video_buckets);
-  m->SetInt("ranker.category_buckets", t.category_buckets);
-  m->SetInt("ranker.creator_buckets", t.creator_buckets);
-  m->SetInt("ranker.tag_buckets", t.tag_buckets);
-  m->SetInt("ranker.language_buckets", t.language_buckets);
-  m->SetInt("ranker.country_buckets", t.country_buckets);
-  for (int h = 0; h < kNumRankerHeads; ++h) {
-    m->Set(absl::StrCat("ranker.weight.", RankerHeadName(h)), absl::StrFormat("%g", c.head_weights[h]));
-  }
-}
-
-absl::StatusOr<RankerConfig> ReadRankerConfig(const KeyValueFile& m) {
-  if (!m.Has("ranker.hidden_dim")) return absl::NotFoundError("the bundle has no ranker");
-  // Bundles from before the source signals (kCrossFeatures 13) have no such key: 8.
-  const int64_t cross = m.Has("ranker.cross_features") ? m.GetInt("ranker.cross_features").value_or(-1) : 8;
-  if (cross != kCrossFeatures) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the bundle's ranker takes ", cross, " cross features and this build computes ", kCrossFeatures,
-        " (see ranking/cross_features.h); train a new ranker with vrec train-ranker"));
-  }
-  RankerConfig c;
-  std::pair<const char*, int*> ints[] = {{"ranker.id_dim", &c.id_dim},
-                                         {"ranker.category_dim", &c.category_dim},
-                                         {"ranker.hidden_dim", &c.hidden_dim},
-                                         {"ranker.hidden2_dim", &c.hidden2_dim}};
-  for (auto& [key, target] : ints) {
-    VREC_ASSIGN_OR_RETURN(int64_t v, m.GetInt(key));
-    *target = static_cast<int>(v);
-  }
-  TransformOptions& t = c.transform;
-  std::pair<const char*, uint32_t*> buckets[] = {
-      {"ranker.video_buckets", &t.video_buckets},       {"ranker.category_buckets", &t.category_buckets},
-      {"ranker.creator_buckets", &t.creator_buckets},   {"ranker.tag_buckets", &t.tag_buckets},
-      {"ranker.language_buckets", &t.language_buckets}, {"ranker.country_buckets", &t.country_buckets}};
-  for (auto& [key, target] : buckets) {
-    VREC_ASSIGN_OR_RETURN(int64_t v, m.GetInt(key));
-    *target = static_cast<uint32_t>(v);
-  }
-  for (int h = 0; h < kNumRankerHeads; ++h) {
-    const std::string key = absl::StrCat("ranker.weight.", RankerHeadName(h));
-    VREC_ASSIGN_OR_RETURN(const std::string value, m.Get(key));
-    if (!absl::SimpleAtof(value, &c.head_weights[h])) {
-      return absl::InvalidArgumentError(absl::StrCat(key, " must be a number, got '", value, "'"));
-    }
-  }
-  VREC_RETURN_IF_ERROR(c.Validate());
-  return c;
-}
-
 RankerModel::RankerModel(const RankerConfig& config, std::unique_ptr<internal::RankerNetHolder> net)
     : config_(config), net_(std::move(net)) {}
 
@@ -326,27 +270,6 @@ double RankerModel::FlopsPerCandidate() const {
   const double in = static_cast<double>(internal::VideoInputWidth(config_));
   return 2.0 * (in * config_.hidden_dim + double{config_.hidden_dim} * config_.hidden2_dim +
                 double{config_.hidden2_dim} * kNumRankerHeads);
-}
-
-std::string BundleRankerPath(const std::string& bundle_dir) { return bundle_dir + "/ranker.pt"; }
-
-absl::StatusOr<std::shared_ptr<const RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
-                                                                    const KeyValueFile& manifest) {
-  VREC_ASSIGN_OR_RETURN(const RankerConfig config, ReadRankerConfig(manifest));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<RankerModel> model, RankerModel::Load(BundleRankerPath(bundle_dir), config));
-  // A forward on an empty user and video must give probabilities.
-  const UserInputs user;
-  const VideoInputs video;
-  const CrossInputs cross;
-  float heads[kNumRankerHeads];
-  VREC_RETURN_IF_ERROR(model->Score(user, absl::MakeConstSpan(&video, 1), absl::MakeConstSpan(&cross, 1), heads));
-  for (float p : heads) {
-    if (!(p >= 0.0f && p <= 1.0f)) {
-      return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle_dir, ": the ranker's output ", p,
-                                                        " is not a probability"));
-    }
-  }
-  return std::shared_ptr<const RankerModel>(std::move(model));
 }
 
 }  // namespace vrec

@@ -53,11 +53,6 @@ struct RankerConfig {
   [[nodiscard]] absl::Status Validate() const;
 };
 
-// MANIFEST keys "ranker.*" (config and head weights).
-void WriteRankerConfig(const RankerConfig& config, KeyValueFile* manifest);
-// NotFound when the manifest has no ranker; InvalidArgument naming a missing or bad key.
-absl::StatusOr<RankerConfig> ReadRankerConfig(const KeyValueFile& manifest);
-
 namespace internal {
 class RankerNetHolder;
 }  // namespace internal
@@ -97,14 +92,6 @@ class RankerModel {
   RankerConfig config_;
   std::unique_ptr<internal::RankerNetHolder> net_;
 };
-
-// The ranker file inside a bundle directory.
-std::string BundleRankerPath(const std::string& bundle_dir);
-
-// Loads the ranker of a bundle from its MANIFEST's keys and <bundle_dir>/ranker.pt and checks
-// that a forward gives probabilities. NotFound when the bundle has no ranker.
-absl::StatusOr<std::shared_ptr<const RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
-                                                                    const KeyValueFile& manifest);
 
 }  // namespace vrec
 

@@ -80,34 +80,10 @@ TEST(RankerTest, OneUserBatchMatchesPerExampleScoringAndSurvivesSaveLoad) {
   for (size_t i = 0; i < again.size(); ++i) EXPECT_FLOAT_EQ(again[i], batched[i]);
 }
 
-TEST(RankerTest, ManifestRoundTripAndBundleErrors) {
+TEST(RankerTest, CombinesHeadsByTheirWeights) {
   RankerConfig c = SmallConfig();
   c.head_weights = {1.0f, 0.5f, 2.0f, 1.0f};
-  KeyValueFile m;
-  EXPECT_EQ(ReadRankerConfig(m).status().code(), absl::StatusCode::kNotFound);
-  WriteRankerConfig(c, &m);
-  auto read = ReadRankerConfig(m);
-  ASSERT_TRUE(read.ok()) << read.status();
-  EXPECT_EQ(read->hidden_dim, 32);
-  EXPECT_EQ(read->transform.video_buckets, 1u << 10);
-  EXPECT_FLOAT_EQ(read->head_weights[kHeadLike], 2.0f);
-  m.Set("ranker.weight.like", "lots");
-  EXPECT_EQ(ReadRankerConfig(m).status().code(), absl::StatusCode::kInvalidArgument);
-  // A ranker trained on a different set of cross features (an older build) is refused.
-  WriteRankerConfig(c, &m);
-  m.SetInt("ranker.cross_features", 8);
-  const absl::Status old = ReadRankerConfig(m).status();
-  EXPECT_EQ(old.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(old.message().find("train a new ranker"), std::string::npos) << old;
-
-  // A bundle whose ranker file is corrupt is refused with DataLoss.
-  WriteRankerConfig(c, &m);
-  const std::string dir = TempPath("");
-  std::ofstream(BundleRankerPath(dir)) << "not a model";
-  EXPECT_EQ(LoadBundleRanker(dir, m).status().code(), absl::StatusCode::kDataLoss);
-  auto model = RankerModel::Create(c, 1);
-  ASSERT_TRUE((*model)->Save(BundleRankerPath(dir)).ok());
-  auto loaded = LoadBundleRanker(dir, m);
+  auto loaded = RankerModel::Create(c, 1);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   const float heads[kNumRankerHeads] = {0.5f, 0.2f, 0.1f, 0.8f};
   // Engagement weighted, times the exposure odds 0.8 / 0.2.

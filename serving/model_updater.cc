@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "retrieval/exact_index.h"
 #include "retrieval/popularity.h"
 
@@ -18,24 +18,17 @@ namespace vrec {
 namespace {
 
 struct LoadedBundle {
-  std::shared_ptr<const RetrievalBundle> retrieval;
-  std::shared_ptr<const VectorIndex> index;   // what the sources search
-  std::shared_ptr<const RankerModel> ranker;  // null when the bundle has none
+  std::shared_ptr<const Bundle> bundle;
+  std::shared_ptr<const VectorIndex> index;  // what the sources search
 };
 
-absl::StatusOr<LoadedBundle> LoadBundle(const std::string& models_dir, int64_t version, bool exact_search) {
+absl::StatusOr<LoadedBundle> Load(const std::string& models_dir, int64_t version, bool exact_search) {
   LoadedBundle b;
-  VREC_ASSIGN_OR_RETURN(b.retrieval, LoadRetrievalBundle(models_dir, version));
-  b.index = b.retrieval->index;
+  VREC_ASSIGN_OR_RETURN(b.bundle, LoadBundle(models_dir, version));
+  b.index = b.bundle->index;
   if (exact_search) {
-    const HnswIndex& hnsw = *b.retrieval->index;
+    const HnswIndex& hnsw = *b.bundle->index;
     VREC_ASSIGN_OR_RETURN(b.index, ExactIndex::Create(hnsw.ids(), hnsw.embeddings(), hnsw.dim()));
-  }
-  absl::StatusOr<std::shared_ptr<const RankerModel>> ranker = LoadBundleRanker(b.retrieval->dir, b.retrieval->manifest);
-  if (ranker.ok()) {
-    b.ranker = *ranker;
-  } else if (!absl::IsNotFound(ranker.status()) || b.retrieval->manifest.Has("ranker.hidden_dim")) {
-    return ranker.status();
   }
   return b;
 }
@@ -55,10 +48,9 @@ absl::StatusOr<std::shared_ptr<const FeedModel>> ModelUpdater::LoadInitial() {
   absl::MutexLock lock(&mu_);
   if (!models_dir_.empty()) {
     VREC_ASSIGN_OR_RETURN(const int64_t version, LatestCompleteBundle(models_dir_));
-    VREC_ASSIGN_OR_RETURN(LoadedBundle loaded, LoadBundle(models_dir_, version, options_.exact_search));
-    bundle_ = loaded.retrieval;
+    VREC_ASSIGN_OR_RETURN(LoadedBundle loaded, Load(models_dir_, version, options_.exact_search));
+    bundle_ = loaded.bundle;
     index_ = loaded.index;
-    ranker_ = loaded.ranker;
   }
   VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity,
                         BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity));
@@ -72,11 +64,10 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
     absl::StatusOr<int64_t> latest = LatestCompleteBundle(models_dir_);
     const int64_t current = bundle_ != nullptr ? bundle_->version : 0;
     if (latest.ok() && *latest > current && *latest != rejected_version_) {
-      absl::StatusOr<LoadedBundle> loaded = LoadBundle(models_dir_, *latest, options_.exact_search);
+      absl::StatusOr<LoadedBundle> loaded = Load(models_dir_, *latest, options_.exact_search);
       if (loaded.ok()) {
-        bundle_ = loaded->retrieval;
+        bundle_ = loaded->bundle;
         index_ = loaded->index;
-        ranker_ = loaded->ranker;
         service->metrics().Increment("vrec_bundle_swaps_total");
         std::fprintf(stderr, "model bundle %lld loaded from %s\n", static_cast<long long>(*latest),
                      bundle_->dir.c_str());
@@ -104,8 +95,8 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
 
 std::shared_ptr<const FeedModel> ModelUpdater::MakeModel(PopularitySnapshot popularity) {
   if (bundle_ == nullptr) return MakeFeedModel("", nullptr, nullptr, nullptr, std::move(popularity), options_);
-  return MakeFeedModel(absl::StrCat(bundle_->version), bundle_->model, index_, ranker_, std::move(popularity),
-                       options_);
+  return MakeFeedModel(absl::StrCat(bundle_->version), bundle_->two_tower, index_, bundle_->ranker,
+                       std::move(popularity), options_);
 }
 
 void ModelUpdater::Start(FeedService* service, absl::Duration period) {

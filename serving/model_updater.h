@@ -17,7 +17,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "featurestore/feature_store.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "serving/feed_service.h"
 
 namespace vrec {
@@ -46,9 +46,8 @@ class ModelUpdater {
   std::shared_ptr<const FeedModel> MakeModel(PopularitySnapshot popularity) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;  // serialises refreshes
-  std::shared_ptr<const RetrievalBundle> bundle_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Bundle> bundle_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const VectorIndex> index_ ABSL_GUARDED_BY(mu_);  // the bundle's, or exact over its embeddings
-  std::shared_ptr<const RankerModel> ranker_ ABSL_GUARDED_BY(mu_);  // null: the bundle has none
   int64_t rejected_version_ ABSL_GUARDED_BY(mu_) = 0;  // newest version that failed to load
   absl::Notification stop_;
   std::thread thread_;

@@ -16,7 +16,7 @@
 #include "featurestore/feature_replay.h"
 #include "featurestore/feature_store.h"
 #include "gtest/gtest.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "serving/feed_service.h"
 #include "serving/http_server.h"
 #include "serving/model_updater.h"

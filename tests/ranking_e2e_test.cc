@@ -13,9 +13,10 @@
 #include "featurestore/feature_store.h"
 #include "gtest/gtest.h"
 #include "ranking/ranker.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "serving/feed_service.h"
 #include "serving/http_server.h"
+#include "data/impression_log.h"
 #include "serving/impression_log.h"
 #include "serving/model_updater.h"
 #include "tests/testing/http_client.h"
@@ -78,9 +79,10 @@ TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
   EXPECT_GT(m.slate_ndcg, 0.0);
   auto manifest = ReadBundleManifest(BundleDir(models, 2));
   ASSERT_TRUE(manifest.ok());
-  EXPECT_EQ(manifest->GetOr("complete", ""), "1");
-  EXPECT_EQ(manifest->GetOr("ranker.base_version", ""), "1");
-  EXPECT_TRUE(manifest->Has("ranker.validation.auc.click"));
+  EXPECT_TRUE(manifest->complete);
+  ASSERT_TRUE(manifest->ranker.has_value());
+  EXPECT_EQ(manifest->ranker->base_version, 1);
+  EXPECT_GT(manifest->ranker->validation_auc[kHeadClick], 0.5);
   ASSERT_EQ(*LatestCompleteBundle(models), 2);
 
   // The replay's full pipeline runs on point-in-time features and returns full lists.

@@ -13,7 +13,7 @@
 
 #include "featurestore/feature_replay.h"
 #include "gtest/gtest.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "retrieval/hnsw_index.h"
 #include "retrieval/two_tower.h"
 #include "tests/testing/temp_dir.h"
@@ -171,9 +171,7 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   const std::string bundle = BundleDir(models, 1);
   auto manifest = ReadBundleManifest(bundle);
   ASSERT_TRUE(manifest.ok());
-  auto config = ReadModelConfig(*manifest);
-  ASSERT_TRUE(config.ok()) << config.status();
-  auto model = TwoTowerModel::Load(BundleModelPath(bundle), *config);
+  auto model = LoadBundleTwoTower(bundle, *manifest);
   ASSERT_TRUE(model.ok()) << model.status();
   auto index = HnswIndex::Load(BundleItemsPath(bundle), BundleIndexPath(bundle), built->ef_search);
   ASSERT_TRUE(index.ok()) << index.status();

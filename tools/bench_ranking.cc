@@ -9,7 +9,7 @@
 #include "common/random.h"
 #include "common/status.h"
 #include "ranking/ranker.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "tools/bench_util.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
@@ -59,7 +59,7 @@ absl::Status BenchRanking(int argc, char** argv) {
       VREC_ASSIGN_OR_RETURN(version, LatestCompleteBundle(models));
     }
     const std::string dir = BundleDir(models, version);
-    VREC_ASSIGN_OR_RETURN(const KeyValueFile manifest, ReadBundleManifest(dir));
+    VREC_ASSIGN_OR_RETURN(const BundleManifest manifest, ReadBundleManifest(dir));
     VREC_ASSIGN_OR_RETURN(ranker, LoadBundleRanker(dir, manifest));
     source = dir;
   } else {

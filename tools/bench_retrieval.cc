@@ -14,7 +14,7 @@
 #include "common/world.h"
 #include "featurestore/feature_store.h"
 #include "featurestore/transforms.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "retrieval/hnsw_index.h"
 #include "tools/bench_util.h"
 #include "training/index_builder.h"
@@ -132,18 +132,17 @@ absl::Status BenchRetrieval(int argc, char** argv) {
   }
   const double rss_before = PeakRssMb();
   const auto load_start = std::chrono::steady_clock::now();
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const RetrievalBundle> bundle, LoadRetrievalBundle(models, version));
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const Bundle> bundle, LoadBundle(models, version));
   const double load_seconds = Seconds(load_start);
   const HnswIndex& index = *bundle->index;
-  const KeyValueFile& m = bundle->manifest;
-  std::printf("bundle %s: %zu items, dim %d, M %s, efConstruction %s\n", bundle->dir.c_str(), index.size(), index.dim(),
-              m.GetOr("index.m", "?").c_str(), m.GetOr("index.ef_construction", "?").c_str());
-  std::printf("training: %s examples, %s examples/s (from the MANIFEST, measured by train-retrieval)\n",
-              m.GetOr("train.examples", "?").c_str(), m.GetOr("train.examples_per_second", "?").c_str());
-  std::printf("index build: %s s (build-index); load %.1f s; index memory %.0f MB; process peak RSS %.0f MB "
+  const BundleManifest& m = bundle->manifest;
+  std::printf("bundle %s: %zu items, dim %d, M %d, efConstruction %d\n", bundle->dir.c_str(), index.size(), index.dim(),
+              m.index->m, m.index->ef_construction);
+  std::printf("training: %lld examples, %.0f examples/s (from the MANIFEST, measured by train-retrieval)\n",
+              static_cast<long long>(m.train.examples), m.train.examples_per_second);
+  std::printf("index build: %.1f s (build-index); load %.1f s; index memory %.0f MB; process peak RSS %.0f MB "
               "(%.0f MB before loading)\n",
-              m.GetOr("index.build_seconds", "?").c_str(), load_seconds, index.memory_bytes() / 1e6, PeakRssMb(),
-              rss_before);
+              m.index->build_seconds, load_seconds, index.memory_bytes() / 1e6, PeakRssMb(), rss_before);
 
   Rng rng(12345);
   if (!world.empty()) {
@@ -152,7 +151,7 @@ absl::Status BenchRetrieval(int argc, char** argv) {
     FeatureStoreOptions store_options;
     store_options.read_only = true;
     VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
-    VREC_ASSIGN_OR_RETURN(std::vector<float> q, SampleUserQueries(catalog, *store, *bundle->model, queries, rng));
+    VREC_ASSIGN_OR_RETURN(std::vector<float> q, SampleUserQueries(catalog, *store, *bundle->two_tower, queries, rng));
     Sweep("user-tower queries", index, q, static_cast<int>(k), efs, target);
   }
   std::vector<float> items;

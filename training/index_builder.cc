@@ -10,7 +10,7 @@
 #include "common/world.h"
 #include "featurestore/feature_store.h"
 #include "featurestore/transforms.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "retrieval/item_embeddings.h"
 #include "retrieval/two_tower.h"
 
@@ -37,9 +37,8 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
     VREC_ASSIGN_OR_RETURN(version, LatestBundle(models_dir));
   }
   const std::string bundle = BundleDir(models_dir, version);
-  VREC_ASSIGN_OR_RETURN(KeyValueFile manifest, ReadBundleManifest(bundle));
-  VREC_ASSIGN_OR_RETURN(TwoTowerConfig config, ReadModelConfig(manifest));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, TwoTowerModel::Load(BundleModelPath(bundle), config));
+  VREC_ASSIGN_OR_RETURN(BundleManifest manifest, ReadBundleManifest(bundle));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, LoadBundleTwoTower(bundle, manifest));
   FeatureStoreOptions store_options;
   store_options.read_only = true;  // a server may be writing to it
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
@@ -89,16 +88,18 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
   }
   VREC_RETURN_IF_ERROR(index->Save(BundleItemsPath(bundle), BundleIndexPath(bundle)));
 
-  manifest.SetInt("index.items", static_cast<int64_t>(summary.items));
-  manifest.SetInt("index.m", hnsw.m);
-  manifest.SetInt("index.ef_construction", hnsw.ef_construction);
-  manifest.SetInt("index.ef_search", summary.ef_search);
-  manifest.Set(absl::StrCat("index.recall_at_", o.recall_k), absl::StrFormat("%.4f", summary.recall));
-  manifest.SetInt("index.recall_queries", static_cast<int64_t>(queries.size() / model->dim()));
-  manifest.Set("index.build_seconds", absl::StrFormat("%.1f", summary.build_seconds));
-  manifest.SetInt("index.features_as_of_ms", context.now_ms);
-  manifest.Set("complete", "1");
-  VREC_RETURN_IF_ERROR(manifest.Write(BundleManifestPath(bundle)));
+  IndexInfo& info = manifest.index.emplace();
+  info.items = static_cast<int64_t>(summary.items);
+  info.m = hnsw.m;
+  info.ef_construction = hnsw.ef_construction;
+  info.ef_search = summary.ef_search;
+  info.recall_k = o.recall_k;
+  info.recall = summary.recall;
+  info.recall_queries = static_cast<int64_t>(queries.size() / model->dim());
+  info.build_seconds = summary.build_seconds;
+  info.features_as_of_ms = context.now_ms;
+  manifest.complete = true;
+  VREC_RETURN_IF_ERROR(WriteBundleManifest(bundle, manifest));
   return summary;
 }
 

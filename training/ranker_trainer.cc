@@ -24,7 +24,7 @@
 #include "ranking/candidate_featurizer.h"
 #include "ranking/cross_features.h"
 #include "ranking/internal/ranker_net.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "retrieval/popularity.h"
 #include "retrieval/trending.h"
 #include "retrieval/two_tower.h"
@@ -342,14 +342,10 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
 }
 
 // Features exactly as the bundle's two-tower was trained on: its transforms and history length.
-absl::Status UseBundleFeatures(const KeyValueFile& manifest, const TwoTowerConfig& two_tower,
-                               RankerTrainOptions* o) {
-  o->model.transform = two_tower.transform;
+absl::Status UseBundleFeatures(const BundleManifest& manifest, RankerTrainOptions* o) {
+  o->model.transform = manifest.two_tower.transform;
   VREC_RETURN_IF_ERROR(o->model.Validate());
-  if (manifest.Has("features.history_length")) {
-    VREC_ASSIGN_OR_RETURN(const int64_t history, manifest.GetInt("features.history_length"));
-    o->update.history_length = static_cast<uint32_t>(history);
-  }
+  o->update.history_length = manifest.history_length;
   return absl::OkStatus();
 }
 
@@ -512,34 +508,32 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     // retraining should build on what train-retrieval and build-index made last.
     base = *latest;
     for (int64_t v = *latest; v >= 1; --v) {
-      absl::StatusOr<KeyValueFile> m = ReadBundleManifest(BundleDir(models_dir, v));
-      if (m.ok() && m->GetOr("complete", "0") == "1" && !m->Has("ranker.hidden_dim")) {
+      absl::StatusOr<BundleManifest> m = ReadBundleManifest(BundleDir(models_dir, v));
+      if (m.ok() && m->complete && !m->ranker.has_value()) {
         base = v;
         break;
       }
     }
   }
   const std::string base_dir = BundleDir(models_dir, base);
-  VREC_ASSIGN_OR_RETURN(KeyValueFile base_manifest, ReadBundleManifest(base_dir));
-  if (base_manifest.GetOr("complete", "0") != "1") {
+  VREC_ASSIGN_OR_RETURN(BundleManifest base_manifest, ReadBundleManifest(base_dir));
+  if (!base_manifest.complete) {
     return absl::FailedPreconditionError(absl::StrCat("bundle ", base_dir, " is not complete (run build-index)"));
   }
-  VREC_ASSIGN_OR_RETURN(const TwoTowerConfig two_tower_config, ReadModelConfig(base_manifest));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower,
-                        TwoTowerModel::Load(BundleModelPath(base_dir), two_tower_config));
-  VREC_RETURN_IF_ERROR(UseBundleFeatures(base_manifest, two_tower_config, &o));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower, LoadBundleTwoTower(base_dir, base_manifest));
+  VREC_RETURN_IF_ERROR(UseBundleFeatures(base_manifest, &o));
 
   VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world_dir));
   VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
   RankerData data;
   data.end_ms = o.until_ms;
   if (data.end_ms == 0) {
-    VREC_ASSIGN_OR_RETURN(data.end_ms, base_manifest.GetInt("train.end_ms"));
+    data.end_ms = base_manifest.train.end_ms;
   }
   data.end_ms = std::min(data.end_ms, manifest.end_ms + 1);
   data.validation_ms =
       data.end_ms - static_cast<TimestampMs>(o.validation_fraction * (data.end_ms - manifest.start_ms));
-  const bool leave_last_out = base_manifest.GetOr("protocol", "") == "leave-last-out";
+  const bool leave_last_out = base_manifest.protocol == "leave-last-out";
   LabelMap labels;
   uint64_t impressions = 0;
   if (!leave_last_out) {
@@ -686,51 +680,48 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     VREC_RETURN_IF_ERROR(LinkInto(base_dir + file.substr(bundle.size()), file));
   }
 
-  KeyValueFile m = base_manifest;
-  m.SetInt("version", version);
-  m.SetInt("created_ms", SystemClock::Get()->NowMs());
-  m.Set("kind", "two_tower+ranker");
-  m.SetInt("ranker.base_version", base);
-  WriteRankerConfig(o.model, &m);
+  BundleManifest m = base_manifest;
+  m.version = version;
+  m.created_ms = SystemClock::Get()->NowMs();
+  m.kind = "two_tower+ranker";
+  RankerInfo& k = m.ranker.emplace();
+  k.config = o.model;
+  k.cross_features = kCrossFeatures;
+  k.base_version = base;
   const RankerEpochMetrics& best = summary.epochs[summary.exported_epoch - 1];
-  m.SetInt("ranker.train.end_ms", data.end_ms);
-  m.SetInt("ranker.train.from_ms", data.from_ms);
-  m.SetInt("ranker.train.validation_from_ms", data.validation_ms);
-  m.SetInt("ranker.train.examples", static_cast<int64_t>(data.train.size()));
-  m.SetInt("ranker.train.validation_examples", static_cast<int64_t>(data.validation.size()));
-  m.SetInt("ranker.train.epochs", o.epochs);
-  m.SetInt("ranker.train.exported_epoch", summary.exported_epoch);
-  m.SetInt("ranker.train.seed", static_cast<int64_t>(o.seed));
-  m.Set("ranker.train.examples_per_second", absl::StrFormat("%.0f", summary.examples_per_second));
+  k.train_end_ms = data.end_ms;
+  k.train_from_ms = data.from_ms;
+  k.validation_from_ms = data.validation_ms;
+  k.examples = static_cast<int64_t>(data.train.size());
+  k.validation_examples = static_cast<int64_t>(data.validation.size());
+  k.epochs = o.epochs;
+  k.exported_epoch = summary.exported_epoch;
+  k.seed = o.seed;
+  k.examples_per_second = summary.examples_per_second;
   for (int h = 0; h < kNumRankerHeads; ++h) {
-    m.Set(absl::StrCat("ranker.validation.auc.", RankerHeadName(h)), absl::StrFormat("%.4f", best.heads[h].auc));
-    m.Set(absl::StrCat("ranker.validation.log_loss.", RankerHeadName(h)),
-          absl::StrFormat("%.4f", best.heads[h].log_loss));
+    k.validation_auc[h] = best.heads[h].auc;
+    k.validation_log_loss[h] = best.heads[h].log_loss;
   }
-  m.Set("ranker.validation.slate_ndcg_at_10", absl::StrFormat("%.4f", best.slate_ndcg));
-  if (summary.from_engagements) {
-    m.Set("ranker.examples", absl::StrCat("engagements+", o.sampled_negatives, "_sampled"));
-  } else {
-    m.Set("ranker.validation.logged_slate_ndcg_at_10", absl::StrFormat("%.4f", summary.logged_slate_ndcg));
-  }
-  m.Set("complete", "1");
-  VREC_RETURN_IF_ERROR(m.Write(BundleManifestPath(bundle)));
+  k.validation_slate_ndcg = best.slate_ndcg;
+  k.from_engagements = summary.from_engagements;
+  k.sampled_negatives = o.sampled_negatives;
+  k.logged_slate_ndcg = summary.logged_slate_ndcg;
+  m.complete = true;
+  VREC_RETURN_IF_ERROR(WriteBundleManifest(bundle, m));
   return summary;
 }
 
 absl::StatusOr<SlateReplayResult> ReplayRankerOnSlates(const std::string& world_dir, const std::string& bundle_dir,
                                                        const SlateReplayOptions& options) {
-  VREC_ASSIGN_OR_RETURN(const KeyValueFile manifest, ReadBundleManifest(bundle_dir));
+  VREC_ASSIGN_OR_RETURN(const BundleManifest manifest, ReadBundleManifest(bundle_dir));
   VREC_ASSIGN_OR_RETURN(std::shared_ptr<const RankerModel> ranker, LoadBundleRanker(bundle_dir, manifest));
-  VREC_ASSIGN_OR_RETURN(const TwoTowerConfig two_tower_config, ReadModelConfig(manifest));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower,
-                        TwoTowerModel::Load(BundleModelPath(bundle_dir), two_tower_config));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower, LoadBundleTwoTower(bundle_dir, manifest));
   RankerTrainOptions o;
   o.sampled_negatives = 0;
   o.retrieval_dropout = 0;
   o.max_validation = options.max_impressions;
   o.show_progress = options.show_progress;
-  VREC_RETURN_IF_ERROR(UseBundleFeatures(manifest, two_tower_config, &o));
+  VREC_RETURN_IF_ERROR(UseBundleFeatures(manifest, &o));
   VREC_ASSIGN_OR_RETURN(WorldManifest world, ReadWorldManifest(world_dir));
   VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
   RankerData data;

@@ -18,7 +18,7 @@
 #include "common/world.h"
 #include "featurestore/feature_replay.h"
 #include "featurestore/transforms.h"
-#include "retrieval/bundle.h"
+#include "bundle/bundle.h"
 #include "retrieval/internal/two_tower_net.h"
 #include "training/sparse_optim.h"
 
@@ -308,33 +308,33 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
     std::fprintf(stderr, "train-retrieval: exporting epoch %d (best validation recall)\n", summary.exported_epoch);
   }
 
-  KeyValueFile m;
-  m.SetInt("format_version", kBundleFormatVersion);
-  m.Set("kind", "two_tower");
-  m.SetInt("version", version);
-  m.SetInt("created_ms", SystemClock::Get()->NowMs());
-  m.Set("world", world_dir);
-  m.Set("protocol", o.leave_last_out ? "leave-last-out" : "time-split");
-  m.SetInt("train.start_ms", data.start_ms);
-  m.SetInt("train.end_ms", data.end_ms);
-  m.SetInt("train.validation_from_ms", data.validation_ms);
-  m.SetInt("train.examples", static_cast<int64_t>(data.train.size()));
-  m.SetInt("train.validation_examples", static_cast<int64_t>(std::min<size_t>(data.validation.size(), o.max_validation)));
-  m.SetInt("train.epochs", o.epochs);
-  m.SetInt("train.batch_size", o.batch_size);
-  m.Set("train.temperature", absl::StrCat(o.temperature));
-  m.Set("train.logq_correction", o.logq_correction ? "1" : "0");
-  m.SetInt("train.uniform_negatives", o.uniform_negatives);
-  m.SetInt("train.min_grade", o.min_grade);
-  m.SetInt("train.seed", static_cast<int64_t>(o.seed));
-  m.Set("train.examples_per_second", absl::StrFormat("%.0f", summary.examples_per_second));
-  m.SetInt("train.exported_epoch", summary.exported_epoch);
-  m.Set(absl::StrCat("train.validation_recall_at_", o.validation_k),
-        absl::StrFormat("%.4f", summary.validation_recall[summary.exported_epoch - 1]));
-  m.SetInt("features.history_length", o.update.history_length);
-  WriteModelConfig(o.model, &m);
-  m.Set("complete", "0");
-  VREC_RETURN_IF_ERROR(m.Write(BundleManifestPath(bundle)));
+  BundleManifest m;
+  m.kind = "two_tower";
+  m.version = version;
+  m.created_ms = SystemClock::Get()->NowMs();
+  m.world = world_dir;
+  m.protocol = o.leave_last_out ? "leave-last-out" : "time-split";
+  m.two_tower = o.model;
+  m.history_length = o.update.history_length;
+  RetrievalTraining& t = m.train;
+  t.start_ms = data.start_ms;
+  t.end_ms = data.end_ms;
+  t.validation_from_ms = data.validation_ms;
+  t.examples = static_cast<int64_t>(data.train.size());
+  t.validation_examples = static_cast<int64_t>(std::min<size_t>(data.validation.size(), o.max_validation));
+  t.epochs = o.epochs;
+  t.batch_size = o.batch_size;
+  t.temperature = o.temperature;
+  t.logq_correction = o.logq_correction;
+  t.uniform_negatives = o.uniform_negatives;
+  t.min_grade = o.min_grade;
+  t.seed = o.seed;
+  t.examples_per_second = summary.examples_per_second;
+  t.exported_epoch = summary.exported_epoch;
+  t.validation_k = o.validation_k;
+  t.validation_recall = summary.validation_recall[summary.exported_epoch - 1];
+  m.complete = false;
+  VREC_RETURN_IF_ERROR(WriteBundleManifest(bundle, m));
   return summary;
 }
 

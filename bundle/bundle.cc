@@ -1,0 +1,135 @@
+#include "bundle/bundle.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "ranking/cross_features.h"
+
+namespace vrec {
+namespace {
+
+// Versions present under `models_dir`, ascending; `complete_only` keeps complete bundles.
+std::vector<int64_t> Versions(const std::string& models_dir, bool complete_only) {
+  std::vector<int64_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(models_dir, ec)) {
+    int64_t v;
+    if (!entry.is_directory(ec) || !absl::SimpleAtoi(entry.path().filename().string(), &v) || v <= 0) continue;
+    absl::StatusOr<BundleManifest> m = ReadBundleManifest(entry.path().string());
+    if (!m.ok()) continue;
+    if (complete_only && !m->complete) continue;
+    out.push_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string BundleDir(const std::string& models_dir, int64_t version) {
+  return absl::StrCat(models_dir, "/", version);
+}
+std::string BundleManifestPath(const std::string& d) { return d + "/MANIFEST"; }
+std::string BundleModelPath(const std::string& d) { return d + "/two_tower.pt"; }
+std::string BundleItemsPath(const std::string& d) { return d + "/items.bin"; }
+std::string BundleIndexPath(const std::string& d) { return d + "/hnsw.index"; }
+std::string BundleRankerPath(const std::string& d) { return d + "/ranker.pt"; }
+
+absl::StatusOr<int64_t> NextBundleVersion(const std::string& models_dir) {
+  VREC_RETURN_IF_ERROR(MakeDirs(models_dir));
+  int64_t highest = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(models_dir, ec)) {
+    int64_t v;
+    if (entry.is_directory(ec) && absl::SimpleAtoi(entry.path().filename().string(), &v)) highest = std::max(highest, v);
+  }
+  return highest + 1;
+}
+
+absl::StatusOr<int64_t> LatestCompleteBundle(const std::string& models_dir) {
+  const std::vector<int64_t> versions = Versions(models_dir, true);
+  if (versions.empty()) {
+    return absl::NotFoundError(absl::StrCat("no complete model bundle under ", models_dir,
+                                            "; run `vrec train-retrieval` then `vrec build-index`"));
+  }
+  return versions.back();
+}
+
+absl::StatusOr<int64_t> LatestBundle(const std::string& models_dir) {
+  const std::vector<int64_t> versions = Versions(models_dir, false);
+  if (versions.empty()) {
+    return absl::NotFoundError(absl::StrCat("no model bundle under ", models_dir, "; run `vrec train-retrieval`"));
+  }
+  return versions.back();
+}
+
+absl::StatusOr<std::unique_ptr<TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
+                                                                  const BundleManifest& manifest) {
+  return TwoTowerModel::Load(BundleModelPath(bundle_dir), manifest.two_tower);
+}
+
+absl::StatusOr<std::shared_ptr<const RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
+                                                                    const BundleManifest& manifest) {
+  if (!manifest.ranker.has_value()) return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no ranker"));
+  if (manifest.ranker->cross_features != kCrossFeatures) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bundle ", bundle_dir, ": its ranker takes ", manifest.ranker->cross_features,
+        " cross features and this build computes ", kCrossFeatures,
+        " (see ranking/cross_features.h); train a new ranker with vrec train-ranker"));
+  }
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<RankerModel> model,
+                        RankerModel::Load(BundleRankerPath(bundle_dir), manifest.ranker->config));
+  // A forward on an empty user and video must give probabilities.
+  const UserInputs user;
+  const VideoInputs video;
+  const CrossInputs cross;
+  float heads[kNumRankerHeads];
+  VREC_RETURN_IF_ERROR(model->Score(user, absl::MakeConstSpan(&video, 1), absl::MakeConstSpan(&cross, 1), heads));
+  for (float p : heads) {
+    if (!(p >= 0.0f && p <= 1.0f)) {
+      return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle_dir, ": the ranker's output ", p,
+                                                        " is not a probability"));
+    }
+  }
+  return std::shared_ptr<const RankerModel>(std::move(model));
+}
+
+absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& models_dir, int64_t version) {
+  auto bundle = std::make_shared<Bundle>();
+  bundle->version = version;
+  bundle->dir = BundleDir(models_dir, version);
+  VREC_ASSIGN_OR_RETURN(bundle->manifest, ReadBundleManifest(bundle->dir));
+  const BundleManifest& m = bundle->manifest;
+  if (!m.complete || !m.index.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("bundle ", bundle->dir, " is incomplete (run `vrec build-index` on it)"));
+  }
+  VREC_ASSIGN_OR_RETURN(bundle->two_tower, LoadBundleTwoTower(bundle->dir, m));
+  VREC_ASSIGN_OR_RETURN(bundle->index, HnswIndex::Load(BundleItemsPath(bundle->dir), BundleIndexPath(bundle->dir),
+                                                       m.index->ef_search));
+  if (bundle->index->dim() != bundle->two_tower->dim() ||
+      static_cast<int64_t>(bundle->index->size()) != m.index->items) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bundle ", bundle->dir, " is inconsistent: the index holds ", bundle->index->size(), " items of dimension ",
+        bundle->index->dim(), ", the MANIFEST says ", m.index->items, " and the model ", bundle->two_tower->dim()));
+  }
+  // A forward pass on an empty user: the towers end in an L2 normalisation.
+  std::vector<float> out(bundle->two_tower->dim());
+  const UserInputs empty;
+  VREC_RETURN_IF_ERROR(bundle->two_tower->EmbedUsers(absl::MakeConstSpan(&empty, 1), out.data()));
+  double norm = 0;
+  for (float x : out) norm += double{x} * x;
+  if (!(std::abs(norm - 1.0) < 1e-3)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("bundle ", bundle->dir, ": the user tower's output has squared norm ", norm, ", not 1"));
+  }
+  if (m.ranker.has_value()) {
+    VREC_ASSIGN_OR_RETURN(bundle->ranker, LoadBundleRanker(bundle->dir, m));
+  }
+  return std::shared_ptr<const Bundle>(std::move(bundle));
+}
+
+}  // namespace vrec

@@ -1,0 +1,282 @@
+#include "bundle/manifest.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status.h"
+
+namespace vrec {
+namespace {
+
+// Reads typed values out of a KeyValueFile, remembering the first problem.
+class Reader {
+ public:
+  Reader(const KeyValueFile& file, std::string dir) : file_(file), dir_(std::move(dir)) {}
+
+  template <typename T>
+  void Int(const std::string& key, T* out) {
+    if (!file_.Has(key)) {
+      Fail(absl::InvalidArgumentError(absl::StrCat("missing key ", key)));
+      return;
+    }
+    const absl::StatusOr<int64_t> v = file_.GetInt(key);
+    if (v.ok()) {
+      *out = static_cast<T>(*v);
+    } else {
+      Fail(absl::InvalidArgumentError(v.status().message()));
+    }
+  }
+  // Reported numbers: absent or unreadable ones stay 0 (they inform, nothing depends on them).
+  template <typename T>
+  void OptionalInt(const std::string& key, T* out) {
+    if (file_.Has(key)) Int(key, out);
+  }
+  void OptionalDouble(const std::string& key, double* out) {
+    if (file_.Has(key) && !absl::SimpleAtod(file_.GetOr(key, ""), out)) {
+      Fail(absl::InvalidArgumentError(absl::StrCat(key, " must be a number")));
+    }
+  }
+  void Float(const std::string& key, float* out) {
+    const std::string value = file_.GetOr(key, "");
+    if (!absl::SimpleAtof(value, out)) Fail(absl::InvalidArgumentError(absl::StrCat(key, " must be a number, got '", value, "'")));
+  }
+  std::string String(const std::string& key) { return file_.GetOr(key, ""); }
+  bool Has(const std::string& key) const { return file_.Has(key); }
+  // The k and value of the one key "<prefix><k>", if any.
+  void Suffixed(const std::string& prefix, int* k, double* value) {
+    for (const auto& [key, v] : file_.entries()) {
+      if (absl::StartsWith(key, prefix) && absl::SimpleAtoi(key.substr(prefix.size()), k)) {
+        if (!absl::SimpleAtod(v, value)) Fail(absl::InvalidArgumentError(absl::StrCat(key, " must be a number")));
+        return;
+      }
+    }
+  }
+  absl::Status status() const {
+    if (status_.ok()) return status_;
+    return absl::Status(status_.code(), absl::StrCat("bundle ", dir_, " MANIFEST: ", status_.message()));
+  }
+
+ private:
+  void Fail(const absl::Status& s) {
+    if (status_.ok()) status_ = s;
+  }
+  const KeyValueFile& file_;
+  std::string dir_;
+  absl::Status status_;
+};
+
+void ReadTransform(Reader& r, const std::string& prefix, TransformOptions* t) {
+  r.Int(prefix + "video_buckets", &t->video_buckets);
+  r.Int(prefix + "category_buckets", &t->category_buckets);
+  r.Int(prefix + "creator_buckets", &t->creator_buckets);
+  r.Int(prefix + "tag_buckets", &t->tag_buckets);
+  r.Int(prefix + "language_buckets", &t->language_buckets);
+  r.Int(prefix + "country_buckets", &t->country_buckets);
+}
+
+void WriteTransform(const std::string& prefix, const TransformOptions& t, KeyValueFile* m) {
+  m->SetInt(prefix + "video_buckets", t.video_buckets);
+  m->SetInt(prefix + "category_buckets", t.category_buckets);
+  m->SetInt(prefix + "creator_buckets", t.creator_buckets);
+  m->SetInt(prefix + "tag_buckets", t.tag_buckets);
+  m->SetInt(prefix + "language_buckets", t.language_buckets);
+  m->SetInt(prefix + "country_buckets", t.country_buckets);
+}
+
+std::string Fixed(double x, int digits) { return absl::StrFormat("%.*f", digits, x); }
+
+}  // namespace
+
+absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, const std::string& bundle_dir) {
+  BundleManifest m;
+  Reader r(file, bundle_dir);
+  r.Int("format_version", &m.format_version);
+  VREC_RETURN_IF_ERROR(r.status());
+  if (m.format_version != kBundleFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle_dir, " has format version ", m.format_version,
+                                                      "; this build reads ", kBundleFormatVersion));
+  }
+  m.kind = r.String("kind");
+  r.OptionalInt("version", &m.version);
+  r.OptionalInt("created_ms", &m.created_ms);
+  m.world = r.String("world");
+  m.protocol = r.String("protocol");
+  m.complete = r.String("complete") == "1";
+
+  TwoTowerConfig& c = m.two_tower;
+  r.Int("model.embedding_dim", &c.embedding_dim);
+  r.Int("model.id_dim", &c.id_dim);
+  r.Int("model.category_dim", &c.category_dim);
+  r.Int("model.hidden_dim", &c.hidden_dim);
+  ReadTransform(r, "model.", &c.transform);
+  r.OptionalInt("features.history_length", &m.history_length);
+
+  RetrievalTraining& t = m.train;
+  r.Int("train.end_ms", &t.end_ms);
+  r.OptionalInt("train.start_ms", &t.start_ms);
+  r.OptionalInt("train.validation_from_ms", &t.validation_from_ms);
+  r.OptionalInt("train.examples", &t.examples);
+  r.OptionalInt("train.validation_examples", &t.validation_examples);
+  r.OptionalInt("train.epochs", &t.epochs);
+  r.OptionalInt("train.batch_size", &t.batch_size);
+  r.OptionalDouble("train.temperature", &t.temperature);
+  t.logq_correction = r.String("train.logq_correction") == "1";
+  r.OptionalInt("train.uniform_negatives", &t.uniform_negatives);
+  r.OptionalInt("train.min_grade", &t.min_grade);
+  r.OptionalInt("train.seed", &t.seed);
+  r.OptionalDouble("train.examples_per_second", &t.examples_per_second);
+  r.OptionalInt("train.exported_epoch", &t.exported_epoch);
+  r.Suffixed("train.validation_recall_at_", &t.validation_k, &t.validation_recall);
+
+  if (r.Has("index.items")) {
+    IndexInfo& i = m.index.emplace();
+    r.Int("index.items", &i.items);
+    r.Int("index.ef_search", &i.ef_search);
+    r.OptionalInt("index.m", &i.m);
+    r.OptionalInt("index.ef_construction", &i.ef_construction);
+    r.Suffixed("index.recall_at_", &i.recall_k, &i.recall);
+    r.OptionalInt("index.recall_queries", &i.recall_queries);
+    r.OptionalDouble("index.build_seconds", &i.build_seconds);
+    r.OptionalInt("index.features_as_of_ms", &i.features_as_of_ms);
+  }
+
+  if (r.Has("ranker.hidden_dim")) {
+    RankerInfo& k = m.ranker.emplace();
+    RankerConfig& rc = k.config;
+    r.Int("ranker.id_dim", &rc.id_dim);
+    r.Int("ranker.category_dim", &rc.category_dim);
+    r.Int("ranker.hidden_dim", &rc.hidden_dim);
+    r.Int("ranker.hidden2_dim", &rc.hidden2_dim);
+    ReadTransform(r, "ranker.", &rc.transform);
+    for (int h = 0; h < kNumRankerHeads; ++h) r.Float(absl::StrCat("ranker.weight.", RankerHeadName(h)), &rc.head_weights[h]);
+    // Rankers from before the source signals have no such key: they took 8 cross features.
+    k.cross_features = 8;
+    r.OptionalInt("ranker.cross_features", &k.cross_features);
+    r.OptionalInt("ranker.base_version", &k.base_version);
+    r.OptionalInt("ranker.train.end_ms", &k.train_end_ms);
+    r.OptionalInt("ranker.train.from_ms", &k.train_from_ms);
+    r.OptionalInt("ranker.train.validation_from_ms", &k.validation_from_ms);
+    r.OptionalInt("ranker.train.examples", &k.examples);
+    r.OptionalInt("ranker.train.validation_examples", &k.validation_examples);
+    r.OptionalInt("ranker.train.epochs", &k.epochs);
+    r.OptionalInt("ranker.train.exported_epoch", &k.exported_epoch);
+    r.OptionalInt("ranker.train.seed", &k.seed);
+    r.OptionalDouble("ranker.train.examples_per_second", &k.examples_per_second);
+    for (int h = 0; h < kNumRankerHeads; ++h) {
+      r.OptionalDouble(absl::StrCat("ranker.validation.auc.", RankerHeadName(h)), &k.validation_auc[h]);
+      r.OptionalDouble(absl::StrCat("ranker.validation.log_loss.", RankerHeadName(h)), &k.validation_log_loss[h]);
+    }
+    r.OptionalDouble("ranker.validation.slate_ndcg_at_10", &k.validation_slate_ndcg);
+    r.OptionalDouble("ranker.validation.logged_slate_ndcg_at_10", &k.logged_slate_ndcg);
+    const std::string examples = r.String("ranker.examples");
+    if (absl::StartsWith(examples, "engagements+")) {
+      k.from_engagements = true;
+      (void)absl::SimpleAtoi(examples.substr(12, examples.find('_') - 12), &k.sampled_negatives);
+    }
+  }
+  VREC_RETURN_IF_ERROR(r.status());
+  if (absl::Status s = c.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("bundle ", bundle_dir, " MANIFEST: two-tower config: ", s.message()));
+  }
+  if (m.ranker.has_value()) {
+    if (absl::Status s = m.ranker->config.Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("bundle ", bundle_dir, " MANIFEST: ranker config: ", s.message()));
+    }
+  }
+  return m;
+}
+
+KeyValueFile FormatBundleManifest(const BundleManifest& m) {
+  KeyValueFile f;
+  f.SetInt("format_version", m.format_version);
+  f.Set("kind", m.kind);
+  f.SetInt("version", m.version);
+  f.SetInt("created_ms", m.created_ms);
+  f.Set("world", m.world);
+  f.Set("protocol", m.protocol);
+  f.Set("complete", m.complete ? "1" : "0");
+  const TwoTowerConfig& c = m.two_tower;
+  f.SetInt("model.embedding_dim", c.embedding_dim);
+  f.SetInt("model.id_dim", c.id_dim);
+  f.SetInt("model.category_dim", c.category_dim);
+  f.SetInt("model.hidden_dim", c.hidden_dim);
+  WriteTransform("model.", c.transform, &f);
+  f.SetInt("features.history_length", m.history_length);
+  const RetrievalTraining& t = m.train;
+  f.SetInt("train.start_ms", t.start_ms);
+  f.SetInt("train.end_ms", t.end_ms);
+  f.SetInt("train.validation_from_ms", t.validation_from_ms);
+  f.SetInt("train.examples", t.examples);
+  f.SetInt("train.validation_examples", t.validation_examples);
+  f.SetInt("train.epochs", t.epochs);
+  f.SetInt("train.batch_size", t.batch_size);
+  f.Set("train.temperature", absl::StrCat(t.temperature));
+  f.Set("train.logq_correction", t.logq_correction ? "1" : "0");
+  f.SetInt("train.uniform_negatives", t.uniform_negatives);
+  f.SetInt("train.min_grade", t.min_grade);
+  f.SetInt("train.seed", static_cast<int64_t>(t.seed));
+  f.Set("train.examples_per_second", Fixed(t.examples_per_second, 0));
+  f.SetInt("train.exported_epoch", t.exported_epoch);
+  if (t.validation_k > 0) f.Set(absl::StrCat("train.validation_recall_at_", t.validation_k), Fixed(t.validation_recall, 4));
+  if (m.index.has_value()) {
+    const IndexInfo& i = *m.index;
+    f.SetInt("index.items", i.items);
+    f.SetInt("index.m", i.m);
+    f.SetInt("index.ef_construction", i.ef_construction);
+    f.SetInt("index.ef_search", i.ef_search);
+    if (i.recall_k > 0) f.Set(absl::StrCat("index.recall_at_", i.recall_k), Fixed(i.recall, 4));
+    f.SetInt("index.recall_queries", i.recall_queries);
+    f.Set("index.build_seconds", Fixed(i.build_seconds, 1));
+    f.SetInt("index.features_as_of_ms", i.features_as_of_ms);
+  }
+  if (m.ranker.has_value()) {
+    const RankerInfo& k = *m.ranker;
+    const RankerConfig& rc = k.config;
+    f.SetInt("ranker.id_dim", rc.id_dim);
+    f.SetInt("ranker.category_dim", rc.category_dim);
+    f.SetInt("ranker.hidden_dim", rc.hidden_dim);
+    f.SetInt("ranker.hidden2_dim", rc.hidden2_dim);
+    f.SetInt("ranker.cross_features", k.cross_features);
+    WriteTransform("ranker.", rc.transform, &f);
+    for (int h = 0; h < kNumRankerHeads; ++h) {
+      f.Set(absl::StrCat("ranker.weight.", RankerHeadName(h)), absl::StrFormat("%g", rc.head_weights[h]));
+    }
+    f.SetInt("ranker.base_version", k.base_version);
+    f.SetInt("ranker.train.end_ms", k.train_end_ms);
+    f.SetInt("ranker.train.from_ms", k.train_from_ms);
+    f.SetInt("ranker.train.validation_from_ms", k.validation_from_ms);
+    f.SetInt("ranker.train.examples", k.examples);
+    f.SetInt("ranker.train.validation_examples", k.validation_examples);
+    f.SetInt("ranker.train.epochs", k.epochs);
+    f.SetInt("ranker.train.exported_epoch", k.exported_epoch);
+    f.SetInt("ranker.train.seed", static_cast<int64_t>(k.seed));
+    f.Set("ranker.train.examples_per_second", Fixed(k.examples_per_second, 0));
+    for (int h = 0; h < kNumRankerHeads; ++h) {
+      f.Set(absl::StrCat("ranker.validation.auc.", RankerHeadName(h)), Fixed(k.validation_auc[h], 4));
+      f.Set(absl::StrCat("ranker.validation.log_loss.", RankerHeadName(h)), Fixed(k.validation_log_loss[h], 4));
+    }
+    f.Set("ranker.validation.slate_ndcg_at_10", Fixed(k.validation_slate_ndcg, 4));
+    if (k.from_engagements) {
+      f.Set("ranker.examples", absl::StrCat("engagements+", k.sampled_negatives, "_sampled"));
+    } else {
+      f.Set("ranker.validation.logged_slate_ndcg_at_10", Fixed(k.logged_slate_ndcg, 4));
+    }
+  }
+  return f;
+}
+
+absl::StatusOr<BundleManifest> ReadBundleManifest(const std::string& bundle_dir) {
+  const std::string path = bundle_dir + "/MANIFEST";
+  if (!PathExists(path)) return absl::NotFoundError(absl::StrCat("no model bundle at ", bundle_dir, " (no MANIFEST)"));
+  VREC_ASSIGN_OR_RETURN(const KeyValueFile file, KeyValueFile::Read(path));
+  return ParseBundleManifest(file, bundle_dir);
+}
+
+absl::Status WriteBundleManifest(const std::string& bundle_dir, const BundleManifest& manifest) {
+  return FormatBundleManifest(manifest).Write(bundle_dir + "/MANIFEST");
+}
+
+}  // namespace vrec

@@ -1,0 +1,111 @@
+// The MANIFEST of a model bundle, typed. Every key of the file is named in manifest.cc and
+// nowhere else: the trainers fill a BundleManifest, build-index completes it, loaders read it.
+//
+// The file is the key=value text of common/world.h (KeyValueFile), so it stays readable with
+// `cat` and bundles written by earlier builds load unchanged. Sections:
+//   (top)      format_version, kind, version, created_ms, world, protocol, complete
+//   model.*    the two-tower config            train.*     how the two-tower was trained
+//   features.* the feature options it used     index.*     the HNSW index (build-index)
+//   ranker.*   the ranker's config, training window and validation metrics (train-ranker)
+#ifndef VREC_BUNDLE_MANIFEST_H_
+#define VREC_BUNDLE_MANIFEST_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/types.h"
+#include "common/world.h"
+#include "ranking/ranker.h"
+#include "retrieval/two_tower.h"
+
+namespace vrec {
+
+inline constexpr int kBundleFormatVersion = 1;
+
+// How the two-tower model was trained (train-retrieval).
+struct RetrievalTraining {
+  TimestampMs start_ms = 0;
+  TimestampMs end_ms = 0;             // trained on events before this
+  TimestampMs validation_from_ms = 0;
+  int64_t examples = 0;
+  int64_t validation_examples = 0;
+  int epochs = 0;
+  int batch_size = 0;
+  double temperature = 0;
+  bool logq_correction = false;
+  int uniform_negatives = 0;
+  int min_grade = 0;
+  uint64_t seed = 0;
+  double examples_per_second = 0;
+  int exported_epoch = 0;
+  int validation_k = 0;               // validation Recall@k of the exported epoch
+  double validation_recall = 0;
+};
+
+// The HNSW index (build-index).
+struct IndexInfo {
+  int64_t items = 0;
+  int m = 0;
+  int ef_construction = 0;
+  int ef_search = 0;
+  int recall_k = 0;                   // measured recall@k against exact search
+  double recall = 0;
+  int64_t recall_queries = 0;
+  double build_seconds = 0;
+  TimestampMs features_as_of_ms = 0;  // the time the item features were read as of
+};
+
+// The ranker (train-ranker).
+struct RankerInfo {
+  RankerConfig config;                // with the serving head weights
+  int cross_features = 0;             // kCrossFeatures of the build that trained it
+  int64_t base_version = 0;           // the retrieval bundle it was trained on
+  TimestampMs train_end_ms = 0;
+  TimestampMs train_from_ms = 0;
+  TimestampMs validation_from_ms = 0;
+  int64_t examples = 0;
+  int64_t validation_examples = 0;
+  int epochs = 0;
+  int exported_epoch = 0;
+  uint64_t seed = 0;
+  double examples_per_second = 0;
+  std::array<double, kNumRankerHeads> validation_auc{};
+  std::array<double, kNumRankerHeads> validation_log_loss{};
+  double validation_slate_ndcg = 0;   // NDCG@10 of the validation slates
+  bool from_engagements = false;      // trained on engagements against sampled videos (no impressions)
+  int sampled_negatives = 0;          // with from_engagements
+  double logged_slate_ndcg = 0;       // the logged order's NDCG@10 on the same slates (impressions only)
+};
+
+struct BundleManifest {
+  int format_version = kBundleFormatVersion;
+  std::string kind;                   // "two_tower" or "two_tower+ranker"
+  int64_t version = 0;
+  TimestampMs created_ms = 0;
+  std::string world;                  // the world directory it was trained on
+  std::string protocol;               // "time-split" or "leave-last-out"
+  bool complete = false;              // the index is built: the bundle can serve
+  TwoTowerConfig two_tower;
+  uint32_t history_length = 100;      // FeatureUpdateOptions::history_length of its features
+  RetrievalTraining train;
+  std::optional<IndexInfo> index;
+  std::optional<RankerInfo> ranker;
+};
+
+// Parses the key=value entries. InvalidArgument naming a missing or malformed key;
+// FailedPrecondition for another format version.
+absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, const std::string& bundle_dir);
+KeyValueFile FormatBundleManifest(const BundleManifest& manifest);
+
+// <bundle_dir>/MANIFEST. Read: NotFound when absent, else as ParseBundleManifest. Write:
+// atomically (temporary file and rename).
+absl::StatusOr<BundleManifest> ReadBundleManifest(const std::string& bundle_dir);
+[[nodiscard]] absl::Status WriteBundleManifest(const std::string& bundle_dir, const BundleManifest& manifest);
+
+}  // namespace vrec
+
+#endif  // VREC_BUNDLE_MANIFEST_H_
