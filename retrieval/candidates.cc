@@ -13,149 +13,6 @@ namespace {
 
 // Reciprocal-rank fusion constant (Cormack et al.): ranks deep in one list still count.
 constexpr float kFusionK = 60.0f;
-// HNSW beam width of item-to-item searches.
-constexpr int kItemToItemEf = 64;
-
-bool Skipped(const RetrievalQuery& query, VideoId v) {
-  return std::binary_search(query.skip.begin(), query.skip.end(), v);
-}
-
-class TwoTowerSource : public CandidateSource {
- public:
-  explicit TwoTowerSource(const VectorIndex* index) : index_(index) {}
-  SourceId id() const override { return kSourceTwoTower; }
-  absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
-    if (query.user_embedding == nullptr) return absl::FailedPreconditionError("no user embedding");
-    thread_local std::vector<ScoredVideo> found;
-    index_->Search(query.user_embedding, static_cast<int>(n + query.skip.size()), &found);
-    size_t added = 0;
-    for (const ScoredVideo& s : found) {
-      if (added == n) break;
-      if (Skipped(query, s.video)) continue;
-      out->push_back(s);
-      ++added;
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  const VectorIndex* index_;
-};
-
-class ItemToItemSource : public CandidateSource {
- public:
-  ItemToItemSource(const VectorIndex* index, int seeds) : index_(index), seeds_(std::max(1, seeds)) {}
-  SourceId id() const override { return kSourceItemToItem; }
-  absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
-    thread_local std::vector<float> seeds;  // row-major, one embedding per seed
-    thread_local std::vector<std::vector<ScoredVideo>> neighbours;
-    seeds.clear();
-    const int dim = index_->dim();
-    const std::vector<HistoryEntry>& history = query.user->history;
-    size_t seed_count = 0;
-    for (auto it = history.rbegin(); it != history.rend() && static_cast<int>(seed_count) < seeds_; ++it) {
-      if (!IsEngagedEntry(*it)) continue;
-      if (const float* e = index_->Embedding(it->video_id); e != nullptr) {
-        seeds.insert(seeds.end(), e, e + dim);
-        ++seed_count;
-      }
-    }
-    if (seed_count == 0 || n == 0) return absl::OkStatus();
-    // Each seed's neighbours, all seeds in one batch; a video reached from several seeds keeps
-    // its best similarity. Video-to-video queries lie on the item manifold: a narrow beam finds
-    // their neighbours.
-    const size_t per_seed = (n + seed_count - 1) / seed_count + 4;
-    index_->SearchBatch(seeds, static_cast<int>(per_seed + query.skip.size() + 1), &neighbours, kItemToItemEf);
-    absl::flat_hash_map<VideoId, float> best;
-    for (const std::vector<ScoredVideo>& found : neighbours) {
-      size_t added = 0;
-      for (const ScoredVideo& s : found) {
-        if (added == per_seed) break;
-        if (Skipped(query, s.video)) continue;
-        auto [slot, inserted] = best.try_emplace(s.video, s.score);
-        if (!inserted) slot->second = std::max(slot->second, s.score);
-        ++added;
-      }
-    }
-    const size_t start = out->size();
-    for (const auto& [video, score] : best) out->push_back({video, score});
-    KeepBest(start, n, out);
-    return absl::OkStatus();
-  }
-
- private:
-  const VectorIndex* index_;
-  int seeds_;
-};
-
-class TrendingSource : public CandidateSource {
- public:
-  TrendingSource(std::shared_ptr<const Trending> trending, SourceId id) : trending_(std::move(trending)), id_(id) {}
-  SourceId id() const override { return id_; }
-  absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
-    thread_local std::vector<VideoId> top;
-    top.clear();
-    trending_->Top(n, query.skip, &top);
-    for (VideoId v : top) out->push_back({v, trending_->count(v)});
-    return absl::OkStatus();
-  }
-
- private:
-  std::shared_ptr<const Trending> trending_;
-  SourceId id_;
-};
-
-class FreshSource : public CandidateSource {
- public:
-  FreshSource(std::shared_ptr<const std::vector<FreshVideo>> fresh, TimestampMs window_ms, size_t pool,
-              const VectorIndex* index)
-      : fresh_(std::move(fresh)), window_ms_(window_ms), pool_(pool), index_(index) {
-    // Each fresh video's embedding, copied once per model into one contiguous block in the
-    // fresh list's order: a request reads thousands of them, and rows scattered over a
-    // million-video index cost a cache miss each.
-    if (index_ != nullptr) {
-      const int dim = index_->dim();
-      packed_.assign(fresh_->size() * dim, 0.0f);
-      indexed_.assign(fresh_->size(), 0);
-      for (size_t i = 0; i < fresh_->size(); ++i) {
-        if (const float* e = index_->Embedding((*fresh_)[i].video); e != nullptr) {
-          std::copy(e, e + dim, packed_.begin() + i * dim);
-          indexed_[i] = 1;
-        }
-      }
-    }
-  }
-  SourceId id() const override { return kSourceFresh; }
-  absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
-    const TimestampMs now = query.context.now_ms;
-    const size_t start = out->size();
-    size_t considered = 0;
-    for (size_t i = 0; i < fresh_->size(); ++i) {
-      const FreshVideo& f = (*fresh_)[i];
-      if (f.upload_ms >= now) continue;  // not uploaded yet as of the request
-      if (f.upload_ms < now - window_ms_ || considered == pool_) break;
-      ++considered;
-      if (Skipped(query, f.video)) continue;
-      // Newest first (score in (0, 1]); with a model, by the user's affinity instead, and a
-      // video newer than the index after every indexed one.
-      float score = 1.0f - static_cast<float>(now - f.upload_ms) / static_cast<float>(window_ms_ + 1);
-      if (query.user_embedding != nullptr && index_ != nullptr && indexed_[i]) {
-        score = 2.0f + InnerProduct(query.user_embedding, packed_.data() + i * index_->dim(), index_->dim());
-      }
-      out->push_back({f.video, score});
-    }
-    KeepBest(start, n, out);
-    return absl::OkStatus();
-  }
-
- private:
-  std::shared_ptr<const std::vector<FreshVideo>> fresh_;
-  TimestampMs window_ms_;
-  size_t pool_;
-  const VectorIndex* index_;
-  std::vector<float> packed_;     // row i: the embedding of (*fresh_)[i] (zeros when not indexed)
-  std::vector<uint8_t> indexed_;  // aligned with *fresh_
-};
 
 }  // namespace
 
@@ -167,51 +24,24 @@ void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list) {
 }
 
 const char* SourceName(SourceId source) {
-  switch (source) {
-    case kSourceTwoTower:
-      return "two_tower";
-    case kSourceItemToItem:
-      return "item_to_item";
-    case kSourceTrending:
-      return "trending";
-    case kSourceFresh:
-      return "fresh";
-    case kSourcePopular:
-      return "popular";
-    case kNumSources:
-      break;
-  }
-  return "unknown";
+  return source < kNumSources ? kSources[source].name : "unknown";
 }
 
 absl::Status ParseQuotas(absl::string_view spec, RetrieverOptions* options) {
   for (absl::string_view entry : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
     const std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(entry, absl::MaxSplits(':', 1));
     int source = 0;
-    while (source < kNumSources && kv.first != SourceName(static_cast<SourceId>(source))) ++source;
+    while (source < kNumSources && kv.first != kSources[source].name) ++source;
     uint32_t quota = 0;
     if (source == kNumSources || !absl::SimpleAtoi(kv.second, &quota) || quota > 10000) {
+      std::string names;
+      for (const SourceInfo& info : kSources) absl::StrAppend(&names, names.empty() ? "" : ", ", info.name);
       return absl::InvalidArgumentError(absl::StrCat(
-          "bad quota '", entry, "': want source:count with count in [0, 10000] and source one of two_tower, "
-          "item_to_item, trending, fresh, popular"));
+          "bad quota '", entry, "': want source:count with count in [0, 10000] and source one of ", names));
     }
     options->quota[source] = quota;
   }
   return absl::OkStatus();
-}
-
-std::unique_ptr<CandidateSource> MakeTwoTowerSource(const VectorIndex* index) {
-  return std::make_unique<TwoTowerSource>(index);
-}
-std::unique_ptr<CandidateSource> MakeItemToItemSource(const VectorIndex* index, int seeds) {
-  return std::make_unique<ItemToItemSource>(index, seeds);
-}
-std::unique_ptr<CandidateSource> MakeTrendingSource(std::shared_ptr<const Trending> trending, SourceId id) {
-  return std::make_unique<TrendingSource>(std::move(trending), id);
-}
-std::unique_ptr<CandidateSource> MakeFreshSource(std::shared_ptr<const std::vector<FreshVideo>> fresh,
-                                                 TimestampMs window_ms, size_t pool, const VectorIndex* index) {
-  return std::make_unique<FreshSource>(std::move(fresh), window_ms, pool, index);
 }
 
 Retriever::Retriever(const RetrieverOptions& options, std::shared_ptr<const TwoTowerModel> model,

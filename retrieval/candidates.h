@@ -16,6 +16,7 @@
 #ifndef VREC_RETRIEVAL_CANDIDATES_H_
 #define VREC_RETRIEVAL_CANDIDATES_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -34,6 +35,10 @@
 
 namespace vrec {
 
+// The candidate sources. Adding one: an id here, its row in kSources, a file with its
+// CandidateSource (<name>_source.cc, declaring its Make* factory below), and its factory call in
+// MakeFeedModel (pipeline/recommender.cc). Its quota flag, metrics label and debug output
+// follow from the row.
 enum SourceId : uint8_t {
   kSourceTwoTower = 0,
   kSourceItemToItem,
@@ -41,6 +46,14 @@ enum SourceId : uint8_t {
   kSourceFresh,
   kSourcePopular,
   kNumSources
+};
+
+struct SourceInfo {
+  const char* name;        // in --quotas, metrics labels, `sources` of a feed item
+  uint32_t default_quota;  // candidates asked of it per request
+};
+inline constexpr SourceInfo kSources[kNumSources] = {
+    {"two_tower", 300}, {"item_to_item", 100}, {"trending", 100}, {"fresh", 50}, {"popular", 50},
 };
 const char* SourceName(SourceId source);
 
@@ -51,6 +64,11 @@ struct RetrievalQuery {
   absl::Span<const VideoId> skip;       // sorted: never returned (seen, excluded)
   const float* user_embedding = nullptr;  // the user tower's output, when a model is loaded
 };
+
+// Whether `video` is in the query's sorted skip list.
+inline bool Skipped(const RetrievalQuery& query, VideoId video) {
+  return std::binary_search(query.skip.begin(), query.skip.end(), video);
+}
 
 class CandidateSource {
  public:
@@ -106,8 +124,14 @@ struct RetrievalResult {
 };
 
 struct RetrieverOptions {
-  // Candidates requested from each source (0 disables it).
-  std::array<uint32_t, kNumSources> quota = {300, 100, 100, 50, 50};
+  // Candidates requested from each source (0 disables it). Defaults: kSources.
+  std::array<uint32_t, kNumSources> quota = DefaultQuotas();
+
+  static constexpr std::array<uint32_t, kNumSources> DefaultQuotas() {
+    std::array<uint32_t, kNumSources> q{};
+    for (int s = 0; s < kNumSources; ++s) q[s] = kSources[s].default_quota;
+    return q;
+  }
 };
 
 // Parses "two_tower:300,trending:100,..." (any subset; the rest keep their values) into
