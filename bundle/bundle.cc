@@ -8,7 +8,7 @@
 #include "common/status.h"
 #include "ranking/cross_features.h"
 
-namespace vrec {
+namespace vrec::bundle {
 namespace {
 
 // Versions present under `models_dir`, ascending; `complete_only` keeps complete bundles.
@@ -66,27 +66,27 @@ absl::StatusOr<int64_t> LatestBundle(const std::string& models_dir) {
   return versions.back();
 }
 
-absl::StatusOr<std::unique_ptr<TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
-                                                                  const BundleManifest& manifest) {
-  return TwoTowerModel::Load(BundleModelPath(bundle_dir), manifest.two_tower);
+absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
+                                                                             const BundleManifest& manifest) {
+  return retrieval::TwoTowerModel::Load(BundleModelPath(bundle_dir), manifest.two_tower);
 }
 
-absl::StatusOr<std::shared_ptr<const RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
-                                                                    const BundleManifest& manifest) {
+absl::StatusOr<std::shared_ptr<const ranking::RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
+                                                                             const BundleManifest& manifest) {
   if (!manifest.ranker.has_value()) return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no ranker"));
-  if (manifest.ranker->cross_features != kCrossFeatures) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "bundle ", bundle_dir, ": its ranker takes ", manifest.ranker->cross_features,
-        " cross features and this build computes ", kCrossFeatures,
-        " (see ranking/cross_features.h); train a new ranker with vrec train-ranker"));
+  if (manifest.ranker->cross_features != ranking::kCrossFeatures) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("bundle ", bundle_dir, ": its ranker takes ", manifest.ranker->cross_features,
+                     " cross features and this build computes ", ranking::kCrossFeatures,
+                     " (see ranking/cross_features.h); train a new ranker with vrec train-ranker"));
   }
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<RankerModel> model,
-                        RankerModel::Load(BundleRankerPath(bundle_dir), manifest.ranker->config));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::RankerModel> model,
+                        ranking::RankerModel::Load(BundleRankerPath(bundle_dir), manifest.ranker->config));
   // A forward on an empty user and video must give probabilities.
-  const UserInputs user;
-  const VideoInputs video;
-  const CrossInputs cross;
-  float heads[kNumRankerHeads];
+  const featurestore::UserInputs user;
+  const featurestore::VideoInputs video;
+  const ranking::CrossInputs cross;
+  float heads[ranking::kNumRankerHeads];
   VREC_RETURN_IF_ERROR(model->Score(user, absl::MakeConstSpan(&video, 1), absl::MakeConstSpan(&cross, 1), heads));
   for (float p : heads) {
     if (!(p >= 0.0f && p <= 1.0f)) {
@@ -94,7 +94,7 @@ absl::StatusOr<std::shared_ptr<const RankerModel>> LoadBundleRanker(const std::s
                                                         " is not a probability"));
     }
   }
-  return std::shared_ptr<const RankerModel>(std::move(model));
+  return std::shared_ptr<const ranking::RankerModel>(std::move(model));
 }
 
 absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& models_dir, int64_t version) {
@@ -108,8 +108,8 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
         absl::StrCat("bundle ", bundle->dir, " is incomplete (run `vrec build-index` on it)"));
   }
   VREC_ASSIGN_OR_RETURN(bundle->two_tower, LoadBundleTwoTower(bundle->dir, m));
-  VREC_ASSIGN_OR_RETURN(bundle->index, HnswIndex::Load(BundleItemsPath(bundle->dir), BundleIndexPath(bundle->dir),
-                                                       m.index->ef_search));
+  VREC_ASSIGN_OR_RETURN(bundle->index, retrieval::HnswIndex::Load(BundleItemsPath(bundle->dir),
+                                                                  BundleIndexPath(bundle->dir), m.index->ef_search));
   if (bundle->index->dim() != bundle->two_tower->dim() ||
       static_cast<int64_t>(bundle->index->size()) != m.index->items) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -118,7 +118,7 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
   }
   // A forward pass on an empty user: the towers end in an L2 normalisation.
   std::vector<float> out(bundle->two_tower->dim());
-  const UserInputs empty;
+  const featurestore::UserInputs empty;
   VREC_RETURN_IF_ERROR(bundle->two_tower->EmbedUsers(absl::MakeConstSpan(&empty, 1), out.data()));
   double norm = 0;
   for (float x : out) norm += double{x} * x;
@@ -132,4 +132,4 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
   return std::shared_ptr<const Bundle>(std::move(bundle));
 }
 
-}  // namespace vrec
+}  // namespace vrec::bundle

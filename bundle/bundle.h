@@ -26,7 +26,7 @@
 #include "retrieval/hnsw_index.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec {
+namespace vrec::bundle {
 
 std::string BundleDir(const std::string& models_dir, int64_t version);
 std::string BundleManifestPath(const std::string& bundle_dir);
@@ -47,9 +47,9 @@ struct Bundle {
   int64_t version = 0;
   std::string dir;
   BundleManifest manifest;
-  std::shared_ptr<const TwoTowerModel> two_tower;
-  std::shared_ptr<const HnswIndex> index;
-  std::shared_ptr<const RankerModel> ranker;  // null when the MANIFEST has no ranker
+  std::shared_ptr<const retrieval::TwoTowerModel> two_tower;
+  std::shared_ptr<const retrieval::HnswIndex> index;
+  std::shared_ptr<const ranking::RankerModel> ranker;  // null when the MANIFEST has no ranker
 };
 
 // Loads <models_dir>/<version>/ and checks it (see the top of this file). FailedPrecondition
@@ -58,12 +58,12 @@ struct Bundle {
 absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& models_dir, int64_t version);
 
 // The parts on their own, for offline jobs that read one bundle directory.
-absl::StatusOr<std::unique_ptr<TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
-                                                                  const BundleManifest& manifest);
+absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
+                                                                             const BundleManifest& manifest);
 // NotFound when the bundle has no ranker.
-absl::StatusOr<std::shared_ptr<const RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
-                                                                    const BundleManifest& manifest);
+absl::StatusOr<std::shared_ptr<const ranking::RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
+                                                                             const BundleManifest& manifest);
 
-}  // namespace vrec
+}  // namespace vrec::bundle
 
 #endif  // VREC_BUNDLE_BUNDLE_H_

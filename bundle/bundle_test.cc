@@ -7,7 +7,7 @@
 #include "ranking/cross_features.h"
 #include "tests/testing/temp_dir.h"
 
-namespace vrec {
+namespace vrec::bundle {
 namespace {
 
 RankerInfo SmallRanker() {
@@ -19,7 +19,7 @@ RankerInfo SmallRanker() {
   r.config.transform.video_buckets = 1 << 10;
   r.config.transform.creator_buckets = 1 << 8;
   r.config.transform.tag_buckets = 1 << 8;
-  r.cross_features = kCrossFeatures;
+  r.cross_features = ranking::kCrossFeatures;
   return r;
 }
 
@@ -32,7 +32,7 @@ TEST(BundleTest, LoadsAndChecksTheRanker) {
   // A corrupt ranker file is DataLoss.
   std::ofstream(BundleRankerPath(dir)) << "not a model";
   EXPECT_EQ(LoadBundleRanker(dir, m).status().code(), absl::StatusCode::kDataLoss);
-  auto model = RankerModel::Create(m.ranker->config, 1);
+  auto model = ranking::RankerModel::Create(m.ranker->config, 1);
   ASSERT_TRUE((*model)->Save(BundleRankerPath(dir)).ok());
   auto loaded = LoadBundleRanker(dir, m);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -61,4 +61,4 @@ TEST(BundleTest, VersionsAndIncompleteBundles) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::bundle

@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 
-namespace vrec {
+namespace vrec::bundle {
 namespace {
 
 // Reads typed values out of a KeyValueFile, remembering the first problem.
@@ -68,7 +68,7 @@ class Reader {
   absl::Status status_;
 };
 
-void ReadTransform(Reader& r, const std::string& prefix, TransformOptions* t) {
+void ReadTransform(Reader& r, const std::string& prefix, featurestore::TransformOptions* t) {
   r.Int(prefix + "video_buckets", &t->video_buckets);
   r.Int(prefix + "category_buckets", &t->category_buckets);
   r.Int(prefix + "creator_buckets", &t->creator_buckets);
@@ -77,7 +77,7 @@ void ReadTransform(Reader& r, const std::string& prefix, TransformOptions* t) {
   r.Int(prefix + "country_buckets", &t->country_buckets);
 }
 
-void WriteTransform(const std::string& prefix, const TransformOptions& t, KeyValueFile* m) {
+void WriteTransform(const std::string& prefix, const featurestore::TransformOptions& t, KeyValueFile* m) {
   m->SetInt(prefix + "video_buckets", t.video_buckets);
   m->SetInt(prefix + "category_buckets", t.category_buckets);
   m->SetInt(prefix + "creator_buckets", t.creator_buckets);
@@ -106,7 +106,7 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
   m.protocol = r.String("protocol");
   m.complete = r.String("complete") == "1";
 
-  TwoTowerConfig& c = m.two_tower;
+  retrieval::TwoTowerConfig& c = m.two_tower;
   r.Int("model.embedding_dim", &c.embedding_dim);
   r.Int("model.id_dim", &c.id_dim);
   r.Int("model.category_dim", &c.category_dim);
@@ -145,13 +145,14 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
 
   if (r.Has("ranker.hidden_dim")) {
     RankerInfo& k = m.ranker.emplace();
-    RankerConfig& rc = k.config;
+    ranking::RankerConfig& rc = k.config;
     r.Int("ranker.id_dim", &rc.id_dim);
     r.Int("ranker.category_dim", &rc.category_dim);
     r.Int("ranker.hidden_dim", &rc.hidden_dim);
     r.Int("ranker.hidden2_dim", &rc.hidden2_dim);
     ReadTransform(r, "ranker.", &rc.transform);
-    for (int h = 0; h < kNumRankerHeads; ++h) r.Float(absl::StrCat("ranker.weight.", RankerHeadName(h)), &rc.head_weights[h]);
+    for (int h = 0; h < ranking::kNumRankerHeads; ++h)
+      r.Float(absl::StrCat("ranker.weight.", ranking::RankerHeadName(h)), &rc.head_weights[h]);
     // Rankers from before the source signals have no such key: they took 8 cross features.
     k.cross_features = 8;
     r.OptionalInt("ranker.cross_features", &k.cross_features);
@@ -165,9 +166,10 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
     r.OptionalInt("ranker.train.exported_epoch", &k.exported_epoch);
     r.OptionalInt("ranker.train.seed", &k.seed);
     r.OptionalDouble("ranker.train.examples_per_second", &k.examples_per_second);
-    for (int h = 0; h < kNumRankerHeads; ++h) {
-      r.OptionalDouble(absl::StrCat("ranker.validation.auc.", RankerHeadName(h)), &k.validation_auc[h]);
-      r.OptionalDouble(absl::StrCat("ranker.validation.log_loss.", RankerHeadName(h)), &k.validation_log_loss[h]);
+    for (int h = 0; h < ranking::kNumRankerHeads; ++h) {
+      r.OptionalDouble(absl::StrCat("ranker.validation.auc.", ranking::RankerHeadName(h)), &k.validation_auc[h]);
+      r.OptionalDouble(absl::StrCat("ranker.validation.log_loss.", ranking::RankerHeadName(h)),
+                       &k.validation_log_loss[h]);
     }
     r.OptionalDouble("ranker.validation.slate_ndcg_at_10", &k.validation_slate_ndcg);
     r.OptionalDouble("ranker.validation.logged_slate_ndcg_at_10", &k.logged_slate_ndcg);
@@ -198,7 +200,7 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   f.Set("world", m.world);
   f.Set("protocol", m.protocol);
   f.Set("complete", m.complete ? "1" : "0");
-  const TwoTowerConfig& c = m.two_tower;
+  const retrieval::TwoTowerConfig& c = m.two_tower;
   f.SetInt("model.embedding_dim", c.embedding_dim);
   f.SetInt("model.id_dim", c.id_dim);
   f.SetInt("model.category_dim", c.category_dim);
@@ -234,15 +236,15 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   }
   if (m.ranker.has_value()) {
     const RankerInfo& k = *m.ranker;
-    const RankerConfig& rc = k.config;
+    const ranking::RankerConfig& rc = k.config;
     f.SetInt("ranker.id_dim", rc.id_dim);
     f.SetInt("ranker.category_dim", rc.category_dim);
     f.SetInt("ranker.hidden_dim", rc.hidden_dim);
     f.SetInt("ranker.hidden2_dim", rc.hidden2_dim);
     f.SetInt("ranker.cross_features", k.cross_features);
     WriteTransform("ranker.", rc.transform, &f);
-    for (int h = 0; h < kNumRankerHeads; ++h) {
-      f.Set(absl::StrCat("ranker.weight.", RankerHeadName(h)), absl::StrFormat("%g", rc.head_weights[h]));
+    for (int h = 0; h < ranking::kNumRankerHeads; ++h) {
+      f.Set(absl::StrCat("ranker.weight.", ranking::RankerHeadName(h)), absl::StrFormat("%g", rc.head_weights[h]));
     }
     f.SetInt("ranker.base_version", k.base_version);
     f.SetInt("ranker.train.end_ms", k.train_end_ms);
@@ -254,9 +256,10 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
     f.SetInt("ranker.train.exported_epoch", k.exported_epoch);
     f.SetInt("ranker.train.seed", static_cast<int64_t>(k.seed));
     f.Set("ranker.train.examples_per_second", Fixed(k.examples_per_second, 0));
-    for (int h = 0; h < kNumRankerHeads; ++h) {
-      f.Set(absl::StrCat("ranker.validation.auc.", RankerHeadName(h)), Fixed(k.validation_auc[h], 4));
-      f.Set(absl::StrCat("ranker.validation.log_loss.", RankerHeadName(h)), Fixed(k.validation_log_loss[h], 4));
+    for (int h = 0; h < ranking::kNumRankerHeads; ++h) {
+      f.Set(absl::StrCat("ranker.validation.auc.", ranking::RankerHeadName(h)), Fixed(k.validation_auc[h], 4));
+      f.Set(absl::StrCat("ranker.validation.log_loss.", ranking::RankerHeadName(h)),
+            Fixed(k.validation_log_loss[h], 4));
     }
     f.Set("ranker.validation.slate_ndcg_at_10", Fixed(k.validation_slate_ndcg, 4));
     if (k.from_engagements) {
@@ -279,4 +282,4 @@ absl::Status WriteBundleManifest(const std::string& bundle_dir, const BundleMani
   return FormatBundleManifest(manifest).Write(bundle_dir + "/MANIFEST");
 }
 
-}  // namespace vrec
+}  // namespace vrec::bundle

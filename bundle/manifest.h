@@ -22,7 +22,7 @@
 #include "ranking/ranker.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec {
+namespace vrec::bundle {
 
 inline constexpr int kBundleFormatVersion = 1;
 
@@ -61,7 +61,7 @@ struct IndexInfo {
 
 // The ranker (train-ranker).
 struct RankerInfo {
-  RankerConfig config;                // with the serving head weights
+  ranking::RankerConfig config;       // with the serving head weights
   int cross_features = 0;             // kCrossFeatures of the build that trained it
   int64_t base_version = 0;           // the retrieval bundle it was trained on
   TimestampMs train_end_ms = 0;
@@ -73,8 +73,8 @@ struct RankerInfo {
   int exported_epoch = 0;
   uint64_t seed = 0;
   double examples_per_second = 0;
-  std::array<double, kNumRankerHeads> validation_auc{};
-  std::array<double, kNumRankerHeads> validation_log_loss{};
+  std::array<double, ranking::kNumRankerHeads> validation_auc{};
+  std::array<double, ranking::kNumRankerHeads> validation_log_loss{};
   double validation_slate_ndcg = 0;   // NDCG@10 of the validation slates
   bool from_engagements = false;      // trained on engagements against sampled videos (no impressions)
   int sampled_negatives = 0;          // with from_engagements
@@ -89,7 +89,7 @@ struct BundleManifest {
   std::string world;                  // the world directory it was trained on
   std::string protocol;               // "time-split" or "leave-last-out"
   bool complete = false;              // the index is built: the bundle can serve
-  TwoTowerConfig two_tower;
+  retrieval::TwoTowerConfig two_tower;
   uint32_t history_length = 100;      // FeatureUpdateOptions::history_length of its features
   RetrievalTraining train;
   std::optional<IndexInfo> index;
@@ -106,6 +106,6 @@ KeyValueFile FormatBundleManifest(const BundleManifest& manifest);
 absl::StatusOr<BundleManifest> ReadBundleManifest(const std::string& bundle_dir);
 [[nodiscard]] absl::Status WriteBundleManifest(const std::string& bundle_dir, const BundleManifest& manifest);
 
-}  // namespace vrec
+}  // namespace vrec::bundle
 
 #endif  // VREC_BUNDLE_MANIFEST_H_

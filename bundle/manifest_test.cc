@@ -5,7 +5,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
 
-namespace vrec {
+namespace vrec::bundle {
 namespace {
 
 BundleManifest Sample() {
@@ -60,10 +60,10 @@ TEST(ManifestTest, RoundTripsThroughTheFile) {
   EXPECT_DOUBLE_EQ(read->index->recall, 0.97);
   ASSERT_TRUE(read->ranker.has_value());
   EXPECT_EQ(read->ranker->config.hidden_dim, 64);
-  EXPECT_FLOAT_EQ(read->ranker->config.head_weights[kHeadLike], 2.0f);
+  EXPECT_FLOAT_EQ(read->ranker->config.head_weights[ranking::kHeadLike], 2.0f);
   EXPECT_EQ(read->ranker->cross_features, 13);
   EXPECT_EQ(read->ranker->base_version, 3);
-  EXPECT_DOUBLE_EQ(read->ranker->validation_auc[kHeadExposure], 0.9);
+  EXPECT_DOUBLE_EQ(read->ranker->validation_auc[ranking::kHeadExposure], 0.9);
   // The keys stay the ones earlier builds wrote (bundles keep loading).
   const KeyValueFile file = FormatBundleManifest(m);
   EXPECT_EQ(file.GetOr("model.embedding_dim", ""), "32");
@@ -102,4 +102,4 @@ TEST(ManifestTest, BadManifestsAreClearErrors) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::bundle

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace vrec {
+namespace vrec::data {
 
 absl::StatusOr<bool> CsvReader::Next(std::vector<std::string>* fields) {
   fields->clear();
@@ -54,4 +54,4 @@ absl::StatusOr<bool> CsvReader::Next(std::vector<std::string>* fields) {
   return true;
 }
 
-}  // namespace vrec
+}  // namespace vrec::data

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace vrec {
+namespace vrec::data {
 
 // Not thread-safe. Reads from a stream it does not own.
 class CsvReader {
@@ -30,6 +30,6 @@ class CsvReader {
   int64_t record_line_ = 0;
 };
 
-}  // namespace vrec
+}  // namespace vrec::data
 
 #endif  // VREC_DATA_CSV_READER_H_

@@ -13,7 +13,7 @@
 #include "common/progress.h"
 #include "data/synthetic_truth.h"
 
-namespace vrec {
+namespace vrec::data {
 namespace {
 
 constexpr const char* kTopicNames[] = {
@@ -417,4 +417,4 @@ absl::StatusOr<WorldManifest> GenerateWorld(const std::string& out_dir,
   return manifest;
 }
 
-}  // namespace vrec
+}  // namespace vrec::data

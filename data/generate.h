@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "common/world.h"
 
-namespace vrec {
+namespace vrec::data {
 
 struct GenerateOptions {
   uint64_t seed = 42;               // same seed and options, same world, byte for byte
@@ -31,6 +31,6 @@ struct GenerateOptions {
 absl::StatusOr<WorldManifest> GenerateWorld(const std::string& out_dir,
                                             const GenerateOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::data
 
 #endif  // VREC_DATA_GENERATE_H_

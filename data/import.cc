@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "data/csv_reader.h"
 
-namespace vrec {
+namespace vrec::data {
 namespace {
 
 constexpr size_t kMaxBadExamples = 5;
@@ -359,4 +359,4 @@ absl::StatusOr<ImportSummary> ImportWorld(const ImportOptions& options, const st
   return summary;
 }
 
-}  // namespace vrec
+}  // namespace vrec::data

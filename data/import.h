@@ -27,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "common/world.h"
 
-namespace vrec {
+namespace vrec::data {
 
 enum class ImportFormat { kMicroLens, kMovieLens, kCsv };
 
@@ -56,6 +56,6 @@ struct ImportSummary {
 // for missing inputs.
 absl::StatusOr<ImportSummary> ImportWorld(const ImportOptions& options, const std::string& out_dir);
 
-}  // namespace vrec
+}  // namespace vrec::data
 
 #endif  // VREC_DATA_IMPORT_H_

@@ -9,7 +9,7 @@
 #include "common/json_reader.h"
 #include "common/json_writer.h"
 
-namespace vrec {
+namespace vrec::data {
 
 std::string FormatServedFeed(const ServedFeed& feed) {
   JsonWriter w;
@@ -99,4 +99,4 @@ std::vector<Event> ServedImpressionEvents(const std::vector<ServedFeed>& feeds) 
   return events;
 }
 
-}  // namespace vrec
+}  // namespace vrec::data

@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "common/types.h"
 
-namespace vrec {
+namespace vrec::data {
 
 struct ServedItem {
   VideoId video_id = 0;
@@ -44,6 +44,6 @@ absl::StatusOr<std::vector<ServedFeed>> ReadImpressionLog(const std::string& pat
 // by time: what slate replay joins with the engagement events that name the same request.
 std::vector<Event> ServedImpressionEvents(const std::vector<ServedFeed>& feeds);
 
-}  // namespace vrec
+}  // namespace vrec::data
 
 #endif  // VREC_DATA_IMPRESSION_LOG_H_

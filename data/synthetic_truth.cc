@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
-namespace vrec {
+namespace vrec::data {
 namespace {
 
 constexpr char kMagic[8] = {'V', 'R', 'E', 'C', 'T', 'R', 'U', 'E'};
@@ -100,4 +100,4 @@ absl::StatusOr<SyntheticTruth> ReadSyntheticTruth(const std::string& path) {
   return t;
 }
 
-}  // namespace vrec
+}  // namespace vrec::data

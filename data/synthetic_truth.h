@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/types.h"
 
-namespace vrec {
+namespace vrec::data {
 
 // Behaviour-model constants, stored with the truth so an oracle always matches its world.
 struct BehaviourModel {
@@ -75,6 +75,6 @@ inline constexpr float kMainTopicWeight = 0.75f;
 // truncated.
 absl::StatusOr<SyntheticTruth> ReadSyntheticTruth(const std::string& path);
 
-}  // namespace vrec
+}  // namespace vrec::data
 
 #endif  // VREC_DATA_SYNTHETIC_TRUTH_H_

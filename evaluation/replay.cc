@@ -16,7 +16,7 @@
 #include "common/status.h"
 #include "common/progress.h"
 
-namespace vrec {
+namespace vrec::evaluation {
 namespace {
 
 struct Row {  // one engagement: user, video, time, grade
@@ -67,8 +67,8 @@ absl::Status BuildTimeSplit(const std::string& world_dir, const Catalog& catalog
             static_cast<TimestampMs>(options.split_fraction * (manifest.end_ms - manifest.start_ms));
   }
   data->split_ms = split;
-  TrendingBuilder popular({split, 0});
-  TrendingBuilder recent({split, options.recent_window_ms});
+  retrieval::TrendingBuilder popular({split, 0});
+  retrieval::TrendingBuilder recent({split, options.recent_window_ms});
   std::vector<std::pair<UserId, VideoId>> past;  // engaged before the split
   std::vector<Row> future;
   VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
@@ -132,7 +132,7 @@ absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& cata
   data->held_out = SplitLeaveLastOut(rows);
   const LeaveLastOutItems& items = data->held_out;
   // Popularity from everything but the held-out items; history is every other engaged video.
-  TrendingBuilder popular({});
+  retrieval::TrendingBuilder popular({});
   ForEachUserRun(rows, [&](UserId user, auto begin, auto end) {
     TestCase test;
     test.user = user;
@@ -156,7 +156,7 @@ absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& cata
   if (data->cases.empty()) {
     return absl::InvalidArgumentError("no user has two or more engaged videos to leave one out");
   }
-  TrendingBuilder recent({data->split_ms + 1, options.recent_window_ms});
+  retrieval::TrendingBuilder recent({data->split_ms + 1, options.recent_window_ms});
   for (const Engagement& row : rows) {
     if (items.IsTest(row.user, row.video)) continue;
     Event e;
@@ -215,8 +215,7 @@ class PopularSystem : public ReplaySystem {
 
 class OracleSystem : public ReplaySystem {
  public:
-  OracleSystem(const ReplayData& data, SyntheticTruth truth)
-      : data_(data), truth_(std::move(truth)) {
+  OracleSystem(const ReplayData& data, data::SyntheticTruth truth) : data_(data), truth_(std::move(truth)) {
     if (data.protocol == ReplayProtocol::kTimeSplit) shared_ = Exposure(data.split_ms);
   }
   std::string name() const override { return "oracle"; }
@@ -224,7 +223,7 @@ class OracleSystem : public ReplaySystem {
   void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
     const ExposureTable local = shared_.time == test.as_of_ms ? ExposureTable() : Exposure(test.as_of_ms);
     const ExposureTable& e = shared_.time == test.as_of_ms ? shared_ : local;
-    const BehaviourModel& m = truth_.model;
+    const data::BehaviourModel& m = truth_.model;
     const float* taste = truth_.taste(test.user);
     const float policy = 1.0f - m.fresh_fraction - m.explore_fraction;
     const float explore = m.explore_fraction / truth_.num_topics;
@@ -259,7 +258,7 @@ class OracleSystem : public ReplaySystem {
   ExposureTable Exposure(TimestampMs time) const {
     ExposureTable e;
     e.time = time;
-    const TimestampMs day = ExposureDay(time);  // the topic samplers' view of the catalog
+    const TimestampMs day = data::ExposureDay(time);  // the topic samplers' view of the catalog
     const size_t n = truth_.num_videos();
     e.base.assign(n, 0.0f);
     e.fresh.assign(n, 0.0f);
@@ -286,7 +285,7 @@ class OracleSystem : public ReplaySystem {
   }
 
   const ReplayData& data_;
-  SyntheticTruth truth_;
+  data::SyntheticTruth truth_;
   ExposureTable shared_;
 };
 
@@ -366,9 +365,8 @@ std::unique_ptr<ReplaySystem> MakeRecentPopularSystem(const ReplayData& data) {
   return std::make_unique<PopularSystem>(data, /*recent=*/true);
 }
 
-absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeOracleSystem(const ReplayData& data,
-                                                                   const Catalog& catalog,
-                                                                   SyntheticTruth truth) {
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeOracleSystem(const ReplayData& data, const Catalog& catalog,
+                                                               data::SyntheticTruth truth) {
   if (truth.num_videos() != catalog.videos().size() || truth.num_users() != catalog.users().size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "truth has ", truth.num_users(), " users and ", truth.num_videos(),
@@ -544,4 +542,4 @@ std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
   return w.Release() + "\n";
 }
 
-}  // namespace vrec
+}  // namespace vrec::evaluation

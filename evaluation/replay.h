@@ -26,7 +26,7 @@
 #include "common/metrics.h"
 #include "data/synthetic_truth.h"
 
-namespace vrec {
+namespace vrec::evaluation {
 
 enum class ReplayProtocol { kTimeSplit, kLeaveLastOut };
 
@@ -68,8 +68,8 @@ struct ReplayData {
   uint64_t eligible_users = 0;            // users with a test item, before sampling
   std::vector<VideoId> available;         // videos that exist as of the split, sorted
   std::vector<uint8_t> is_available;      // by video id
-  Trending popular;                       // all engagement in the past
-  Trending recent;                        // engagement in the recent window before the split
+  retrieval::Trending popular;            // all engagement in the past
+  retrieval::Trending recent;             // engagement in the recent window before the split
   uint64_t past_events = 0;
   uint64_t future_events = 0;
   // Every past engagement, sorted by (user, time): what learned baselines may train on.
@@ -107,9 +107,8 @@ std::unique_ptr<ReplaySystem> MakeMostPopularSystem(const ReplayData& data);
 std::unique_ptr<ReplaySystem> MakeRecentPopularSystem(const ReplayData& data);
 // Ranks by the true expected engagement of a synthetic world: exposure under the logging
 // policy times click probability. InvalidArgument if the truth does not match the catalog.
-absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeOracleSystem(const ReplayData& data,
-                                                                   const Catalog& catalog,
-                                                                   SyntheticTruth truth);
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeOracleSystem(const ReplayData& data, const Catalog& catalog,
+                                                               data::SyntheticTruth truth);
 
 struct SystemResult {
   std::string name;
@@ -144,6 +143,6 @@ std::string FormatReplayTable(const ReplayData& data, const std::vector<SystemRe
 std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
                        const std::vector<SystemResult>& results, const ReplayOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::evaluation
 
 #endif  // VREC_EVALUATION_REPLAY_H_

@@ -23,7 +23,7 @@
 #include "retrieval/popularity.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec {
+namespace vrec::evaluation {
 namespace {
 
 // Compressed rows: row r's entries are values[offsets[r], offsets[r + 1]).
@@ -144,7 +144,8 @@ class PrecomputedSystem : public ReplaySystem {
   absl::flat_hash_map<UserId, std::vector<VideoId>> lists_;
 };
 
-absl::Status CheckBundleFitsReplay(const BundleManifest& manifest, const ReplayData& data, const std::string& dir) {
+absl::Status CheckBundleFitsReplay(const bundle::BundleManifest& manifest, const ReplayData& data,
+                                   const std::string& dir) {
   const std::string& protocol = manifest.protocol;
   const std::string want = data.protocol == ReplayProtocol::kTimeSplit ? "time-split" : "leave-last-out";
   if (protocol != want) {
@@ -174,18 +175,18 @@ namespace {
 // A bundle's models as the replay uses them, checked against the replay's protocol and split.
 struct ReplayBundle {
   std::string version;
-  std::shared_ptr<const TwoTowerModel> model;
-  std::shared_ptr<const RankerModel> ranker;  // null when the bundle has none or it is not wanted
-  FeatureUpdateOptions update;                // as the bundle's features were built
+  std::shared_ptr<const retrieval::TwoTowerModel> model;
+  std::shared_ptr<const ranking::RankerModel> ranker;  // null when the bundle has none or it is not wanted
+  featurestore::FeatureUpdateOptions update;           // as the bundle's features were built
 };
 
 absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std::string& bundle_dir, bool want_ranker) {
-  VREC_ASSIGN_OR_RETURN(const BundleManifest manifest, ReadBundleManifest(bundle_dir));
+  VREC_ASSIGN_OR_RETURN(const bundle::BundleManifest manifest, bundle::ReadBundleManifest(bundle_dir));
   VREC_RETURN_IF_ERROR(CheckBundleFitsReplay(manifest, data, bundle_dir));
   ReplayBundle b;
   b.version = std::filesystem::path(bundle_dir).filename().string();
   if (b.version.empty()) b.version = std::filesystem::path(bundle_dir).parent_path().filename().string();
-  VREC_ASSIGN_OR_RETURN(b.model, LoadBundleTwoTower(bundle_dir, manifest));
+  VREC_ASSIGN_OR_RETURN(b.model, bundle::LoadBundleTwoTower(bundle_dir, manifest));
   if (want_ranker) {
     if (data.protocol == ReplayProtocol::kTimeSplit && manifest.ranker.has_value()) {
       const TimestampMs end = manifest.ranker->train_end_ms;
@@ -194,7 +195,7 @@ absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std:
                                                           FormatTimestamp(end), ", after the replay's split"));
       }
     }
-    absl::StatusOr<std::shared_ptr<const RankerModel>> loaded = LoadBundleRanker(bundle_dir, manifest);
+    absl::StatusOr<std::shared_ptr<const ranking::RankerModel>> loaded = bundle::LoadBundleRanker(bundle_dir, manifest);
     if (loaded.ok()) {
       b.ranker = *loaded;
     } else if (!absl::IsNotFound(loaded.status())) {
@@ -206,9 +207,10 @@ absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std:
 }
 
 // Features as the past left them: the same update code as featurize and training.
-absl::StatusOr<std::unique_ptr<FeatureReplay>> ReplayPast(const ReplayData& data, const std::string& world_dir,
-                                                          const Catalog& catalog, const FeatureUpdateOptions& update) {
-  auto replay = std::make_unique<FeatureReplay>(catalog, update);
+absl::StatusOr<std::unique_ptr<featurestore::FeatureReplay>> ReplayPast(
+    const ReplayData& data, const std::string& world_dir, const Catalog& catalog,
+    const featurestore::FeatureUpdateOptions& update) {
+  auto replay = std::make_unique<featurestore::FeatureReplay>(catalog, update);
   VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
     for (const Event& e : block) {
       if (data.InPast(e)) replay->Apply(e);
@@ -220,21 +222,24 @@ absl::StatusOr<std::unique_ptr<FeatureReplay>> ReplayPast(const ReplayData& data
 
 // The feed model of the replay: the bundle's towers and ranker, an exact index over the
 // point-in-time item embeddings, the popularity snapshot of the view, exploration off.
-absl::StatusOr<std::shared_ptr<const FeedModel>> PointInTimeFeedModel(const ReplayBundle& bundle,
-                                                                      const FeatureView& view,
-                                                                      const ItemEmbeddings& items, TimestampMs now_ms,
-                                                                      FeedModelOptions options) {
+absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> PointInTimeFeedModel(const ReplayBundle& bundle,
+                                                                                const featurestore::FeatureView& view,
+                                                                                const retrieval::ItemEmbeddings& items,
+                                                                                TimestampMs now_ms,
+                                                                                pipeline::FeedModelOptions options) {
   options.rerank.explore_rate = 0;
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const VectorIndex> index,
-                        ExactIndex::Create(items.ids, items.vectors, bundle.model->dim()));
-  VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity, BuildPopularitySnapshot(view, now_ms, options.popularity));
-  return MakeFeedModel(bundle.version, bundle.model, std::move(index), bundle.ranker, std::move(popularity), options);
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const retrieval::VectorIndex> index,
+                        retrieval::ExactIndex::Create(items.ids, items.vectors, bundle.model->dim()));
+  VREC_ASSIGN_OR_RETURN(retrieval::PopularitySnapshot popularity,
+                        retrieval::BuildPopularitySnapshot(view, now_ms, options.popularity));
+  return pipeline::MakeFeedModel(bundle.version, bundle.model, std::move(index), bundle.ranker, std::move(popularity),
+                                 options);
 }
 
 }  // namespace
 
-FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count) {
-  FeedRequest request;
+pipeline::FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count) {
+  pipeline::FeedRequest request;
   request.user_id = test.user;
   request.count = count;
   request.exclude = test.history;  // sorted, unique
@@ -244,13 +249,13 @@ FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count) {
 
 absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& data, const std::string& world_dir,
                                                             const Catalog& catalog, const std::string& bundle_dir,
-                                                            const FeedModelOptions& options) {
+                                                            const pipeline::FeedModelOptions& options) {
   VREC_ASSIGN_OR_RETURN(const ReplayBundle bundle, LoadReplayBundle(data, bundle_dir, true));
   if (bundle.ranker == nullptr) return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no ranker"));
   PointInTimePipeline out;
   VREC_ASSIGN_OR_RETURN(out.replay, ReplayPast(data, world_dir, catalog, bundle.update));
-  out.view = std::make_unique<PointInTimeFeatureView>(out.replay.get(), data.split_ms);
-  ItemEmbeddings items;
+  out.view = std::make_unique<featurestore::PointInTimeFeatureView>(out.replay.get(), data.split_ms);
+  retrieval::ItemEmbeddings items;
   VREC_RETURN_IF_ERROR(EmbedCatalog(*out.view, *bundle.model, data.split_ms, &items));
   VREC_ASSIGN_OR_RETURN(out.model, PointInTimeFeedModel(bundle, *out.view, items, data.split_ms, options));
   return out;
@@ -260,15 +265,15 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
                                                           const Catalog& catalog, const std::string& bundle_dir,
                                                           const BundleReplayOptions& options) {
   VREC_ASSIGN_OR_RETURN(const ReplayBundle bundle, LoadReplayBundle(data, bundle_dir, options.full_pipeline));
-  const TwoTowerModel& model = *bundle.model;
-  VREC_ASSIGN_OR_RETURN(const std::unique_ptr<FeatureReplay> replay,
+  const retrieval::TwoTowerModel& model = *bundle.model;
+  VREC_ASSIGN_OR_RETURN(const std::unique_ptr<featurestore::FeatureReplay> replay,
                         ReplayPast(data, world_dir, catalog, bundle.update));
-  const PointInTimeFeatureView view(replay.get(), data.split_ms);
+  const featurestore::PointInTimeFeatureView view(replay.get(), data.split_ms);
   // Every video that exists at the split, embedded as of the split.
-  ItemEmbeddings items;
+  retrieval::ItemEmbeddings items;
   VREC_RETURN_IF_ERROR(EmbedCatalog(view, model, data.split_ms, &items));
   const std::vector<VideoId>& available = items.ids;
-  const TransformOptions& t = model.config().transform;
+  const featurestore::TransformOptions& t = model.config().transform;
 
   // Two-tower alone: exact top-k of every test user by one GEMM per chunk of users, the
   // user's past engagement masked out.
@@ -284,13 +289,14 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
     torch::InferenceMode guard;
     const torch::Tensor item_matrix =
         torch::from_blob(const_cast<float*>(items.vectors.data()), {n_items, model.dim()});
-    std::vector<UserInputs> users;
+    std::vector<featurestore::UserInputs> users;
     for (size_t s = 0; s < data.cases.size() && top > 0; s += chunk) {
       const size_t n = std::min(chunk, data.cases.size() - s);
       users.clear();
       for (size_t i = 0; i < n; ++i) {
         const TestCase& test = data.cases[s + i];
-        users.push_back(TransformUser(replay->user(test.user), FeatureContext{test.as_of_ms, Device::kUnknown}, t));
+        users.push_back(featurestore::TransformUser(replay->user(test.user),
+                                                    featurestore::FeatureContext{test.as_of_ms, Device::kUnknown}, t));
       }
       std::vector<float> user_embeddings(n * model.dim());
       VREC_RETURN_IF_ERROR(model.EmbedUsers(users, user_embeddings.data()));
@@ -323,26 +329,26 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
   if (bundle.ranker == nullptr) return out;
 
   // The full pipeline: the server's Recommend on point-in-time features, request by request.
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> feed_model,
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::FeedModel> feed_model,
                         PointInTimeFeedModel(bundle, view, items, data.split_ms, options.feed));
   std::vector<std::vector<VideoId>> pipeline_lists(data.cases.size());
   std::vector<double> recall(data.cases.size(), -1.0);
   std::vector<absl::Status> errors(std::max(1, options.threads));
   std::atomic<size_t> next{0}, done{0};
-  SetModelThreads(1);  // parallel requests, one thread each (as the server runs them)
+  retrieval::SetModelThreads(1);  // parallel requests, one thread each (as the server runs them)
   auto work = [&](int worker) {
     for (size_t c = next++; c < data.cases.size(); c = next++) {
       const TestCase& test = data.cases[c];
-      absl::StatusOr<FeedResult> result =
-          Recommend(ReplayFeedRequest(test, static_cast<uint32_t>(options.depth)), view, *feed_model);
+      absl::StatusOr<pipeline::FeedResult> result =
+          pipeline::Recommend(ReplayFeedRequest(test, static_cast<uint32_t>(options.depth)), view, *feed_model);
       if (!result.ok()) {
         errors[worker] = result.status();
         return;
       }
-      for (const FeedItem& item : result->items) pipeline_lists[c].push_back(item.video);
+      for (const pipeline::FeedItem& item : result->items) pipeline_lists[c].push_back(item.video);
       if (!test.relevance.empty()) {
         absl::flat_hash_set<VideoId> retrieved;
-        for (const Candidate& candidate : result->candidates) retrieved.insert(candidate.video);
+        for (const retrieval::Candidate& candidate : result->candidates) retrieved.insert(candidate.video);
         size_t relevant = 0;
         for (const auto& [v, grade] : test.relevance) relevant += retrieved.contains(v);
         recall[c] = double(relevant) / test.relevance.size();
@@ -389,4 +395,4 @@ absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeTwoTowerSystem(const ReplayDat
   return std::move(systems.two_tower);
 }
 
-}  // namespace vrec
+}  // namespace vrec::evaluation

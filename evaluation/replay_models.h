@@ -27,7 +27,7 @@
 #include "pipeline/recommender.h"
 #include "evaluation/replay.h"
 
-namespace vrec {
+namespace vrec::evaluation {
 
 struct ItemKnnOptions {
   int recent_items = 20;     // the user's most recent engaged videos that vote
@@ -51,7 +51,7 @@ struct BundleReplayOptions {
   bool full_pipeline = true;        // also the full pipeline, if the bundle has a ranker
   // Full pipeline: the server's options (quotas, fresh window and pool, re-ranking); the
   // exploration rate is always 0 (deterministic lists).
-  FeedModelOptions feed;
+  pipeline::FeedModelOptions feed;
   int threads = 2;                  // full pipeline requests in parallel
   bool show_progress = true;
 };
@@ -59,18 +59,18 @@ struct BundleReplayOptions {
 // What the replay's full pipeline runs on: the point-in-time features of the past and the feed
 // model built from them. The parity test serves the same world and compares.
 struct PointInTimePipeline {
-  std::unique_ptr<FeatureReplay> replay;         // every past event applied
-  std::unique_ptr<PointInTimeFeatureView> view;  // over *replay, as of the split
-  std::shared_ptr<const FeedModel> model;        // exact index over point-in-time embeddings
+  std::unique_ptr<featurestore::FeatureReplay> replay;         // every past event applied
+  std::unique_ptr<featurestore::PointInTimeFeatureView> view;  // over *replay, as of the split
+  std::shared_ptr<const pipeline::FeedModel> model;            // exact index over point-in-time embeddings
 };
 
 // Builds the pipeline of the bundle at `bundle_dir` (which needs a ranker) as of the replay's
 // split. FailedPrecondition as MakeBundleSystems; NotFound without a ranker.
 absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& data, const std::string& world_dir,
                                                             const Catalog& catalog, const std::string& bundle_dir,
-                                                            const FeedModelOptions& options);
+                                                            const pipeline::FeedModelOptions& options);
 // The request the replay sends for `test`: its past engagement excluded, as of its time.
-FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count);
+pipeline::FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count);
 
 struct BundleSystems {
   std::unique_ptr<ReplaySystem> two_tower;
@@ -86,6 +86,6 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
                                                           const Catalog& catalog, const std::string& bundle_dir,
                                                           const BundleReplayOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::evaluation
 
 #endif  // VREC_EVALUATION_REPLAY_MODELS_H_

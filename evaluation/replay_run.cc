@@ -13,7 +13,7 @@
 #include "evaluation/replay_models.h"
 #include "training/ranker_trainer.h"
 
-namespace vrec {
+namespace vrec::evaluation {
 
 namespace {
 
@@ -24,7 +24,7 @@ struct PipelineStages {
   int candidates = 0;
   double retrieval_recall = 0;
   bool slates_replayed = false;
-  SlateReplayResult slates;
+  training::SlateReplayResult slates;
   uint64_t served_feeds = 0;
   std::string slate_note;  // why slate replay did not run
 };
@@ -32,7 +32,7 @@ struct PipelineStages {
 absl::Status RunSlateReplay(const std::string& world, const std::string& bundle, const ReplayData& data,
                             std::string impression_log, uint64_t max_impressions, bool show_progress,
                             PipelineStages* stages) {
-  SlateReplayOptions slate_options;
+  training::SlateReplayOptions slate_options;
   slate_options.from_ms = data.split_ms;
   slate_options.max_impressions = max_impressions;
   slate_options.show_progress = show_progress;
@@ -40,12 +40,12 @@ absl::Status RunSlateReplay(const std::string& world, const std::string& bundle,
     impression_log = PathExists(world + "/impressions.jsonl") ? world + "/impressions.jsonl" : "";
   }
   if (!impression_log.empty()) {
-    VREC_ASSIGN_OR_RETURN(const std::vector<ServedFeed> feeds, ReadImpressionLog(impression_log));
+    VREC_ASSIGN_OR_RETURN(const std::vector<data::ServedFeed> feeds, data::ReadImpressionLog(impression_log));
     stages->served_feeds = feeds.size();
-    slate_options.served = ServedImpressionEvents(feeds);
+    slate_options.served = data::ServedImpressionEvents(feeds);
   }
   if (show_progress) std::fprintf(stderr, "replay: slate replay of the logged test-period slates\n");
-  VREC_ASSIGN_OR_RETURN(stages->slates, ReplayRankerOnSlates(world, bundle, slate_options));
+  VREC_ASSIGN_OR_RETURN(stages->slates, training::ReplayRankerOnSlates(world, bundle, slate_options));
   stages->slates_replayed = true;
   return absl::OkStatus();
 }
@@ -65,15 +65,15 @@ std::string FormatStages(const PipelineStages& stages, const std::vector<SystemR
                           static_cast<unsigned long long>(stages.slates.impressions),
                           static_cast<unsigned long long>(stages.served_feeds));
   } else {
-    const RankerEpochMetrics& m = stages.slates.metrics;
+    const training::RankerEpochMetrics& m = stages.slates.metrics;
     absl::StrAppendFormat(&out,
                           "  ranker     NDCG@10 re-ranking %llu logged slates with engagement: %.4f (the logged "
                           "order: %.4f); %llu impressions (%llu served feeds read); AUC click %.4f, watch50 "
                           "%.4f, like %.4f\n",
                           static_cast<unsigned long long>(stages.slates.slates), m.slate_ndcg,
                           stages.slates.logged_ndcg, static_cast<unsigned long long>(stages.slates.impressions),
-                          static_cast<unsigned long long>(stages.served_feeds), m.heads[kHeadClick].auc,
-                          m.heads[kHeadWatch].auc, m.heads[kHeadLike].auc);
+                          static_cast<unsigned long long>(stages.served_feeds), m.heads[ranking::kHeadClick].auc,
+                          m.heads[ranking::kHeadWatch].auc, m.heads[ranking::kHeadLike].auc);
   }
   for (const SystemResult& r : results) {
     if (r.name == "full-pipeline") {
@@ -90,14 +90,14 @@ std::string StagesJson(const PipelineStages& stages) {
   w.Key("retrieval_candidates").Int(stages.candidates);
   w.Key("retrieval_recall").Double(stages.retrieval_recall);
   if (stages.slates_replayed) {
-    const RankerEpochMetrics& m = stages.slates.metrics;
+    const training::RankerEpochMetrics& m = stages.slates.metrics;
     w.Key("slates").Uint(stages.slates.slates);
     w.Key("slate_impressions").Uint(stages.slates.impressions);
     w.Key("served_feeds_read").Uint(stages.served_feeds);
     w.Key("ranker_slate_ndcg").Double(m.slate_ndcg);
     w.Key("logged_slate_ndcg").Double(stages.slates.logged_ndcg);
     w.Key("auc").BeginObject();
-    for (int h = 0; h < kEngagementHeads; ++h) w.Key(RankerHeadName(h)).Double(m.heads[h].auc);
+    for (int h = 0; h < ranking::kEngagementHeads; ++h) w.Key(ranking::RankerHeadName(h)).Double(m.heads[h].auc);
     w.EndObject();
   }
   w.EndObject();
@@ -146,9 +146,9 @@ absl::StatusOr<ReplayReport> EvaluateReplay(const ReplayRunOptions& run) {
   if (want("item-knn")) owned.push_back(MakeItemKnnSystem(data, ItemKnnOptions()));
   if ((want("two-tower") || want("full-pipeline")) && !models_dir.empty()) {
     if (bundle_version == 0) {
-      VREC_ASSIGN_OR_RETURN(bundle_version, LatestBundle(models_dir));
+      VREC_ASSIGN_OR_RETURN(bundle_version, bundle::LatestBundle(models_dir));
     }
-    const std::string bundle = BundleDir(models_dir, bundle_version);
+    const std::string bundle = bundle::BundleDir(models_dir, bundle_version);
     if (options.show_progress) std::fprintf(stderr, "replay: two-tower from %s\n", bundle.c_str());
     BundleReplayOptions bundle_options;
     bundle_options.depth = std::max(options.k, options.deep_k);
@@ -176,7 +176,7 @@ absl::StatusOr<ReplayReport> EvaluateReplay(const ReplayRunOptions& run) {
     }
   }
   if (want("oracle") && PathExists(WorldTruthPath(world))) {
-    VREC_ASSIGN_OR_RETURN(SyntheticTruth truth, ReadSyntheticTruth(WorldTruthPath(world)));
+    VREC_ASSIGN_OR_RETURN(data::SyntheticTruth truth, data::ReadSyntheticTruth(WorldTruthPath(world)));
     VREC_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySystem> oracle,
                           MakeOracleSystem(data, catalog, std::move(truth)));
     owned.push_back(std::move(oracle));
@@ -195,4 +195,4 @@ absl::StatusOr<ReplayReport> EvaluateReplay(const ReplayRunOptions& run) {
   return report;
 }
 
-}  // namespace vrec
+}  // namespace vrec::evaluation

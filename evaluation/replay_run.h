@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "evaluation/replay.h"
 
-namespace vrec {
+namespace vrec::evaluation {
 
 // Every system `vrec replay` knows, in report order.
 inline constexpr const char* kReplaySystems[] = {"random",    "most-popular",  "recent-popular", "item-knn",
@@ -46,6 +46,6 @@ struct ReplayReport {
 // named system that cannot run.
 absl::StatusOr<ReplayReport> EvaluateReplay(const ReplayRunOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::evaluation
 
 #endif  // VREC_EVALUATION_REPLAY_RUN_H_

@@ -5,7 +5,7 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::evaluation {
 namespace {
 
 // Returns a fixed list per user.
@@ -80,4 +80,4 @@ TEST(ReplayTest, AnEmptyListScoresZero) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::evaluation

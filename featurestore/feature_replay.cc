@@ -9,7 +9,7 @@
 #include "common/event_log.h"
 #include "common/status.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 const UserFeatures& DefaultUser() {
@@ -171,4 +171,4 @@ absl::Status ForEachPointInTimeExample(
   }
 }
 
-}  // namespace vrec
+}  // namespace vrec::featurestore

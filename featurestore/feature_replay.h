@@ -17,7 +17,7 @@
 #include "featurestore/feature_store.h"
 #include "featurestore/features.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 
 // Not thread-safe. Memory grows with the number of users and videos, not events.
 class FeatureReplay {
@@ -77,6 +77,6 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
     TimestampMs until_ms, const std::function<bool(const Event&)>& want,
     const std::function<absl::Status(const Event&, const UserFeatures&, const VideoFeatures&)>& emit);
 
-}  // namespace vrec
+}  // namespace vrec::featurestore
 
 #endif  // VREC_FEATURESTORE_FEATURE_REPLAY_H_

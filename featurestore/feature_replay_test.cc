@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 using testing::TempPath;
@@ -179,4 +179,4 @@ TEST(FeaturizeTest, ReplacesAnExistingStoreAtomically) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::featurestore

@@ -17,7 +17,7 @@
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 constexpr const char* kColumnFamilies[] = {"default", "users", "videos", "history"};
@@ -405,4 +405,4 @@ absl::Status FeatureStore::Checkpoint(const std::string& dir) const {
   return FromRocks(checkpoint->CreateCheckpoint(dir), absl::StrCat("cannot write checkpoint ", dir));
 }
 
-}  // namespace vrec
+}  // namespace vrec::featurestore

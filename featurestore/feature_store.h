@@ -33,7 +33,7 @@ class DB;
 class ColumnFamilyHandle;
 }  // namespace rocksdb
 
-namespace vrec {
+namespace vrec::featurestore {
 
 struct FeatureStoreOptions {
   // Shared LRU block cache for all column families. Default 256 MiB.
@@ -129,6 +129,6 @@ class FeatureStore : public FeatureView {
   std::vector<VideoFeatures> video_cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
-}  // namespace vrec
+}  // namespace vrec::featurestore
 
 #endif  // VREC_FEATURESTORE_FEATURE_STORE_H_

@@ -8,7 +8,7 @@
 #include "rocksdb/db.h"
 #include "tests/testing/temp_dir.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 using testing::TempPath;
@@ -227,4 +227,4 @@ TEST(FeatureStoreTest, SchemaVersionMismatchIsRefused) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::featurestore

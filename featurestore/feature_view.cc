@@ -1,6 +1,6 @@
 #include "featurestore/feature_view.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 FeatureStatus AgeStatus(TimestampMs last_ms, TimestampMs now_ms, TimestampMs ttl_ms) {
@@ -32,4 +32,4 @@ void SetVideoReadStatus(const FeatureTtlOptions& ttl, TimestampMs now_ms, VideoR
   read->counters = AgeStatus(read->features.counters.updated_ms, now_ms, ttl.video_counters_ttl_ms);
 }
 
-}  // namespace vrec
+}  // namespace vrec::featurestore

@@ -22,7 +22,7 @@
 #include "absl/types/span.h"
 #include "featurestore/features.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 
 enum class FeatureStatus : uint8_t { kPresent = 0, kStale = 1, kMissing = 2 };
 absl::string_view FeatureStatusName(FeatureStatus status);
@@ -66,6 +66,6 @@ class FeatureView {
   [[nodiscard]] virtual absl::Status ForEachVideo(const std::function<absl::Status(const VideoFeatures&)>& fn) const = 0;
 };
 
-}  // namespace vrec
+}  // namespace vrec::featurestore
 
 #endif  // VREC_FEATURESTORE_FEATURE_VIEW_H_

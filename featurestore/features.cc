@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 float Decay(TimestampMs elapsed_ms, TimestampMs window_ms) {
@@ -179,4 +179,4 @@ void ApplyEvent(const Event& e, const FeatureUpdateOptions& o, UserFeatures* use
   }
 }
 
-}  // namespace vrec
+}  // namespace vrec::featurestore

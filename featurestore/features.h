@@ -17,7 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "common/types.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 
 // What the counters count.
 enum CounterMetric : int {
@@ -121,6 +121,6 @@ UserFeatures UserFeaturesFromCatalog(const User& user);
 void ApplyEvent(const Event& event, const FeatureUpdateOptions& options, UserFeatures* user,
                 VideoFeatures* video);
 
-}  // namespace vrec
+}  // namespace vrec::featurestore
 
 #endif  // VREC_FEATURESTORE_FEATURES_H_

@@ -4,7 +4,7 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 Event E(TimestampMs t, EventType type, VideoId v = 7, uint32_t watch_ms = 0) {
@@ -108,4 +108,4 @@ TEST(CategoryHashTest, StableAndNonZero) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::featurestore

@@ -2,7 +2,7 @@
 
 #include "common/status.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 
 absl::StatusOr<UserRead> PointInTimeFeatureView::GetUser(UserId id, TimestampMs now_ms) const {
   UserRead read;
@@ -33,4 +33,4 @@ absl::Status PointInTimeFeatureView::ForEachVideo(
   return absl::OkStatus();
 }
 
-}  // namespace vrec
+}  // namespace vrec::featurestore

@@ -9,7 +9,7 @@
 #include "featurestore/feature_replay.h"
 #include "featurestore/feature_view.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 
 // Thread-safe for concurrent reads as long as nobody advances the replay meanwhile. `replay`
 // is not owned and must outlive the view.
@@ -30,6 +30,6 @@ class PointInTimeFeatureView : public FeatureView {
   FeatureTtlOptions ttl_;
 };
 
-}  // namespace vrec
+}  // namespace vrec::featurestore
 
 #endif  // VREC_FEATURESTORE_POINT_IN_TIME_VIEW_H_

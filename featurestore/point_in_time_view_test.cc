@@ -2,7 +2,7 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 constexpr TimestampMs kT = 1767225600000;
@@ -67,4 +67,4 @@ TEST(PointInTimeFeatureViewTest, ReadsTheReplayAsOfItsTime) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::featurestore

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 class Writer {
@@ -186,4 +186,4 @@ absl::Status DecodeHistory(absl::string_view bytes, std::vector<HistoryEntry>* h
   return ok && r.done() ? absl::OkStatus() : Corrupt("history");
 }
 
-}  // namespace vrec
+}  // namespace vrec::featurestore

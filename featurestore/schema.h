@@ -18,7 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "featurestore/features.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 
 inline constexpr uint8_t kFeatureSchemaVersion = 1;
 
@@ -32,6 +32,6 @@ void EncodeHistory(const std::vector<HistoryEntry>& history, std::string* out);
 [[nodiscard]] absl::Status DecodeUser(absl::string_view bytes, UserFeatures* user);
 [[nodiscard]] absl::Status DecodeHistory(absl::string_view bytes, std::vector<HistoryEntry>* history);
 
-}  // namespace vrec
+}  // namespace vrec::featurestore
 
 #endif  // VREC_FEATURESTORE_SCHEMA_H_

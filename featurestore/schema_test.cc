@@ -2,7 +2,7 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 TEST(SchemaTest, RoundTrips) {
@@ -62,4 +62,4 @@ TEST(SchemaTest, TruncatedIsDataLossAndOtherVersionIsFailedPrecondition) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::featurestore

@@ -5,7 +5,7 @@
 
 #include "common/random.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 namespace {
 
 constexpr double kTwoPi = 6.283185307179586;
@@ -162,4 +162,4 @@ float CategoryAffinityShare(const UserFeatures& user, const VideoFeatures& video
   return total > 0.0f ? match / total : 0.0f;
 }
 
-}  // namespace vrec
+}  // namespace vrec::featurestore

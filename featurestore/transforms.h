@@ -14,7 +14,7 @@
 #include "common/types.h"
 #include "featurestore/features.h"
 
-namespace vrec {
+namespace vrec::featurestore {
 
 // Per request: when and where the feed is shown.
 struct FeatureContext {
@@ -80,6 +80,6 @@ VideoInputs TransformVideo(const VideoFeatures& video, const FeatureContext& con
 // user's total 7-day affinity (0 when unknown).
 float CategoryAffinityShare(const UserFeatures& user, const VideoFeatures& video);
 
-}  // namespace vrec
+}  // namespace vrec::featurestore
 
 #endif  // VREC_FEATURESTORE_TRANSFORMS_H_

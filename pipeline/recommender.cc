@@ -9,7 +9,7 @@
 #include "featurestore/transforms.h"
 #include "ranking/candidate_featurizer.h"
 
-namespace vrec {
+namespace vrec::pipeline {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -20,17 +20,19 @@ double Ms(SteadyClock::time_point from, SteadyClock::time_point to) {
 
 // Scores every candidate in one batched forward: heads[i * kNumRankerHeads + h]. `videos`
 // holds the candidates' features followed by the user's history videos' (for their creators).
-absl::Status RankCandidates(const FeedModel& m, const UserFeatures& user, const FeatureContext& context,
-                            const float* user_embedding, const std::vector<Candidate>& candidates,
-                            const std::vector<VideoRead>& videos, std::vector<SourceSignals>* signals,
-                            std::vector<CrossInputs>* cross, std::vector<float>* heads) {
+absl::Status RankCandidates(const FeedModel& m, const featurestore::UserFeatures& user,
+                            const featurestore::FeatureContext& context, const float* user_embedding,
+                            const std::vector<retrieval::Candidate>& candidates,
+                            const std::vector<featurestore::VideoRead>& videos,
+                            std::vector<ranking::SourceSignals>* signals, std::vector<ranking::CrossInputs>* cross,
+                            std::vector<float>* heads) {
   thread_local std::vector<CreatorId> creators;
   creators.clear();
   for (size_t i = candidates.size(); i < videos.size(); ++i) creators.push_back(videos[i].features.creator_id);
-  const CandidateFeaturizer featurizer(user, creators, context, m.ranker->config().transform);
-  thread_local RequestSignals request_signals;
+  const ranking::CandidateFeaturizer featurizer(user, creators, context, m.ranker->config().transform);
+  thread_local ranking::RequestSignals request_signals;
   request_signals.Init(m.index.get(), user_embedding, user, m.popularity.trending.get(), m.popularity.popular.get());
-  thread_local std::vector<VideoInputs> inputs;
+  thread_local std::vector<featurestore::VideoInputs> inputs;
   inputs.resize(candidates.size());
   cross->resize(candidates.size());
   signals->resize(candidates.size());
@@ -38,7 +40,7 @@ absl::Status RankCandidates(const FeedModel& m, const UserFeatures& user, const 
     (*signals)[i] = request_signals.For(candidates[i].video);
     featurizer.Featurize(videos[i].features, (*signals)[i], &inputs[i], &(*cross)[i]);
   }
-  heads->resize(candidates.size() * kNumRankerHeads);
+  heads->resize(candidates.size() * ranking::kNumRankerHeads);
   return m.ranker->Score(featurizer.user(), inputs, *cross, heads->data());
 }
 
@@ -49,25 +51,27 @@ const char* FeedStageName(int stage) {
   return stage >= 0 && stage < kNumFeedStages ? kNames[stage] : "unknown";
 }
 
-std::shared_ptr<const FeedModel> MakeFeedModel(std::string version, std::shared_ptr<const TwoTowerModel> two_tower,
-                                               std::shared_ptr<const VectorIndex> index,
-                                               std::shared_ptr<const RankerModel> ranker,
-                                               PopularitySnapshot popularity, const FeedModelOptions& options) {
+std::shared_ptr<const FeedModel> MakeFeedModel(std::string version,
+                                               std::shared_ptr<const retrieval::TwoTowerModel> two_tower,
+                                               std::shared_ptr<const retrieval::VectorIndex> index,
+                                               std::shared_ptr<const ranking::RankerModel> ranker,
+                                               retrieval::PopularitySnapshot popularity,
+                                               const FeedModelOptions& options) {
   auto model = std::make_shared<FeedModel>();
   if (two_tower == nullptr) index = nullptr;
-  std::vector<std::unique_ptr<CandidateSource>> sources;
-  const VectorIndex* raw_index = index.get();
+  std::vector<std::unique_ptr<retrieval::CandidateSource>> sources;
+  const retrieval::VectorIndex* raw_index = index.get();
   if (raw_index != nullptr) {
-    sources.push_back(MakeTwoTowerSource(raw_index));
-    sources.push_back(MakeItemToItemSource(raw_index, options.item_to_item_seeds));
+    sources.push_back(retrieval::MakeTwoTowerSource(raw_index));
+    sources.push_back(retrieval::MakeItemToItemSource(raw_index, options.item_to_item_seeds));
   }
-  sources.push_back(MakeTrendingSource(popularity.trending, kSourceTrending));
+  sources.push_back(retrieval::MakeTrendingSource(popularity.trending, retrieval::kSourceTrending));
   sources.push_back(
-      MakeFreshSource(popularity.fresh, options.popularity.fresh_window_ms, options.fresh_pool, raw_index));
-  sources.push_back(MakeTrendingSource(popularity.popular, kSourcePopular));
+      retrieval::MakeFreshSource(popularity.fresh, options.popularity.fresh_window_ms, options.fresh_pool, raw_index));
+  sources.push_back(retrieval::MakeTrendingSource(popularity.popular, retrieval::kSourcePopular));
   model->version = !version.empty() ? std::move(version)
                                     : absl::StrCat("popularity-", FormatTimestamp(popularity.as_of_ms).substr(0, 10));
-  model->retriever = std::make_unique<Retriever>(options.retriever, two_tower, index, std::move(sources));
+  model->retriever = std::make_unique<retrieval::Retriever>(options.retriever, two_tower, index, std::move(sources));
   model->popularity = std::move(popularity);
   model->two_tower = std::move(two_tower);
   model->index = std::move(index);
@@ -76,15 +80,17 @@ std::shared_ptr<const FeedModel> MakeFeedModel(std::string version, std::shared_
   return model;
 }
 
-absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureView& view, TimestampMs now_ms,
-                                                               const FeedModelOptions& options) {
-  VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity, BuildPopularitySnapshot(view, now_ms, options.popularity));
+absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const featurestore::FeatureView& view,
+                                                               TimestampMs now_ms, const FeedModelOptions& options) {
+  VREC_ASSIGN_OR_RETURN(retrieval::PopularitySnapshot popularity,
+                        retrieval::BuildPopularitySnapshot(view, now_ms, options.popularity));
   return MakeFeedModel("", nullptr, nullptr, nullptr, std::move(popularity), options);
 }
 
-absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureView& view, const FeedModel& m) {
+absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurestore::FeatureView& view,
+                                     const FeedModel& m) {
   const TimestampMs now = request.now_ms;
-  const FeatureContext context{now, request.device};
+  const featurestore::FeatureContext context{now, request.device};
   FeedResult result;
   result.model_version = m.version;
   result.now_ms = now;
@@ -97,8 +103,9 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureVi
   };
 
   // 1. The user.
-  VREC_ASSIGN_OR_RETURN(const UserRead user, view.GetUser(request.user_id, now));
-  result.cold_start = user.profile == FeatureStatus::kMissing && user.history == FeatureStatus::kMissing;
+  VREC_ASSIGN_OR_RETURN(const featurestore::UserRead user, view.GetUser(request.user_id, now));
+  result.cold_start =
+      user.profile == featurestore::FeatureStatus::kMissing && user.history == featurestore::FeatureStatus::kMissing;
   result.profile = user.profile;
   result.activity = user.activity;
   result.history = user.history;
@@ -108,32 +115,33 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureVi
   // and the request's exclusions.
   thread_local std::vector<VideoId> skip;
   skip.assign(request.exclude.begin(), request.exclude.end());
-  for (const HistoryEntry& h : user.features.history) skip.push_back(h.video_id);
+  for (const featurestore::HistoryEntry& h : user.features.history) skip.push_back(h.video_id);
   std::sort(skip.begin(), skip.end());
   skip.erase(std::unique(skip.begin(), skip.end()), skip.end());
   result.seen_excluded = user.features.history.size();
   result.request_excluded = request.exclude.size();
-  thread_local RetrievalResult retrieved;
+  thread_local retrieval::RetrievalResult retrieved;
   m.retriever->Retrieve(user.features, context, skip, &retrieved);
   result.candidates = retrieved.candidates;
   result.produced = retrieved.produced;
   result.source_failures = retrieved.failures;
-  for (const SourceFailure& f : retrieved.failures) result.degraded.push_back(absl::StrCat("source_failed:", SourceName(f.source)));
+  for (const retrieval::SourceFailure& f : retrieved.failures)
+    result.degraded.push_back(absl::StrCat("source_failed:", retrieval::SourceName(f.source)));
   lap(kStageRetrieval);
 
   // 3-5. Every candidate through the ranker in one batch, then re-ranking. Without a ranker
   // (or if it fails) the best candidates by retrieval score are served as they are.
-  const std::vector<Candidate>& candidates = result.candidates;
+  const std::vector<retrieval::Candidate>& candidates = result.candidates;
   thread_local std::vector<VideoId> ids;
-  thread_local std::vector<VideoRead> videos;
+  thread_local std::vector<featurestore::VideoRead> videos;
   thread_local std::vector<float> heads;
-  thread_local std::vector<SourceSignals> signals;
-  thread_local std::vector<CrossInputs> cross;
-  thread_local std::vector<RerankedItem> served;
+  thread_local std::vector<ranking::SourceSignals> signals;
+  thread_local std::vector<ranking::CrossInputs> cross;
+  thread_local std::vector<ranking::RerankedItem> served;
   if (m.ranker != nullptr && !candidates.empty()) {
     ids.clear();
-    for (const Candidate& c : candidates) ids.push_back(c.video);
-    for (const HistoryEntry& h : user.features.history) ids.push_back(h.video_id);  // for their creators
+    for (const retrieval::Candidate& c : candidates) ids.push_back(c.video);
+    for (const featurestore::HistoryEntry& h : user.features.history) ids.push_back(h.video_id);  // for their creators
     VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
     lap(kStageVideoFeatures);
     const float* user_embedding = retrieved.user_embedding.empty() ? nullptr : retrieved.user_embedding.data();
@@ -141,14 +149,14 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureVi
         RankCandidates(m, user.features, context, user_embedding, candidates, videos, &signals, &cross, &heads);
     lap(kStageRanker);
     if (scored.ok()) {
-      thread_local std::vector<RerankInput> rerank;
+      thread_local std::vector<ranking::RerankInput> rerank;
       rerank.resize(candidates.size());
       result.ranker_scores.resize(candidates.size());
       for (size_t i = 0; i < candidates.size(); ++i) {
-        const VideoFeatures& v = videos[i].features;
-        result.ranker_scores[i] = m.ranker->Combine(&heads[i * kNumRankerHeads]);
-        rerank[i] = {result.ranker_scores[i], CategoryHash(v.category), v.creator_id, v.upload_ms,
-                     candidates[i].from(kSourceFresh)};
+        const featurestore::VideoFeatures& v = videos[i].features;
+        result.ranker_scores[i] = m.ranker->Combine(&heads[i * ranking::kNumRankerHeads]);
+        rerank[i] = {result.ranker_scores[i], featurestore::CategoryHash(v.category), v.creator_id, v.upload_ms,
+                     candidates[i].from(retrieval::kSourceFresh)};
       }
       Rerank(rerank, request.count, now, m.rerank, request.request_id, &served);
       lap(kStageRerank);
@@ -162,7 +170,7 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureVi
   if (!result.ranked) {
     const size_t n = std::min<size_t>(request.count, candidates.size());
     ids.assign(n, 0);
-    served.assign(n, RerankedItem());
+    served.assign(n, ranking::RerankedItem());
     for (size_t i = 0; i < n; ++i) {
       ids[i] = candidates[i].video;
       served[i].index = static_cast<uint32_t>(i);
@@ -174,9 +182,9 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureVi
 
   result.items.resize(served.size());
   for (size_t p = 0; p < served.size(); ++p) {
-    const RerankedItem& r = served[p];
+    const ranking::RerankedItem& r = served[p];
     // Ranked: `videos` is aligned with the candidates; unranked: with the served items.
-    const VideoRead& video = videos[result.ranked ? r.index : p];
+    const featurestore::VideoRead& video = videos[result.ranked ? r.index : p];
     FeedItem& item = result.items[p];
     item.video = candidates[r.index].video;
     item.score = r.score;
@@ -189,13 +197,14 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureVi
     why.counters = video.counters;
     if (result.ranked) {
       why.ranked = true;
-      std::copy(&heads[r.index * kNumRankerHeads], &heads[(r.index + 1) * kNumRankerHeads], why.heads.begin());
+      std::copy(&heads[r.index * ranking::kNumRankerHeads], &heads[(r.index + 1) * ranking::kNumRankerHeads],
+                why.heads.begin());
       why.ranker_score = result.ranker_scores[r.index];
       why.signals = signals[r.index];
-      why.freshness = cross[r.index].dense[kCrossFresh];
+      why.freshness = cross[r.index].dense[ranking::kCrossFresh];
     }
   }
   return result;
 }
 
-}  // namespace vrec
+}  // namespace vrec::pipeline

@@ -41,14 +41,14 @@
 #include "retrieval/two_tower.h"
 #include "retrieval/vector_index.h"
 
-namespace vrec {
+namespace vrec::pipeline {
 
 struct FeedModelOptions {
-  RetrieverOptions retriever;   // per-source quotas
-  PopularityOptions popularity; // the fresh window
+  retrieval::RetrieverOptions retriever;    // per-source quotas
+  retrieval::PopularityOptions popularity;  // the fresh window
   int item_to_item_seeds = 5;   // last engaged videos expanded by item-to-item
   size_t fresh_pool = 2000;     // newest uploads the fresh source considers
-  RerankOptions rerank;         // applied after the ranker
+  ranking::RerankOptions rerank;  // applied after the ranker
   // Where a bundle is loaded (serving/model_updater.h): search its embeddings exactly instead
   // of through its HNSW graph (the parity test; small catalogs). Default false.
   bool exact_search = false;
@@ -56,22 +56,25 @@ struct FeedModelOptions {
 
 struct FeedModel {
   std::string version;  // the bundle version, or "popularity-<date>" without a model
-  PopularitySnapshot popularity;
-  std::shared_ptr<const TwoTowerModel> two_tower;  // null: popularity sources only
-  std::shared_ptr<const VectorIndex> index;        // null without a two-tower model
-  std::shared_ptr<const RankerModel> ranker;       // null: order by retrieval score
-  std::unique_ptr<Retriever> retriever;
-  RerankOptions rerank;
+  retrieval::PopularitySnapshot popularity;
+  std::shared_ptr<const retrieval::TwoTowerModel> two_tower;  // null: popularity sources only
+  std::shared_ptr<const retrieval::VectorIndex> index;        // null without a two-tower model
+  std::shared_ptr<const ranking::RankerModel> ranker;         // null: order by retrieval score
+  std::unique_ptr<retrieval::Retriever> retriever;
+  ranking::RerankOptions rerank;
 };
 
 // Wires the sources of a model version. `two_tower` and `index` come together or not at all;
 // `ranker` may be null.
-std::shared_ptr<const FeedModel> MakeFeedModel(std::string version, std::shared_ptr<const TwoTowerModel> two_tower,
-                                               std::shared_ptr<const VectorIndex> index,
-                                               std::shared_ptr<const RankerModel> ranker,
-                                               PopularitySnapshot popularity, const FeedModelOptions& options);
+std::shared_ptr<const FeedModel> MakeFeedModel(std::string version,
+                                               std::shared_ptr<const retrieval::TwoTowerModel> two_tower,
+                                               std::shared_ptr<const retrieval::VectorIndex> index,
+                                               std::shared_ptr<const ranking::RankerModel> ranker,
+                                               retrieval::PopularitySnapshot popularity,
+                                               const FeedModelOptions& options);
 // A popularity-only model from the view as of `now_ms` (servers without bundles, tests).
-absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const FeatureView& view, TimestampMs now_ms,
+absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const featurestore::FeatureView& view,
+                                                               TimestampMs now_ms,
                                                                const FeedModelOptions& options = FeedModelOptions());
 
 // One feed request, validated by the caller.
@@ -99,14 +102,14 @@ const char* FeedStageName(int stage);
 struct ItemExplanation {
   uint32_t candidate = 0;            // index into FeedResult::candidates
   bool ranked = false;               // the ranker scored it (heads, ranker_score, signals are set)
-  std::array<float, kNumRankerHeads> heads{};
+  std::array<float, ranking::kNumRankerHeads> heads{};
   float ranker_score = 0;            // the heads combined, before re-ranking
-  SourceSignals signals;             // every source's evidence the ranker saw
+  ranking::SourceSignals signals;    // every source's evidence the ranker saw
   float freshness = 0;               // the ranker's freshness input
   float propensity = 1;              // probability of this placement under the serving policy
   uint8_t rules = 0;                 // RerankRule bits
-  FeatureStatus metadata = FeatureStatus::kMissing;
-  FeatureStatus counters = FeatureStatus::kMissing;
+  featurestore::FeatureStatus metadata = featurestore::FeatureStatus::kMissing;
+  featurestore::FeatureStatus counters = featurestore::FeatureStatus::kMissing;
 };
 
 struct FeedItem {
@@ -123,25 +126,26 @@ struct FeedResult {
   bool cold_start = false;           // no profile and no history
   bool ranked = false;               // the ranker ordered the items
   std::vector<FeedItem> items;       // served order
-  std::vector<Candidate> candidates; // everything retrieved, best retrieval score first
+  std::vector<retrieval::Candidate> candidates;  // everything retrieved, best retrieval score first
   std::vector<float> ranker_scores;  // each candidate's combined ranker score (empty unranked)
-  std::array<uint32_t, kNumSources> produced{};  // candidates each source returned
-  std::vector<SourceFailure> source_failures;
+  std::array<uint32_t, retrieval::kNumSources> produced{};  // candidates each source returned
+  std::vector<retrieval::SourceFailure> source_failures;
   absl::Status ranker_status;        // why the ranker did not order the items, if it failed
   std::vector<std::string> degraded; // reasons, e.g. "source_failed:two_tower", "ranker_failed"
   size_t seen_excluded = 0;          // history entries never shown again
   size_t request_excluded = 0;
-  FeatureStatus profile = FeatureStatus::kMissing;
-  FeatureStatus activity = FeatureStatus::kMissing;
-  FeatureStatus history = FeatureStatus::kMissing;
+  featurestore::FeatureStatus profile = featurestore::FeatureStatus::kMissing;
+  featurestore::FeatureStatus activity = featurestore::FeatureStatus::kMissing;
+  featurestore::FeatureStatus history = featurestore::FeatureStatus::kMissing;
   std::array<double, kNumFeedStages> stage_ms{};
-  std::array<float, kNumRankerHeads> score_weights{};  // the ranker's head weights when ranked
+  std::array<float, ranking::kNumRankerHeads> score_weights{};  // the ranker's head weights when ranked
 };
 
 // Runs the pipeline. Thread-safe (the model is immutable; per-thread scratch buffers).
 // Errors: the view's (DataLoss, Unavailable, ...); everything else degrades instead.
-absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const FeatureView& view, const FeedModel& model);
+absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurestore::FeatureView& view,
+                                     const FeedModel& model);
 
-}  // namespace vrec
+}  // namespace vrec::pipeline
 
 #endif  // VREC_PIPELINE_RECOMMENDER_H_

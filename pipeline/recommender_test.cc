@@ -10,63 +10,63 @@
 #include "retrieval/exact_index.h"
 #include "retrieval/item_embeddings.h"
 
-namespace vrec {
+namespace vrec::pipeline {
 namespace {
 
 constexpr TimestampMs kNow = 1767225600000;  // 2026-01-01
 
 // An in-memory FeatureView with a switch that makes every read fail.
-class FakeFeatureView : public FeatureView {
+class FakeFeatureView : public featurestore::FeatureView {
  public:
   FakeFeatureView() {
     for (VideoId v = 1; v <= 60; ++v) {
-      VideoFeatures f;
+      featurestore::VideoFeatures f;
       f.id = v;
       f.known = true;
       f.category = absl::StrCat("cat", v % 6);
       f.creator_id = v % 13;
       f.duration_ms = 60000;
       f.upload_ms = kNow - static_cast<TimestampMs>(v) * kMsPerHour;  // video 1 is the newest
-      f.counters.Add(kClicks, v % 7, kNow - kMsPerHour);
-      f.counters.Add(kImpressions, 20, kNow - kMsPerHour);
+      f.counters.Add(featurestore::kClicks, v % 7, kNow - kMsPerHour);
+      f.counters.Add(featurestore::kImpressions, 20, kNow - kMsPerHour);
       videos_[v] = f;
     }
-    UserFeatures& u = users_[7];
+    featurestore::UserFeatures& u = users_[7];
     u.id = 7;
     u.known = true;
     u.language = "en";
     u.last_active_ms = kNow - kMsPerDay;
     for (VideoId v : {3, 9, 14}) {
-      HistoryEntry h;
+      featurestore::HistoryEntry h;
       h.video_id = v;
       h.time_ms = kNow - kMsPerDay;
-      h.signals = HistoryEntry::kClicked;
+      h.signals = featurestore::HistoryEntry::kClicked;
       h.watch_ratio = 0.8f;
       u.history.push_back(h);
     }
   }
-  absl::StatusOr<UserRead> GetUser(UserId id, TimestampMs now_ms) const override {
+  absl::StatusOr<featurestore::UserRead> GetUser(UserId id, TimestampMs now_ms) const override {
     if (fail) return absl::UnavailableError("store down");
-    UserRead r;
+    featurestore::UserRead r;
     const auto it = users_.find(id);
     if (it != users_.end()) r.features = it->second;
     r.features.id = id;
-    SetUserReadStatus(FeatureTtlOptions(), now_ms, &r);
+    featurestore::SetUserReadStatus(featurestore::FeatureTtlOptions(), now_ms, &r);
     return r;
   }
   absl::Status GetVideos(absl::Span<const VideoId> ids, TimestampMs now_ms,
-                         std::vector<VideoRead>* out) const override {
+                         std::vector<featurestore::VideoRead>* out) const override {
     if (fail) return absl::UnavailableError("store down");
-    out->assign(ids.size(), VideoRead());
+    out->assign(ids.size(), featurestore::VideoRead());
     for (size_t i = 0; i < ids.size(); ++i) {
       const auto it = videos_.find(ids[i]);
       if (it != videos_.end()) (*out)[i].features = it->second;
       (*out)[i].features.id = ids[i];
-      SetVideoReadStatus(FeatureTtlOptions(), now_ms, &(*out)[i]);
+      featurestore::SetVideoReadStatus(featurestore::FeatureTtlOptions(), now_ms, &(*out)[i]);
     }
     return absl::OkStatus();
   }
-  absl::Status ForEachVideo(const std::function<absl::Status(const VideoFeatures&)>& fn) const override {
+  absl::Status ForEachVideo(const std::function<absl::Status(const featurestore::VideoFeatures&)>& fn) const override {
     for (const auto& [id, v] : videos_) {
       if (absl::Status s = fn(v); !s.ok()) return s;
     }
@@ -75,12 +75,12 @@ class FakeFeatureView : public FeatureView {
   bool fail = false;
 
  private:
-  std::map<VideoId, VideoFeatures> videos_;
-  std::map<UserId, UserFeatures> users_;
+  std::map<VideoId, featurestore::VideoFeatures> videos_;
+  std::map<UserId, featurestore::UserFeatures> users_;
 };
 
-TransformOptions SmallTransform() {
-  TransformOptions t;
+featurestore::TransformOptions SmallTransform() {
+  featurestore::TransformOptions t;
   t.video_buckets = 1024;
   t.creator_buckets = 256;
   t.tag_buckets = 256;
@@ -88,24 +88,25 @@ TransformOptions SmallTransform() {
 }
 
 std::shared_ptr<const FeedModel> MakeModel(const FakeFeatureView& view, bool with_ranker, FeedModelOptions options) {
-  TwoTowerConfig tc;
+  retrieval::TwoTowerConfig tc;
   tc.embedding_dim = 16;
   tc.hidden_dim = 32;
   tc.transform = SmallTransform();
-  std::shared_ptr<const TwoTowerModel> towers = std::move(*TwoTowerModel::Create(tc, 1));
-  ItemEmbeddings items;
+  std::shared_ptr<const retrieval::TwoTowerModel> towers = std::move(*retrieval::TwoTowerModel::Create(tc, 1));
+  retrieval::ItemEmbeddings items;
   EXPECT_TRUE(EmbedCatalog(view, *towers, kNow, &items).ok());
   EXPECT_EQ(items.ids.size(), 60u);
-  std::shared_ptr<const VectorIndex> index = std::move(*ExactIndex::Create(items.ids, items.vectors, tc.embedding_dim));
-  std::shared_ptr<const RankerModel> ranker;
+  std::shared_ptr<const retrieval::VectorIndex> index =
+      std::move(*retrieval::ExactIndex::Create(items.ids, items.vectors, tc.embedding_dim));
+  std::shared_ptr<const ranking::RankerModel> ranker;
   if (with_ranker) {
-    RankerConfig rc;
+    ranking::RankerConfig rc;
     rc.hidden_dim = 32;
     rc.hidden2_dim = 16;
     rc.transform = SmallTransform();
-    ranker = std::move(*RankerModel::Create(rc, 2));
+    ranker = std::move(*ranking::RankerModel::Create(rc, 2));
   }
-  auto popularity = BuildPopularitySnapshot(view, kNow, options.popularity);
+  auto popularity = retrieval::BuildPopularitySnapshot(view, kNow, options.popularity);
   EXPECT_TRUE(popularity.ok());
   options.rerank.explore_rate = 0;
   return MakeFeedModel("3", towers, index, ranker, std::move(*popularity), options);
@@ -131,22 +132,22 @@ TEST(RecommenderTest, RanksCandidatesFromEverySourceAndExplainsThem) {
   EXPECT_FALSE(result->cold_start);
   EXPECT_TRUE(result->degraded.empty());
   ASSERT_EQ(result->items.size(), 10u);
-  EXPECT_GT(result->produced[kSourceTwoTower], 0u);
-  EXPECT_GT(result->produced[kSourceItemToItem], 0u);
-  EXPECT_GT(result->produced[kSourceFresh], 0u);
+  EXPECT_GT(result->produced[retrieval::kSourceTwoTower], 0u);
+  EXPECT_GT(result->produced[retrieval::kSourceItemToItem], 0u);
+  EXPECT_GT(result->produced[retrieval::kSourceFresh], 0u);
   EXPECT_EQ(result->seen_excluded, 3u);
   for (const FeedItem& item : result->items) {
     // Never the user's history or the request's exclusions.
     for (VideoId v : {3u, 9u, 14u, 20u, 21u}) EXPECT_NE(item.video, v);
     EXPECT_TRUE(item.why.ranked);
-    const Candidate& c = result->candidates[item.why.candidate];
+    const retrieval::Candidate& c = result->candidates[item.why.candidate];
     EXPECT_EQ(c.video, item.video);
     // Every indexed candidate carries the two-tower score the retriever computed.
     EXPECT_TRUE(item.why.signals.has_retrieval_score);
     EXPECT_EQ(item.why.signals.retrieval_score, c.score);
     EXPECT_TRUE(item.why.signals.has_item_to_item);  // the user has engaged seeds
     EXPECT_GT(item.why.ranker_score, 0.0f);
-    EXPECT_EQ(item.why.metadata, FeatureStatus::kPresent);
+    EXPECT_EQ(item.why.metadata, featurestore::FeatureStatus::kPresent);
   }
   // Same request, same answer.
   auto again = Recommend(request, view, *model);
@@ -183,13 +184,14 @@ TEST(RecommenderTest, WithoutARankerServesRetrievalOrder) {
 TEST(RecommenderTest, QuotasBoundEachSourceAndAFailingStoreIsAnError) {
   FakeFeatureView view;
   FeedModelOptions options;
-  ASSERT_TRUE(ParseQuotas("two_tower:5,item_to_item:0,trending:3,fresh:0,popular:0", &options.retriever).ok());
+  ASSERT_TRUE(
+      retrieval::ParseQuotas("two_tower:5,item_to_item:0,trending:3,fresh:0,popular:0", &options.retriever).ok());
   auto model = MakeModel(view, true, options);
   auto result = Recommend(Request(7, 20), view, *model);
   ASSERT_TRUE(result.ok());
-  EXPECT_EQ(result->produced[kSourceTwoTower], 5u);
-  EXPECT_EQ(result->produced[kSourceItemToItem], 0u);
-  EXPECT_LE(result->produced[kSourceTrending], 3u);
+  EXPECT_EQ(result->produced[retrieval::kSourceTwoTower], 5u);
+  EXPECT_EQ(result->produced[retrieval::kSourceItemToItem], 0u);
+  EXPECT_LE(result->produced[retrieval::kSourceTrending], 3u);
   EXPECT_LE(result->candidates.size(), 8u);
   EXPECT_EQ(result->items.size(), result->candidates.size());  // fewer candidates than asked for
   view.fail = true;
@@ -197,4 +199,4 @@ TEST(RecommenderTest, QuotasBoundEachSourceAndAFailingStoreIsAnError) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::pipeline

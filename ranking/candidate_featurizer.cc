@@ -1,9 +1,10 @@
 #include "ranking/candidate_featurizer.h"
 
-namespace vrec {
+namespace vrec::ranking {
 
-void RequestSignals::Init(const VectorIndex* index, const float* user_embedding, const UserFeatures& user,
-                          const Trending* trending, const Trending* popular) {
+void RequestSignals::Init(const retrieval::VectorIndex* index, const float* user_embedding,
+                          const featurestore::UserFeatures& user, const retrieval::Trending* trending,
+                          const retrieval::Trending* popular) {
   index_ = index;
   user_embedding_ = user_embedding;
   trending_ = trending;
@@ -20,7 +21,7 @@ SourceSignals RequestSignals::For(VideoId video) const {
   if (index_ != nullptr) {
     const float* e = index_->Embedding(video);
     if (e != nullptr && user_embedding_ != nullptr) {
-      s.retrieval_score = InnerProduct(user_embedding_, e, index_->dim());
+      s.retrieval_score = retrieval::InnerProduct(user_embedding_, e, index_->dim());
       s.has_retrieval_score = true;
     }
     s.has_item_to_item = ItemToItemScore(seeds_, e, index_->dim(), &s.item_to_item);
@@ -30,23 +31,26 @@ SourceSignals RequestSignals::For(VideoId video) const {
   return s;
 }
 
-CandidateFeaturizer::CandidateFeaturizer(const UserFeatures& user, absl::Span<const CreatorId> history_creators,
-                                         const FeatureContext& context, const TransformOptions& transform)
+CandidateFeaturizer::CandidateFeaturizer(const featurestore::UserFeatures& user,
+                                         absl::Span<const CreatorId> history_creators,
+                                         const featurestore::FeatureContext& context,
+                                         const featurestore::TransformOptions& transform)
     : context_(context),
       transform_(transform),
-      user_(TransformUser(user, context, transform)),
+      user_(featurestore::TransformUser(user, context, transform)),
       cross_(user, history_creators) {}
 
-void CandidateFeaturizer::Featurize(const VideoFeatures& video, const SourceSignals& signals, VideoInputs* inputs,
-                                    CrossInputs* cross) const {
+void CandidateFeaturizer::Featurize(const featurestore::VideoFeatures& video, const SourceSignals& signals,
+                                    featurestore::VideoInputs* inputs, CrossInputs* cross) const {
   FeaturizeAt(context_.now_ms, video, signals, inputs, cross);
 }
 
-void CandidateFeaturizer::FeaturizeAt(TimestampMs now_ms, const VideoFeatures& video, const SourceSignals& signals,
-                                      VideoInputs* inputs, CrossInputs* cross) const {
+void CandidateFeaturizer::FeaturizeAt(TimestampMs now_ms, const featurestore::VideoFeatures& video,
+                                      const SourceSignals& signals, featurestore::VideoInputs* inputs,
+                                      CrossInputs* cross) const {
   // The video transform reads only the time of the context (ages, decayed counters).
-  *inputs = TransformVideo(video, FeatureContext{now_ms, context_.device}, transform_);
+  *inputs = featurestore::TransformVideo(video, featurestore::FeatureContext{now_ms, context_.device}, transform_);
   *cross = cross_.Make(video, now_ms, signals);
 }
 
-}  // namespace vrec
+}  // namespace vrec::ranking

@@ -21,7 +21,7 @@
 #include "retrieval/trending.h"
 #include "retrieval/vector_index.h"
 
-namespace vrec {
+namespace vrec::ranking {
 
 // What one request's sources know, for SourceSignals. Pointers are not owned and may be null
 // (no model, no snapshot): the signal is then unknown. Immutable after Init.
@@ -29,42 +29,42 @@ class RequestSignals {
  public:
   // `index` and `user_embedding` (index->dim() floats): the two-tower score; the user's
   // engaged seeds (EngagedSeeds) found in `index`: the item-to-item similarity.
-  void Init(const VectorIndex* index, const float* user_embedding, const UserFeatures& user, const Trending* trending,
-            const Trending* popular);
+  void Init(const retrieval::VectorIndex* index, const float* user_embedding, const featurestore::UserFeatures& user,
+            const retrieval::Trending* trending, const retrieval::Trending* popular);
   SourceSignals For(VideoId video) const;
 
  private:
-  const VectorIndex* index_ = nullptr;
+  const retrieval::VectorIndex* index_ = nullptr;
   const float* user_embedding_ = nullptr;
   std::vector<VideoId> seed_ids_;
   std::vector<const float*> seeds_;
-  const Trending* trending_ = nullptr;
-  const Trending* popular_ = nullptr;
+  const retrieval::Trending* trending_ = nullptr;
+  const retrieval::Trending* popular_ = nullptr;
 };
 
 // One user's candidates. Immutable after construction.
 class CandidateFeaturizer {
  public:
   // `history_creators[i]`: the creator of user.history[i] (see UserCrossContext).
-  CandidateFeaturizer(const UserFeatures& user, absl::Span<const CreatorId> history_creators,
-                      const FeatureContext& context, const TransformOptions& transform);
+  CandidateFeaturizer(const featurestore::UserFeatures& user, absl::Span<const CreatorId> history_creators,
+                      const featurestore::FeatureContext& context, const featurestore::TransformOptions& transform);
 
-  const UserInputs& user() const { return user_; }
+  const featurestore::UserInputs& user() const { return user_; }
   // The ranker's video and cross inputs of one candidate at the request's time.
-  void Featurize(const VideoFeatures& video, const SourceSignals& signals, VideoInputs* inputs,
-                 CrossInputs* cross) const;
+  void Featurize(const featurestore::VideoFeatures& video, const SourceSignals& signals,
+                 featurestore::VideoInputs* inputs, CrossInputs* cross) const;
   // The same at another time (training's sampled not-shown videos take the features and time
   // of when their slate closes).
-  void FeaturizeAt(TimestampMs now_ms, const VideoFeatures& video, const SourceSignals& signals, VideoInputs* inputs,
-                   CrossInputs* cross) const;
+  void FeaturizeAt(TimestampMs now_ms, const featurestore::VideoFeatures& video, const SourceSignals& signals,
+                   featurestore::VideoInputs* inputs, CrossInputs* cross) const;
 
  private:
-  FeatureContext context_;
-  TransformOptions transform_;
-  UserInputs user_;
+  featurestore::FeatureContext context_;
+  featurestore::TransformOptions transform_;
+  featurestore::UserInputs user_;
   UserCrossContext cross_;
 };
 
-}  // namespace vrec
+}  // namespace vrec::ranking
 
 #endif  // VREC_RANKING_CANDIDATE_FEATURIZER_H_

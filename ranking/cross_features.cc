@@ -3,20 +3,21 @@
 #include <algorithm>
 #include <cmath>
 
-namespace vrec {
+namespace vrec::ranking {
 
-void CatalogHistoryCreators(const UserFeatures& user, const Catalog& catalog, std::vector<CreatorId>* out) {
+void CatalogHistoryCreators(const featurestore::UserFeatures& user, const Catalog& catalog,
+                            std::vector<CreatorId>* out) {
   out->clear();
-  for (const HistoryEntry& h : user.history) {
+  for (const featurestore::HistoryEntry& h : user.history) {
     const Video* video = catalog.FindVideo(h.video_id);
     out->push_back(video != nullptr ? video->creator_id : kInvalidId);
   }
 }
 
-void EngagedSeeds(const UserFeatures& user, std::vector<VideoId>* out) {
+void EngagedSeeds(const featurestore::UserFeatures& user, std::vector<VideoId>* out) {
   out->clear();
   for (auto it = user.history.rbegin(); it != user.history.rend() && out->size() < kCrossSeeds; ++it) {
-    if (IsEngagedEntry(*it)) out->push_back(it->video_id);
+    if (featurestore::IsEngagedEntry(*it)) out->push_back(it->video_id);
   }
 }
 
@@ -54,9 +55,10 @@ float RankSignal(uint32_t rank) {
 
 }  // namespace
 
-UserCrossContext::UserCrossContext(const UserFeatures& user, absl::Span<const CreatorId> history_creators) {
+UserCrossContext::UserCrossContext(const featurestore::UserFeatures& user,
+                                   absl::Span<const CreatorId> history_creators) {
   affinity_.reserve(user.affinity.size());
-  for (const CategoryAffinity& a : user.affinity) {
+  for (const featurestore::CategoryAffinity& a : user.affinity) {
     affinity_.emplace_back(a.category, a.week);
     affinity_total_ += a.week;
   }
@@ -74,13 +76,13 @@ UserCrossContext::UserCrossContext(const UserFeatures& user, absl::Span<const Cr
     ++s.count;
     s.watch_sum += user.history[i].watch_ratio;
   }
-  language_ = CategoryHash(user.language);
+  language_ = featurestore::CategoryHash(user.language);
 }
 
-CrossInputs UserCrossContext::Make(const VideoFeatures& video, TimestampMs now_ms,
+CrossInputs UserCrossContext::Make(const featurestore::VideoFeatures& video, TimestampMs now_ms,
                                    const SourceSignals& signals) const {
   CrossInputs c;
-  const uint32_t category = CategoryHash(video.category);
+  const uint32_t category = featurestore::CategoryHash(video.category);
   if (category != 0) {
     for (const auto& [hash, week] : affinity_) {
       if (hash == category && affinity_total_ > 0) c.dense[kCrossCategoryShare] = week / affinity_total_;
@@ -104,9 +106,9 @@ CrossInputs UserCrossContext::Make(const VideoFeatures& video, TimestampMs now_m
   if (video.known && age >= 0 && age < kCrossFreshWindowMs) {
     c.dense[kCrossFresh] = 1.0f - static_cast<float>(age) / static_cast<float>(kCrossFreshWindowMs);
   }
-  const uint32_t language = CategoryHash(video.language);
+  const uint32_t language = featurestore::CategoryHash(video.language);
   c.dense[kCrossLanguageMatch] = (language == 0 || language_ == 0) ? 0.5f : (language == language_ ? 1.0f : 0.0f);
   return c;
 }
 
-}  // namespace vrec
+}  // namespace vrec::ranking

@@ -26,7 +26,7 @@
 #include "common/world.h"
 #include "featurestore/features.h"
 
-namespace vrec {
+namespace vrec::ranking {
 
 inline constexpr int kCrossFeatures = 13;
 // The engaged history videos the item-to-item signal compares with (newest first).
@@ -64,7 +64,7 @@ struct SourceSignals {
 };
 
 // The user's last kCrossSeeds engaged history videos (IsEngagedEntry), newest first.
-void EngagedSeeds(const UserFeatures& user, std::vector<VideoId>* out);
+void EngagedSeeds(const featurestore::UserFeatures& user, std::vector<VideoId>* out);
 
 // The best inner product of `embedding` with any of `seeds` (each `dim` floats, null ones
 // skipped): the item-to-item source's own score. False when there is nothing to compare.
@@ -82,7 +82,8 @@ struct CrossInputs {
 
 // The creator of each video in the user's history, from the catalog (offline jobs; the server
 // reads them from the store): kInvalidId where the catalog does not know the video.
-void CatalogHistoryCreators(const UserFeatures& user, const Catalog& catalog, std::vector<CreatorId>* out);
+void CatalogHistoryCreators(const featurestore::UserFeatures& user, const Catalog& catalog,
+                            std::vector<CreatorId>* out);
 
 // The user's side of the cross features, computed once per request (or training slate).
 // Immutable after construction; holds no pointer into `user`.
@@ -90,10 +91,10 @@ class UserCrossContext {
  public:
   // `history_creators[i]` is the creator of user.history[i] (kInvalidId when unknown); it may
   // be empty, which counts every history entry as by an unknown creator.
-  UserCrossContext(const UserFeatures& user, absl::Span<const CreatorId> history_creators);
+  UserCrossContext(const featurestore::UserFeatures& user, absl::Span<const CreatorId> history_creators);
 
   // `now_ms`: the request time (freshness).
-  CrossInputs Make(const VideoFeatures& video, TimestampMs now_ms, const SourceSignals& signals) const;
+  CrossInputs Make(const featurestore::VideoFeatures& video, TimestampMs now_ms, const SourceSignals& signals) const;
 
  private:
   struct CreatorStats {
@@ -108,6 +109,6 @@ class UserCrossContext {
   uint32_t language_ = 0;  // CategoryHash of the user's language, 0 unknown
 };
 
-}  // namespace vrec
+}  // namespace vrec::ranking
 
 #endif  // VREC_RANKING_CROSS_FEATURES_H_

@@ -4,15 +4,15 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::ranking {
 namespace {
 
-UserFeatures User() {
-  UserFeatures u;
+featurestore::UserFeatures User() {
+  featurestore::UserFeatures u;
   u.language = "en";
-  u.affinity = {{CategoryHash("music"), 3.0f, 5.0f}, {CategoryHash("news"), 1.0f, 1.0f}};
+  u.affinity = {{featurestore::CategoryHash("music"), 3.0f, 5.0f}, {featurestore::CategoryHash("news"), 1.0f, 1.0f}};
   for (VideoId v = 1; v <= 4; ++v) {
-    HistoryEntry h;
+    featurestore::HistoryEntry h;
     h.video_id = v;
     h.watch_ratio = 0.25f * v;
     u.history.push_back(h);
@@ -20,8 +20,8 @@ UserFeatures User() {
   return u;
 }
 
-VideoFeatures Video(const std::string& category, CreatorId creator, const std::string& language) {
-  VideoFeatures v;
+featurestore::VideoFeatures Video(const std::string& category, CreatorId creator, const std::string& language) {
+  featurestore::VideoFeatures v;
   v.category = category;
   v.creator_id = creator;
   v.language = language;
@@ -36,7 +36,7 @@ SourceSignals Scored(float retrieval_score) {
 }
 
 TEST(CrossFeaturesTest, CategoryCreatorAndLanguage) {
-  const UserFeatures user = User();
+  const featurestore::UserFeatures user = User();
   const CreatorId creators[] = {7, 7, 8, kInvalidId};  // history videos 1, 2 by creator 7
   const UserCrossContext context(user, creators);
 
@@ -58,14 +58,14 @@ TEST(CrossFeaturesTest, CategoryCreatorAndLanguage) {
   EXPECT_FLOAT_EQ(news.dense[kCrossHasRetrievalScore], 0.0f);
   EXPECT_FLOAT_EQ(news.dense[kCrossLanguageMatch], 0.0f);
 
-  const CrossInputs unknown = context.Make(VideoFeatures(), 0, SourceSignals());
+  const CrossInputs unknown = context.Make(featurestore::VideoFeatures(), 0, SourceSignals());
   EXPECT_FLOAT_EQ(unknown.dense[kCrossCategoryShare], 0.0f);
   EXPECT_FLOAT_EQ(unknown.dense[kCrossCreatorCount], 0.0f);
   EXPECT_FLOAT_EQ(unknown.dense[kCrossLanguageMatch], 0.5f);
 }
 
 TEST(CrossFeaturesTest, ColdStartUserHasNeutralCrossFeatures) {
-  const UserCrossContext context(UserFeatures(), {});
+  const UserCrossContext context(featurestore::UserFeatures(), {});
   const CrossInputs c = context.Make(Video("music", 7, "en"), 0, Scored(0.1f));
   EXPECT_FLOAT_EQ(c.dense[kCrossCategoryShare], 0.0f);
   EXPECT_FLOAT_EQ(c.dense[kCrossCreatorCount], 0.0f);
@@ -80,7 +80,7 @@ TEST(CrossFeaturesTest, SourceSignals) {
   s.has_item_to_item = true;
   s.trending_rank = 1;
   s.popular_rank = kCrossRankCap;
-  VideoFeatures video = Video("music", 7, "en");
+  featurestore::VideoFeatures video = Video("music", 7, "en");
   video.known = true;
   video.upload_ms = 10 * kMsPerDay;
   const CrossInputs c = context.Make(video, video.upload_ms + kCrossFreshWindowMs / 4, s);
@@ -113,11 +113,11 @@ TEST(CrossFeaturesTest, ItemToItemScoreIsTheBestSeedMatch) {
 }
 
 TEST(CrossFeaturesTest, EngagedSeedsAreTheNewestEngagedEntries) {
-  UserFeatures user;
+  featurestore::UserFeatures user;
   for (VideoId v = 1; v <= 8; ++v) {
-    HistoryEntry h;
+    featurestore::HistoryEntry h;
     h.video_id = v;
-    h.signals = v == 7 ? HistoryEntry::kSkipped : HistoryEntry::kClicked;
+    h.signals = v == 7 ? featurestore::HistoryEntry::kSkipped : featurestore::HistoryEntry::kClicked;
     user.history.push_back(h);
   }
   std::vector<VideoId> seeds;
@@ -126,4 +126,4 @@ TEST(CrossFeaturesTest, EngagedSeedsAreTheNewestEngagedEntries) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::ranking

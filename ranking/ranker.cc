@@ -11,7 +11,7 @@
 #include "common/status.h"
 #include "ranking/internal/ranker_net.h"
 
-namespace vrec {
+namespace vrec::ranking {
 namespace internal {
 namespace {
 
@@ -36,25 +36,25 @@ int64_t VideoInputWidth(const RankerConfig& c) {
 
 }  // namespace
 
-void PackUser(const UserInputs& u, int64_t* ints, float* floats) {
+void PackUser(const featurestore::UserInputs& u, int64_t* ints, float* floats) {
   const int64_t small[6] = {u.country, u.language, u.age_bucket, u.device, u.hour, u.weekday};
   std::memcpy(ints, small, sizeof(small));
   std::memcpy(ints + 6, u.history.data(), sizeof(u.history));
-  std::memcpy(ints + 6 + kUserHistory, u.top_categories.data(), sizeof(u.top_categories));
+  std::memcpy(ints + 6 + featurestore::kUserHistory, u.top_categories.data(), sizeof(u.top_categories));
   std::memcpy(floats, u.history_weight.data(), sizeof(u.history_weight));
-  std::memcpy(floats + kUserHistory, u.top_category_weight.data(), sizeof(u.top_category_weight));
-  std::memcpy(floats + kUserHistory + kUserTopCategories, u.dense.data(), sizeof(u.dense));
+  std::memcpy(floats + featurestore::kUserHistory, u.top_category_weight.data(), sizeof(u.top_category_weight));
+  std::memcpy(floats + featurestore::kUserHistory + featurestore::kUserTopCategories, u.dense.data(), sizeof(u.dense));
 }
 
-void PackVideo(const VideoInputs& v, const CrossInputs& cross, int64_t* ints, float* floats) {
+void PackVideo(const featurestore::VideoInputs& v, const CrossInputs& cross, int64_t* ints, float* floats) {
   const int64_t head[5] = {v.video, v.category, v.creator, v.language, v.duration_bucket};
   std::memcpy(ints, head, sizeof(head));
   std::memcpy(ints + 5, v.tags.data(), sizeof(v.tags));
   std::memcpy(floats, v.dense.data(), sizeof(v.dense));
-  std::memcpy(floats + kVideoDense, cross.dense.data(), sizeof(cross.dense));
+  std::memcpy(floats + featurestore::kVideoDense, cross.dense.data(), sizeof(cross.dense));
 }
 
-RankerUsers PackUsers(absl::Span<const UserInputs> users) {
+RankerUsers PackUsers(absl::Span<const featurestore::UserInputs> users) {
   const int64_t n = static_cast<int64_t>(users.size());
   RankerUsers out{torch::empty({n, kRankerUserInts}, torch::kInt64), torch::empty({n, kRankerUserFloats})};
   int64_t* ints = out.ints.data_ptr<int64_t>();
@@ -63,7 +63,7 @@ RankerUsers PackUsers(absl::Span<const UserInputs> users) {
   return out;
 }
 
-RankerVideos PackVideos(absl::Span<const VideoInputs> videos, absl::Span<const CrossInputs> cross) {
+RankerVideos PackVideos(absl::Span<const featurestore::VideoInputs> videos, absl::Span<const CrossInputs> cross) {
   const int64_t n = static_cast<int64_t>(videos.size());
   RankerVideos out{torch::empty({n, kRankerVideoInts}, torch::kInt64), torch::empty({n, kRankerVideoFloats})};
   int64_t* ints = out.ints.data_ptr<int64_t>();
@@ -75,7 +75,7 @@ RankerVideos PackVideos(absl::Span<const VideoInputs> videos, absl::Span<const C
 }
 
 RankerNetImpl::RankerNetImpl(const RankerConfig& c) : config(c) {
-  const TransformOptions& t = c.transform;
+  const featurestore::TransformOptions& t = c.transform;
   video_ids = register_module("video_ids", Table(t.video_buckets, c.id_dim));
   categories = register_module("categories", Table(t.category_buckets, c.category_dim));
   tags = register_module("tags", Table(t.tag_buckets, c.category_dim));
@@ -89,7 +89,7 @@ RankerNetImpl::RankerNetImpl(const RankerConfig& c) : config(c) {
   user_offsets = register_buffer("user_offsets", torch::tensor(std::vector<int64_t>(offsets, offsets + 6)).unsqueeze(0));
   user_small = register_module("user_small", Table(offsets[5] + 7, kSmallDim));
   item_small = register_module("item_small", Table(t.language_buckets + 9, kSmallDim));
-  const int64_t user_in = 6 * kSmallDim + c.id_dim + c.category_dim + kUserDense;
+  const int64_t user_in = 6 * kSmallDim + c.id_dim + c.category_dim + featurestore::kUserDense;
   const int64_t video_in = VideoInputWidth(c);
   user_norm = register_module("user_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({user_in})));
   video_norm = register_module("video_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({video_in})));
@@ -110,10 +110,13 @@ torch::Tensor RankerNetImpl::PositionBias(const torch::Tensor& positions) {
 UserPart RankerNetImpl::User(const RankerUsers& u) {
   const torch::Tensor small = user_small(u.ints.narrow(1, 0, 6) + user_offsets).flatten(1);
   UserPart part;
-  part.history = WeightedMean(video_ids(u.ints.narrow(1, 6, kUserHistory)), u.floats.narrow(1, 0, kUserHistory));
-  part.categories = WeightedMean(categories(u.ints.narrow(1, 6 + kUserHistory, kUserTopCategories)),
-                                 u.floats.narrow(1, kUserHistory, kUserTopCategories));
-  const torch::Tensor dense = u.floats.narrow(1, kUserHistory + kUserTopCategories, kUserDense);
+  part.history = WeightedMean(video_ids(u.ints.narrow(1, 6, featurestore::kUserHistory)),
+                              u.floats.narrow(1, 0, featurestore::kUserHistory));
+  part.categories =
+      WeightedMean(categories(u.ints.narrow(1, 6 + featurestore::kUserHistory, featurestore::kUserTopCategories)),
+                   u.floats.narrow(1, featurestore::kUserHistory, featurestore::kUserTopCategories));
+  const torch::Tensor dense =
+      u.floats.narrow(1, featurestore::kUserHistory + featurestore::kUserTopCategories, featurestore::kUserDense);
   part.projected = user_proj(user_norm(torch::cat({small, part.history, part.categories, dense}, 1)));
   return part;
 }
@@ -124,7 +127,7 @@ torch::Tensor RankerNetImpl::Logits(const UserPart& user, const RankerVideos& v)
   const torch::Tensor creator = creators(v.ints.select(1, 2));
   const torch::Tensor language = item_small(v.ints.select(1, 3));
   const torch::Tensor duration = item_small(v.ints.select(1, 4) + static_cast<int64_t>(config.transform.language_buckets));
-  const torch::Tensor tag_ids = v.ints.narrow(1, 5, kVideoTags);
+  const torch::Tensor tag_ids = v.ints.narrow(1, 5, featurestore::kVideoTags);
   const torch::Tensor tag = WeightedMean(tags(tag_ids), (tag_ids > 0).to(torch::kFloat32));
   const torch::Tensor interactions = torch::stack({(id * user.history).sum(1), (category * user.categories).sum(1),
                                                    (tag * user.categories).sum(1)},
@@ -170,7 +173,7 @@ absl::Status RankerConfig::Validate() const {
   if (id_dim < 1 || category_dim < 1 || hidden_dim < 1 || hidden2_dim < 1) {
     return absl::InvalidArgumentError("ranker layer widths must be positive");
   }
-  const TransformOptions& t = transform;
+  const featurestore::TransformOptions& t = transform;
   for (uint32_t b : {t.video_buckets, t.category_buckets, t.creator_buckets, t.tag_buckets, t.language_buckets,
                      t.country_buckets}) {
     if (b < 2) return absl::InvalidArgumentError("ranker hash bucket counts must be at least 2");
@@ -220,8 +223,9 @@ absl::Status RankerModel::Save(const std::string& path) const {
   return absl::OkStatus();
 }
 
-absl::Status RankerModel::Score(const UserInputs& user, absl::Span<const VideoInputs> videos,
-                                absl::Span<const CrossInputs> cross, float* heads) const {
+absl::Status RankerModel::Score(const featurestore::UserInputs& user,
+                                absl::Span<const featurestore::VideoInputs> videos, absl::Span<const CrossInputs> cross,
+                                float* heads) const {
   if (videos.size() != cross.size()) return absl::InvalidArgumentError("videos and cross features differ in length");
   if (videos.empty()) return absl::OkStatus();
   try {
@@ -236,7 +240,8 @@ absl::Status RankerModel::Score(const UserInputs& user, absl::Span<const VideoIn
   return absl::OkStatus();
 }
 
-absl::Status RankerModel::ScoreExamples(absl::Span<const UserInputs> users, absl::Span<const VideoInputs> videos,
+absl::Status RankerModel::ScoreExamples(absl::Span<const featurestore::UserInputs> users,
+                                        absl::Span<const featurestore::VideoInputs> videos,
                                         absl::Span<const CrossInputs> cross, float* heads) const {
   if (videos.size() != cross.size() || videos.size() != users.size()) {
     return absl::InvalidArgumentError("users, videos and cross features differ in length");
@@ -272,4 +277,4 @@ double RankerModel::FlopsPerCandidate() const {
                 double{config_.hidden2_dim} * kNumRankerHeads);
 }
 
-}  // namespace vrec
+}  // namespace vrec::ranking

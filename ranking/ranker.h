@@ -28,7 +28,7 @@
 #include "featurestore/transforms.h"
 #include "ranking/cross_features.h"
 
-namespace vrec {
+namespace vrec::ranking {
 
 // The first three heads are conditional on the video being shown (trained on logged
 // impressions); the exposure head is P(the logging policy shows this video to this user),
@@ -44,7 +44,7 @@ struct RankerConfig {
   int category_dim = 16;   // category, tag and creator embedding width
   int hidden_dim = 512;    // first shared layer (split into user and video parts)
   int hidden2_dim = 256;   // second shared layer
-  TransformOptions transform;  // hash bucket counts; must match the features fed in
+  featurestore::TransformOptions transform;  // hash bucket counts; must match the features fed in
   // Final score = (sum over engagement heads of weight * probability) * exposure odds ^ weight.
   // The default (1, 1, 1, 1) approximates the expected relevance grade (click 1, long watch 2,
   // like or share 3) of showing the video.
@@ -70,10 +70,12 @@ class RankerModel {
   // One request: all candidates of one user in one batched forward under InferenceMode.
   // heads[i * kNumRankerHeads + h] = probability of head h for videos[i]. `cross` is aligned
   // with `videos`. InvalidArgument on misaligned spans.
-  [[nodiscard]] absl::Status Score(const UserInputs& user, absl::Span<const VideoInputs> videos,
+  [[nodiscard]] absl::Status Score(const featurestore::UserInputs& user,
+                                   absl::Span<const featurestore::VideoInputs> videos,
                                    absl::Span<const CrossInputs> cross, float* heads) const;
   // One user per video (evaluation over many slates).
-  [[nodiscard]] absl::Status ScoreExamples(absl::Span<const UserInputs> users, absl::Span<const VideoInputs> videos,
+  [[nodiscard]] absl::Status ScoreExamples(absl::Span<const featurestore::UserInputs> users,
+                                           absl::Span<const featurestore::VideoInputs> videos,
                                            absl::Span<const CrossInputs> cross, float* heads) const;
 
   // The weighted combination of one candidate's head probabilities.
@@ -93,6 +95,6 @@ class RankerModel {
   std::unique_ptr<internal::RankerNetHolder> net_;
 };
 
-}  // namespace vrec
+}  // namespace vrec::ranking
 
 #endif  // VREC_RANKING_RANKER_H_

@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "ranking/internal/ranker_net.h"
 
-namespace vrec {
+namespace vrec::ranking {
 namespace {
 
 RankerConfig SmallConfig() {
@@ -26,8 +26,8 @@ std::string TempPath(const std::string& name) {
   return std::string(dir ? dir : "/tmp") + "/" + name;
 }
 
-VideoInputs RandomVideo(Rng& rng) {
-  VideoInputs v;
+featurestore::VideoInputs RandomVideo(Rng& rng) {
+  featurestore::VideoInputs v;
   v.video = 1 + rng.UniformInt(1000);
   v.category = 1 + rng.UniformInt(20);
   v.creator = 1 + rng.UniformInt(200);
@@ -36,8 +36,8 @@ VideoInputs RandomVideo(Rng& rng) {
   return v;
 }
 
-UserInputs RandomUser(Rng& rng) {
-  UserInputs u;
+featurestore::UserInputs RandomUser(Rng& rng) {
+  featurestore::UserInputs u;
   u.country = 1 + rng.UniformInt(50);
   u.hour = rng.UniformInt(24);
   for (int i = 0; i < 5; ++i) {
@@ -52,8 +52,8 @@ TEST(RankerTest, OneUserBatchMatchesPerExampleScoringAndSurvivesSaveLoad) {
   auto model = RankerModel::Create(SmallConfig(), 3);
   ASSERT_TRUE(model.ok()) << model.status();
   Rng rng(5);
-  const UserInputs user = RandomUser(rng);
-  std::vector<VideoInputs> videos;
+  const featurestore::UserInputs user = RandomUser(rng);
+  std::vector<featurestore::VideoInputs> videos;
   std::vector<CrossInputs> cross(40);
   for (int i = 0; i < 40; ++i) {
     videos.push_back(RandomVideo(rng));
@@ -61,7 +61,7 @@ TEST(RankerTest, OneUserBatchMatchesPerExampleScoringAndSurvivesSaveLoad) {
   }
   std::vector<float> batched(40 * kNumRankerHeads), single(40 * kNumRankerHeads);
   ASSERT_TRUE((*model)->Score(user, videos, cross, batched.data()).ok());
-  const std::vector<UserInputs> users(40, user);
+  const std::vector<featurestore::UserInputs> users(40, user);
   ASSERT_TRUE((*model)->ScoreExamples(users, videos, cross, single.data()).ok());
   for (size_t i = 0; i < batched.size(); ++i) {
     EXPECT_NEAR(batched[i], single[i], 1e-5);
@@ -102,11 +102,11 @@ TEST(RankerTest, LearnsASignalFromCrossAndInteractionFeatures) {
   torch::optim::Adam dense(net->DenseParameters(), torch::optim::AdamOptions(3e-3));
   torch::optim::Adagrad sparse(net->SparseParameters(), torch::optim::AdagradOptions(0.05));
   Rng rng(7);
-  auto make = [&](int n, std::vector<UserInputs>* users, std::vector<VideoInputs>* videos,
+  auto make = [&](int n, std::vector<featurestore::UserInputs>* users, std::vector<featurestore::VideoInputs>* videos,
                   std::vector<CrossInputs>* cross, std::vector<float>* labels) {
     for (int i = 0; i < n; ++i) {
-      UserInputs u = RandomUser(rng);
-      VideoInputs v = RandomVideo(rng);
+      featurestore::UserInputs u = RandomUser(rng);
+      featurestore::VideoInputs v = RandomVideo(rng);
       CrossInputs c;
       const bool positive = rng.Bernoulli(0.5);
       c.dense[kCrossCategoryShare] = positive ? 0.6f + 0.4f * rng.Uniform() : 0.5f * rng.Uniform();
@@ -119,8 +119,8 @@ TEST(RankerTest, LearnsASignalFromCrossAndInteractionFeatures) {
   };
   net->train();
   for (int step = 0; step < 300; ++step) {
-    std::vector<UserInputs> users;
-    std::vector<VideoInputs> videos;
+    std::vector<featurestore::UserInputs> users;
+    std::vector<featurestore::VideoInputs> videos;
     std::vector<CrossInputs> cross;
     std::vector<float> labels;
     make(64, &users, &videos, &cross, &labels);
@@ -139,8 +139,8 @@ TEST(RankerTest, LearnsASignalFromCrossAndInteractionFeatures) {
     sparse.step();
   }
   net->eval();
-  std::vector<UserInputs> users;
-  std::vector<VideoInputs> videos;
+  std::vector<featurestore::UserInputs> users;
+  std::vector<featurestore::VideoInputs> videos;
   std::vector<CrossInputs> cross;
   std::vector<float> labels;
   make(400, &users, &videos, &cross, &labels);
@@ -152,4 +152,4 @@ TEST(RankerTest, LearnsASignalFromCrossAndInteractionFeatures) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::ranking

@@ -5,7 +5,7 @@
 
 #include "common/random.h"
 
-namespace vrec {
+namespace vrec::ranking {
 
 absl::Status RerankOptions::Validate() const {
   if (!(freshness_boost >= 0) || freshness_window_ms <= 0) {
@@ -101,4 +101,4 @@ void Rerank(absl::Span<const RerankInput> items, size_t count, TimestampMs now_m
   out->pop_back();
 }
 
-}  // namespace vrec
+}  // namespace vrec::ranking

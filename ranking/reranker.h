@@ -14,7 +14,7 @@
 #include "absl/types/span.h"
 #include "common/types.h"
 
-namespace vrec {
+namespace vrec::ranking {
 
 struct RerankOptions {
   // Freshness: score *= 1 + freshness_boost * exp(-age / freshness_window_ms). Default 0.15, 1 day.
@@ -68,6 +68,6 @@ struct RerankedItem {
 void Rerank(absl::Span<const RerankInput> items, size_t count, TimestampMs now_ms, const RerankOptions& options,
             uint64_t seed, std::vector<RerankedItem>* out);
 
-}  // namespace vrec
+}  // namespace vrec::ranking
 
 #endif  // VREC_RANKING_RERANKER_H_

@@ -4,7 +4,7 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::ranking {
 namespace {
 
 RerankOptions NoRules() {
@@ -119,4 +119,4 @@ TEST(RerankTest, ValidatesOptions) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::ranking

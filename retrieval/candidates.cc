@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 // Reciprocal-rank fusion constant (Cormack et al.): ranks deep in one list still count.
@@ -48,15 +48,15 @@ Retriever::Retriever(const RetrieverOptions& options, std::shared_ptr<const TwoT
                      std::shared_ptr<const VectorIndex> index, std::vector<std::unique_ptr<CandidateSource>> sources)
     : options_(options), model_(std::move(model)), index_(std::move(index)), sources_(std::move(sources)) {}
 
-void Retriever::Retrieve(const UserFeatures& user, const FeatureContext& context, absl::Span<const VideoId> skip,
-                         RetrievalResult* out) const {
+void Retriever::Retrieve(const featurestore::UserFeatures& user, const featurestore::FeatureContext& context,
+                         absl::Span<const VideoId> skip, RetrievalResult* out) const {
   out->candidates.clear();
   out->failures.clear();
   out->user_embedding.clear();
   out->produced.fill(0);
   RetrievalQuery query{&user, context, skip, nullptr};
   if (has_model()) {
-    const UserInputs inputs = TransformUser(user, context, model_->config().transform);
+    const featurestore::UserInputs inputs = featurestore::TransformUser(user, context, model_->config().transform);
     out->user_embedding.resize(model_->dim());
     if (absl::Status s = model_->EmbedUsers(absl::MakeConstSpan(&inputs, 1), out->user_embedding.data()); s.ok()) {
       query.user_embedding = out->user_embedding.data();
@@ -115,4 +115,4 @@ void Retriever::Retrieve(const UserFeatures& user, const FeatureContext& context
   });
 }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -33,7 +33,7 @@
 #include "retrieval/trending.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 // The candidate sources. Adding one: an id here, its row in kSources, a file with its
 // CandidateSource (<name>_source.cc, declaring its Make* factory below), and its factory call in
@@ -59,8 +59,8 @@ const char* SourceName(SourceId source);
 
 // What the sources know about one request.
 struct RetrievalQuery {
-  const UserFeatures* user = nullptr;   // never null; an unknown user has empty features
-  FeatureContext context;
+  const featurestore::UserFeatures* user = nullptr;  // never null; an unknown user has empty features
+  featurestore::FeatureContext context;
   absl::Span<const VideoId> skip;       // sorted: never returned (seen, excluded)
   const float* user_embedding = nullptr;  // the user tower's output, when a model is loaded
 };
@@ -145,8 +145,8 @@ class Retriever {
   Retriever(const RetrieverOptions& options, std::shared_ptr<const TwoTowerModel> model,
             std::shared_ptr<const VectorIndex> index, std::vector<std::unique_ptr<CandidateSource>> sources);
 
-  void Retrieve(const UserFeatures& user, const FeatureContext& context, absl::Span<const VideoId> skip,
-                RetrievalResult* out) const;
+  void Retrieve(const featurestore::UserFeatures& user, const featurestore::FeatureContext& context,
+                absl::Span<const VideoId> skip, RetrievalResult* out) const;
 
   const RetrieverOptions& options() const { return options_; }
   bool has_model() const { return model_ != nullptr && index_ != nullptr; }
@@ -159,6 +159,6 @@ class Retriever {
   std::vector<std::unique_ptr<CandidateSource>> sources_;
 };
 
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_CANDIDATES_H_

@@ -6,7 +6,7 @@
 #include "common/random.h"
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 class FailingSource : public CandidateSource {
@@ -60,10 +60,10 @@ TEST(RetrieverTest, MergesDeduplicatesAndKeepsSources) {
   options.quota[kSourceTrending] = 10;
   options.quota[kSourcePopular] = 95;
   Retriever retriever(options, nullptr, nullptr, std::move(sources));
-  UserFeatures user;
+  featurestore::UserFeatures user;
   const std::vector<VideoId> skip = {0, 99};
   RetrievalResult result;
-  retriever.Retrieve(user, FeatureContext{1000, Device::kUnknown}, skip, &result);
+  retriever.Retrieve(user, featurestore::FeatureContext{1000, Device::kUnknown}, skip, &result);
   EXPECT_TRUE(result.failures.empty());
   EXPECT_EQ(result.produced[kSourceTrending], 10u);
   EXPECT_EQ(result.produced[kSourcePopular], 95u);
@@ -89,9 +89,9 @@ TEST(RetrieverTest, FailingSourcesDoNotFailTheRequest) {
   sources.push_back(std::make_unique<ThrowingSource>());
   sources.push_back(MakeTrendingSource(Ranked(false), kSourceTrending));
   Retriever retriever(RetrieverOptions(), nullptr, nullptr, std::move(sources));
-  UserFeatures user;
+  featurestore::UserFeatures user;
   RetrievalResult result;
-  retriever.Retrieve(user, FeatureContext{1000, Device::kUnknown}, {}, &result);
+  retriever.Retrieve(user, featurestore::FeatureContext{1000, Device::kUnknown}, {}, &result);
   ASSERT_EQ(result.failures.size(), 2u);
   EXPECT_EQ(result.failures[0].source, kSourceFresh);
   EXPECT_EQ(result.failures[0].status.code(), absl::StatusCode::kUnavailable);
@@ -104,12 +104,12 @@ TEST(RetrieverTest, FailingSourcesDoNotFailTheRequest) {
 TEST(RetrieverTest, ItemToItemExpandsEngagedHistoryOnly) {
   const std::unique_ptr<HnswIndex> index = RandomIndex(2000, 16);
   auto source = MakeItemToItemSource(index.get(), 2);
-  UserFeatures user;
-  HistoryEntry watched{10, 100, 0.9f, HistoryEntry::kWatched};
-  HistoryEntry skipped{20, 200, 0.0f, HistoryEntry::kSkipped};
+  featurestore::UserFeatures user;
+  featurestore::HistoryEntry watched{10, 100, 0.9f, featurestore::HistoryEntry::kWatched};
+  featurestore::HistoryEntry skipped{20, 200, 0.0f, featurestore::HistoryEntry::kSkipped};
   user.history = {watched, skipped};
   const std::vector<VideoId> skip = {10, 20};
-  RetrievalQuery query{&user, FeatureContext{1000, Device::kUnknown}, skip, nullptr};
+  RetrievalQuery query{&user, featurestore::FeatureContext{1000, Device::kUnknown}, skip, nullptr};
   std::vector<ScoredVideo> out;
   ASSERT_TRUE(source->Generate(query, 20, &out).ok());
   ASSERT_EQ(out.size(), 20u);
@@ -128,9 +128,9 @@ TEST(RetrieverTest, FreshSourceRespectsWindowAndUploadTime) {
   auto fresh = std::make_shared<std::vector<FreshVideo>>(
       std::vector<FreshVideo>{{1, 2000}, {2, 900}, {3, 800}, {4, 100}});  // newest first
   auto source = MakeFreshSource(fresh, /*window_ms=*/500, /*pool=*/10, nullptr);
-  UserFeatures user;
+  featurestore::UserFeatures user;
   const std::vector<VideoId> skip = {3};
-  RetrievalQuery query{&user, FeatureContext{1000, Device::kUnknown}, skip, nullptr};
+  RetrievalQuery query{&user, featurestore::FeatureContext{1000, Device::kUnknown}, skip, nullptr};
   std::vector<ScoredVideo> out;
   ASSERT_TRUE(source->Generate(query, 10, &out).ok());
   // 1 is not uploaded yet, 3 is skipped, 4 is too old.
@@ -139,4 +139,4 @@ TEST(RetrieverTest, FreshSourceRespectsWindowAndUploadTime) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 // Rows scored per block of a batched search: 2,048 rows of 64 floats is 512 KB, which stays
@@ -101,4 +101,4 @@ const float* ExactIndex::Embedding(VideoId video) const {
   return &embeddings_[static_cast<size_t>(it - ids_.begin()) * dim_];
 }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval

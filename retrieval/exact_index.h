@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "retrieval/vector_index.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 class ExactIndex : public VectorIndex {
  public:
@@ -35,6 +35,6 @@ class ExactIndex : public VectorIndex {
   std::vector<float> embeddings_;  // row i: ids_[i]
 };
 
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_EXACT_INDEX_H_

@@ -6,7 +6,7 @@
 #include "gtest/gtest.h"
 #include "retrieval/hnsw_index.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 std::vector<float> RandomRows(size_t rows, int dim, uint64_t seed) {
@@ -80,4 +80,4 @@ TEST(ExactIndexTest, TiesBreakByLowerIdAndBadInputIsAnError) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -1,7 +1,7 @@
 // The fresh source: recent uploads, by the user's affinity when a model is loaded.
 #include "retrieval/candidates.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 class FreshSource : public CandidateSource {
@@ -62,4 +62,4 @@ std::unique_ptr<CandidateSource> MakeFreshSource(std::shared_ptr<const std::vect
                                                  TimestampMs window_ms, size_t pool, const VectorIndex* index) {
   return std::make_unique<FreshSource>(std::move(fresh), window_ms, pool, index);
 }
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -13,7 +13,7 @@
 #include "common/world.h"
 #include "hnswlib/hnswlib.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 constexpr char kItemsMagic[8] = {'V', 'R', 'E', 'C', 'I', 'T', 'M', '1'};
@@ -260,4 +260,4 @@ double MeasureRecall(const HnswIndex& index, absl::Span<const float> queries, in
   return total / n;
 }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval

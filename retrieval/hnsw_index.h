@@ -18,7 +18,7 @@
 #include "common/types.h"
 #include "retrieval/vector_index.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 struct HnswOptions {
   int m = 16;                 // graph degree (hnswlib M)
@@ -81,6 +81,6 @@ class HnswIndex : public VectorIndex {
 // counts when its score reaches the exact k-th score, so ties do not count as misses.
 double MeasureRecall(const HnswIndex& index, absl::Span<const float> queries, int k);
 
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_HNSW_INDEX_H_

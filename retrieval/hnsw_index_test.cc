@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 std::vector<float> RandomUnitVectors(size_t n, int dim, uint64_t seed) {
@@ -75,4 +75,4 @@ TEST(HnswIndexTest, RejectsBadInput) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -3,7 +3,7 @@
 #include "common/status.h"
 #include "featurestore/transforms.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 // Videos per item-tower forward. Fixed: a forward's floating-point results may depend on its
@@ -12,13 +12,13 @@ constexpr size_t kBatch = 4096;
 
 }  // namespace
 
-absl::Status EmbedCatalog(const FeatureView& view, const TwoTowerModel& model, TimestampMs now_ms,
+absl::Status EmbedCatalog(const featurestore::FeatureView& view, const TwoTowerModel& model, TimestampMs now_ms,
                           ItemEmbeddings* out) {
   out->ids.clear();
   out->vectors.clear();
-  const FeatureContext context{now_ms, Device::kUnknown};
-  const TransformOptions& t = model.config().transform;
-  std::vector<VideoInputs> batch;
+  const featurestore::FeatureContext context{now_ms, Device::kUnknown};
+  const featurestore::TransformOptions& t = model.config().transform;
+  std::vector<featurestore::VideoInputs> batch;
   auto flush = [&]() -> absl::Status {
     if (batch.empty()) return absl::OkStatus();
     const size_t offset = out->vectors.size();
@@ -27,13 +27,13 @@ absl::Status EmbedCatalog(const FeatureView& view, const TwoTowerModel& model, T
     batch.clear();
     return absl::OkStatus();
   };
-  VREC_RETURN_IF_ERROR(view.ForEachVideo([&](const VideoFeatures& v) -> absl::Status {
+  VREC_RETURN_IF_ERROR(view.ForEachVideo([&](const featurestore::VideoFeatures& v) -> absl::Status {
     if (!v.known) return absl::OkStatus();
     out->ids.push_back(v.id);
-    batch.push_back(TransformVideo(v, context, t));
+    batch.push_back(featurestore::TransformVideo(v, context, t));
     return batch.size() >= kBatch ? flush() : absl::OkStatus();
   }));
   return flush();
 }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -13,7 +13,7 @@
 #include "featurestore/feature_view.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 struct ItemEmbeddings {
   std::vector<VideoId> ids;     // ascending: every video of the view with catalog metadata
@@ -22,9 +22,9 @@ struct ItemEmbeddings {
 
 // Embeds every known video of `view` with features as of `now_ms` (device unknown), in id
 // order and fixed batches. Errors: the view's, or the model's.
-[[nodiscard]] absl::Status EmbedCatalog(const FeatureView& view, const TwoTowerModel& model, TimestampMs now_ms,
-                                        ItemEmbeddings* out);
+[[nodiscard]] absl::Status EmbedCatalog(const featurestore::FeatureView& view, const TwoTowerModel& model,
+                                        TimestampMs now_ms, ItemEmbeddings* out);
 
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_ITEM_EMBEDDINGS_H_

@@ -5,7 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 // HNSW beam width of item-to-item searches.
@@ -20,10 +20,10 @@ class ItemToItemSource : public CandidateSource {
     thread_local std::vector<std::vector<ScoredVideo>> neighbours;
     seeds.clear();
     const int dim = index_->dim();
-    const std::vector<HistoryEntry>& history = query.user->history;
+    const std::vector<featurestore::HistoryEntry>& history = query.user->history;
     size_t seed_count = 0;
     for (auto it = history.rbegin(); it != history.rend() && static_cast<int>(seed_count) < seeds_; ++it) {
-      if (!IsEngagedEntry(*it)) continue;
+      if (!featurestore::IsEngagedEntry(*it)) continue;
       if (const float* e = index_->Embedding(it->video_id); e != nullptr) {
         seeds.insert(seeds.end(), e, e + dim);
         ++seed_count;
@@ -62,4 +62,4 @@ class ItemToItemSource : public CandidateSource {
 std::unique_ptr<CandidateSource> MakeItemToItemSource(const VectorIndex* index, int seeds) {
   return std::make_unique<ItemToItemSource>(index, seeds);
 }
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -5,7 +5,7 @@
 
 #include "common/status.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 // Decayed 1-day engagement below this (a tenth of one engagement, i.e. nothing in the last
@@ -14,15 +14,18 @@ constexpr float kMinTrendingScore = 0.1f;
 
 }  // namespace
 
-float TrendingScore(const VideoFeatures& v, TimestampMs now_ms) {
-  const EngagementCounters& c = v.counters;
-  const float recent = c.Day(kClicks, now_ms) + c.Day(kWatches, now_ms) + c.Day(kLikes, now_ms);
+float TrendingScore(const featurestore::VideoFeatures& v, TimestampMs now_ms) {
+  const featurestore::EngagementCounters& c = v.counters;
+  const float recent = c.Day(featurestore::kClicks, now_ms) + c.Day(featurestore::kWatches, now_ms) +
+                       c.Day(featurestore::kLikes, now_ms);
   return recent >= kMinTrendingScore ? recent : 0.0f;
 }
 
-float PopularScore(const VideoFeatures& v) { return static_cast<float>(v.counters.total[kClicks]); }
+float PopularScore(const featurestore::VideoFeatures& v) {
+  return static_cast<float>(v.counters.total[featurestore::kClicks]);
+}
 
-void PointInTimePopularityScores(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now_ms,
+void PointInTimePopularityScores(const Catalog& catalog, const featurestore::FeatureReplay& replay, TimestampMs now_ms,
                                  std::vector<float>* trending, std::vector<float>* popular) {
   trending->assign(catalog.videos().size(), 0.0f);
   popular->assign(catalog.videos().size(), 0.0f);
@@ -31,17 +34,17 @@ void PointInTimePopularityScores(const Catalog& catalog, const FeatureReplay& re
       trending->resize(size_t{v.id} + 1, 0.0f);
       popular->resize(size_t{v.id} + 1, 0.0f);
     }
-    const VideoFeatures& features = replay.video(v.id);
+    const featurestore::VideoFeatures& features = replay.video(v.id);
     (*trending)[v.id] = TrendingScore(features, now_ms);
     (*popular)[v.id] = PopularScore(features);
   }
 }
 
-absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureView& store, TimestampMs now_ms,
+absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const featurestore::FeatureView& store, TimestampMs now_ms,
                                                            const PopularityOptions& options) {
   std::vector<float> trending, popular;
   auto fresh = std::make_shared<std::vector<FreshVideo>>();
-  VREC_RETURN_IF_ERROR(store.ForEachVideo([&](const VideoFeatures& v) {
+  VREC_RETURN_IF_ERROR(store.ForEachVideo([&](const featurestore::VideoFeatures& v) {
     if (v.id >= trending.size()) {
       trending.resize(size_t{v.id} + 1, 0.0f);
       popular.resize(size_t{v.id} + 1, 0.0f);
@@ -63,4 +66,4 @@ absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureView& st
   return snapshot;
 }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval

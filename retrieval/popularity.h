@@ -16,7 +16,7 @@
 #include "retrieval/candidates.h"
 #include "retrieval/trending.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 struct PopularityOptions {
   TimestampMs fresh_window_ms = 2 * kMsPerDay;  // uploads this recent are "fresh"
@@ -32,18 +32,18 @@ struct PopularitySnapshot {
 // The scores the snapshot ranks videos by, as of now_ms: trending is decayed 1-day clicks,
 // watches and likes (0 below a tenth of one engagement), popular is all-time clicks. The
 // ranker's training rebuilds the snapshot's ranks from point-in-time features with them.
-float TrendingScore(const VideoFeatures& v, TimestampMs now_ms);
-float PopularScore(const VideoFeatures& v);
+float TrendingScore(const featurestore::VideoFeatures& v, TimestampMs now_ms);
+float PopularScore(const featurestore::VideoFeatures& v);
 // Both scores of every catalog video (by video id) from point-in-time features as of now_ms:
 // what the server's snapshot would have ranked then.
-void PointInTimePopularityScores(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now_ms,
+void PointInTimePopularityScores(const Catalog& catalog, const featurestore::FeatureReplay& replay, TimestampMs now_ms,
                                  std::vector<float>* trending, std::vector<float>* popular);
 
 // One scan of the view's videos (the online store, or point-in-time features), as of `now_ms`.
 // DataLoss for a corrupt store.
-absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const FeatureView& store, TimestampMs now_ms,
+absl::StatusOr<PopularitySnapshot> BuildPopularitySnapshot(const featurestore::FeatureView& store, TimestampMs now_ms,
                                                            const PopularityOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_POPULARITY_H_

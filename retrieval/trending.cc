@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace vrec {
+namespace vrec::retrieval {
 
 Trending Trending::FromScores(std::vector<float> scores) {
   Trending t;
@@ -31,4 +31,4 @@ void TopRanks(const std::vector<float>& scores, size_t cap, absl::flat_hash_map<
   for (size_t r = 0; r < n; ++r) out->emplace(ranked[r], static_cast<uint32_t>(r + 1));
 }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -10,7 +10,7 @@
 #include "absl/types/span.h"
 #include "common/types.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 struct TrendingOptions {
   // Only events in [as_of_ms - window_ms, as_of_ms) count; window_ms 0 means all time before
@@ -90,6 +90,6 @@ void Trending::Top(size_t n, absl::Span<const VideoId> sorted_exclude, Skip skip
   }
 }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_TRENDING_H_

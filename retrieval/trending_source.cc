@@ -1,7 +1,7 @@
 // The trending and popular sources: the best-ranked videos of a popularity list.
 #include "retrieval/candidates.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 class TrendingSource : public CandidateSource {
@@ -26,4 +26,4 @@ class TrendingSource : public CandidateSource {
 std::unique_ptr<CandidateSource> MakeTrendingSource(std::shared_ptr<const Trending> trending, SourceId id) {
   return std::make_unique<TrendingSource>(std::move(trending), id);
 }
-}  // namespace vrec
+}  // namespace vrec::retrieval

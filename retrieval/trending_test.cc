@@ -2,7 +2,7 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 Event E(TimestampMs t, VideoId v, EventType type = EventType::kClick) {
@@ -42,9 +42,9 @@ TEST(TrendingTest, TopSkipsExcludedVideos) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 TEST(TrendingTest, FromScoresRanksPositiveScores) {
@@ -76,4 +76,4 @@ TEST(TrendingTest, TopRanksAgreesWithTheFullRanking) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::retrieval

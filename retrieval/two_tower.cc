@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "retrieval/internal/two_tower_net.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace internal {
 namespace {
 
@@ -33,15 +33,15 @@ torch::nn::Sequential Mlp(int64_t in, int64_t hidden, int64_t out) {
 
 }  // namespace
 
-UserBatch ToUserBatch(absl::Span<const UserInputs> users) {
+UserBatch ToUserBatch(absl::Span<const featurestore::UserInputs> users) {
   const int64_t n = static_cast<int64_t>(users.size());
   UserBatch b;
   b.categorical = torch::empty({n, 6}, torch::kInt64);
-  b.history = torch::empty({n, kUserHistory}, torch::kInt64);
-  b.history_weight = torch::empty({n, kUserHistory}, torch::kFloat32);
-  b.categories = torch::empty({n, kUserTopCategories}, torch::kInt64);
-  b.category_weight = torch::empty({n, kUserTopCategories}, torch::kFloat32);
-  b.dense = torch::empty({n, kUserDense}, torch::kFloat32);
+  b.history = torch::empty({n, featurestore::kUserHistory}, torch::kInt64);
+  b.history_weight = torch::empty({n, featurestore::kUserHistory}, torch::kFloat32);
+  b.categories = torch::empty({n, featurestore::kUserTopCategories}, torch::kInt64);
+  b.category_weight = torch::empty({n, featurestore::kUserTopCategories}, torch::kFloat32);
+  b.dense = torch::empty({n, featurestore::kUserDense}, torch::kFloat32);
   int64_t* cat = b.categorical.data_ptr<int64_t>();
   int64_t* hist = b.history.data_ptr<int64_t>();
   float* hw = b.history_weight.data_ptr<float>();
@@ -49,42 +49,42 @@ UserBatch ToUserBatch(absl::Span<const UserInputs> users) {
   float* cw = b.category_weight.data_ptr<float>();
   float* dense = b.dense.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
-    const UserInputs& u = users[i];
+    const featurestore::UserInputs& u = users[i];
     const int64_t row[6] = {u.country, u.language, u.age_bucket, u.device, u.hour, u.weekday};
     std::memcpy(cat + i * 6, row, sizeof(row));
-    std::memcpy(hist + i * kUserHistory, u.history.data(), sizeof(u.history));
-    std::memcpy(hw + i * kUserHistory, u.history_weight.data(), sizeof(u.history_weight));
-    std::memcpy(cats + i * kUserTopCategories, u.top_categories.data(), sizeof(u.top_categories));
-    std::memcpy(cw + i * kUserTopCategories, u.top_category_weight.data(), sizeof(u.top_category_weight));
-    std::memcpy(dense + i * kUserDense, u.dense.data(), sizeof(u.dense));
+    std::memcpy(hist + i * featurestore::kUserHistory, u.history.data(), sizeof(u.history));
+    std::memcpy(hw + i * featurestore::kUserHistory, u.history_weight.data(), sizeof(u.history_weight));
+    std::memcpy(cats + i * featurestore::kUserTopCategories, u.top_categories.data(), sizeof(u.top_categories));
+    std::memcpy(cw + i * featurestore::kUserTopCategories, u.top_category_weight.data(), sizeof(u.top_category_weight));
+    std::memcpy(dense + i * featurestore::kUserDense, u.dense.data(), sizeof(u.dense));
   }
   return b;
 }
 
-VideoBatch ToVideoBatch(absl::Span<const VideoInputs> videos) {
+VideoBatch ToVideoBatch(absl::Span<const featurestore::VideoInputs> videos) {
   const int64_t n = static_cast<int64_t>(videos.size());
   VideoBatch b;
   b.video = torch::empty({n}, torch::kInt64);
   b.categorical = torch::empty({n, 4}, torch::kInt64);
-  b.tags = torch::empty({n, kVideoTags}, torch::kInt64);
-  b.dense = torch::empty({n, kVideoDense}, torch::kFloat32);
+  b.tags = torch::empty({n, featurestore::kVideoTags}, torch::kInt64);
+  b.dense = torch::empty({n, featurestore::kVideoDense}, torch::kFloat32);
   int64_t* id = b.video.data_ptr<int64_t>();
   int64_t* cat = b.categorical.data_ptr<int64_t>();
   int64_t* tags = b.tags.data_ptr<int64_t>();
   float* dense = b.dense.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
-    const VideoInputs& v = videos[i];
+    const featurestore::VideoInputs& v = videos[i];
     id[i] = v.video;
     const int64_t row[4] = {v.category, v.creator, v.language, v.duration_bucket};
     std::memcpy(cat + i * 4, row, sizeof(row));
-    std::memcpy(tags + i * kVideoTags, v.tags.data(), sizeof(v.tags));
-    std::memcpy(dense + i * kVideoDense, v.dense.data(), sizeof(v.dense));
+    std::memcpy(tags + i * featurestore::kVideoTags, v.tags.data(), sizeof(v.tags));
+    std::memcpy(dense + i * featurestore::kVideoDense, v.dense.data(), sizeof(v.dense));
   }
   return b;
 }
 
 TwoTowerNetImpl::TwoTowerNetImpl(const TwoTowerConfig& c) : config(c) {
-  const TransformOptions& t = c.transform;
+  const featurestore::TransformOptions& t = c.transform;
   video_ids = register_module("video_ids", SparseTable(t.video_buckets, c.id_dim));
   categories = register_module("categories", SparseTable(t.category_buckets, c.category_dim));
   tags = register_module("tags", SparseTable(t.tag_buckets, c.category_dim));
@@ -92,14 +92,14 @@ TwoTowerNetImpl::TwoTowerNetImpl(const TwoTowerConfig& c) : config(c) {
   const int64_t user_rows = t.country_buckets + t.language_buckets + 7 + kNumDevices + 24 + 7;
   user_small = register_module("user_small", SparseTable(user_rows, kSmallDim));
   item_small = register_module("item_small", SparseTable(t.language_buckets + 9, kSmallDim));
-  const int64_t user_in = 6 * kSmallDim + c.id_dim + c.category_dim + kUserDense;
-  const int64_t item_in = c.id_dim + 3 * c.category_dim + 2 * kSmallDim + kVideoDense;
+  const int64_t user_in = 6 * kSmallDim + c.id_dim + c.category_dim + featurestore::kUserDense;
+  const int64_t item_in = c.id_dim + 3 * c.category_dim + 2 * kSmallDim + featurestore::kVideoDense;
   user_mlp = register_module("user_mlp", Mlp(user_in, c.hidden_dim, c.embedding_dim));
   item_mlp = register_module("item_mlp", Mlp(item_in, c.hidden_dim, c.embedding_dim));
 }
 
 torch::Tensor TwoTowerNetImpl::EmbedUsers(const UserBatch& b) {
-  const TransformOptions& t = config.transform;
+  const featurestore::TransformOptions& t = config.transform;
   const int64_t offsets[6] = {int64_t{0},
                               t.country_buckets,
                               t.country_buckets + t.language_buckets,
@@ -116,7 +116,7 @@ torch::Tensor TwoTowerNetImpl::EmbedUsers(const UserBatch& b) {
 }
 
 torch::Tensor TwoTowerNetImpl::EmbedVideos(const VideoBatch& b) {
-  const TransformOptions& t = config.transform;
+  const featurestore::TransformOptions& t = config.transform;
   const torch::Tensor id = video_ids(b.video);
   const torch::Tensor category = categories(b.categorical.select(1, 0));
   const torch::Tensor creator = creators(b.categorical.select(1, 1));
@@ -146,7 +146,7 @@ std::vector<torch::Tensor> TwoTowerNetImpl::DenseParameters() {
 absl::Status TwoTowerConfig::Validate() const {
   if (embedding_dim < 2 || embedding_dim > 1024) return absl::InvalidArgumentError("embedding dim must be in [2, 1024]");
   if (id_dim < 1 || category_dim < 1 || hidden_dim < 1) return absl::InvalidArgumentError("layer widths must be positive");
-  const TransformOptions& t = transform;
+  const featurestore::TransformOptions& t = transform;
   for (uint32_t b : {t.video_buckets, t.category_buckets, t.creator_buckets, t.tag_buckets, t.language_buckets,
                      t.country_buckets}) {
     if (b < 2) return absl::InvalidArgumentError("hash bucket counts must be at least 2");
@@ -195,7 +195,7 @@ absl::Status TwoTowerModel::Save(const std::string& path) const {
   return absl::OkStatus();
 }
 
-absl::Status TwoTowerModel::EmbedUsers(absl::Span<const UserInputs> users, float* out) const {
+absl::Status TwoTowerModel::EmbedUsers(absl::Span<const featurestore::UserInputs> users, float* out) const {
   if (users.empty()) return absl::OkStatus();
   try {
     torch::InferenceMode guard;
@@ -207,7 +207,7 @@ absl::Status TwoTowerModel::EmbedUsers(absl::Span<const UserInputs> users, float
   return absl::OkStatus();
 }
 
-absl::Status TwoTowerModel::EmbedVideos(absl::Span<const VideoInputs> videos, float* out) const {
+absl::Status TwoTowerModel::EmbedVideos(absl::Span<const featurestore::VideoInputs> videos, float* out) const {
   if (videos.empty()) return absl::OkStatus();
   try {
     torch::InferenceMode guard;
@@ -221,4 +221,4 @@ absl::Status TwoTowerModel::EmbedVideos(absl::Span<const VideoInputs> videos, fl
 
 void SetModelThreads(int threads) { torch::set_num_threads(std::max(1, threads)); }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -17,14 +17,14 @@
 #include "absl/types/span.h"
 #include "featurestore/transforms.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 struct TwoTowerConfig {
   int embedding_dim = 64;   // output dimension of both towers
   int id_dim = 32;          // hashed video-id embedding width (shared by both towers)
   int category_dim = 16;    // category, tag and creator embedding width
   int hidden_dim = 256;     // hidden layer of each tower's MLP
-  TransformOptions transform;  // hash bucket counts; must match the features fed in
+  featurestore::TransformOptions transform;  // hash bucket counts; must match the features fed in
 
   [[nodiscard]] absl::Status Validate() const;
 };
@@ -45,8 +45,8 @@ class TwoTowerModel {
   [[nodiscard]] absl::Status Save(const std::string& path) const;
 
   // Row-major embeddings, one row of embedding_dim floats per input, L2-normalised.
-  [[nodiscard]] absl::Status EmbedUsers(absl::Span<const UserInputs> users, float* out) const;
-  [[nodiscard]] absl::Status EmbedVideos(absl::Span<const VideoInputs> videos, float* out) const;
+  [[nodiscard]] absl::Status EmbedUsers(absl::Span<const featurestore::UserInputs> users, float* out) const;
+  [[nodiscard]] absl::Status EmbedVideos(absl::Span<const featurestore::VideoInputs> videos, float* out) const;
 
   const TwoTowerConfig& config() const { return config_; }
   int dim() const { return config_.embedding_dim; }
@@ -63,6 +63,6 @@ class TwoTowerModel {
 // on each server thread, so 1 there).
 void SetModelThreads(int threads);
 
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_TWO_TOWER_H_

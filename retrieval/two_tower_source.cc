@@ -1,7 +1,7 @@
 // The two-tower source: the user tower's embedding searched in the item index.
 #include "retrieval/candidates.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 namespace {
 
 class TwoTowerSource : public CandidateSource {
@@ -31,4 +31,4 @@ class TwoTowerSource : public CandidateSource {
 std::unique_ptr<CandidateSource> MakeTwoTowerSource(const VectorIndex* index) {
   return std::make_unique<TwoTowerSource>(index);
 }
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -1,6 +1,6 @@
 #include "retrieval/vector_index.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 void VectorIndex::SearchBatch(absl::Span<const float> queries, int k, std::vector<std::vector<ScoredVideo>>* out,
                               int ef) const {
@@ -10,4 +10,4 @@ void VectorIndex::SearchBatch(absl::Span<const float> queries, int k, std::vecto
   for (size_t i = 0; i < n; ++i) Search(queries.data() + i * d, k, &(*out)[i], ef);
 }
 
-}  // namespace vrec
+}  // namespace vrec::retrieval

@@ -18,7 +18,7 @@
 #include "absl/types/span.h"
 #include "common/types.h"
 
-namespace vrec {
+namespace vrec::retrieval {
 
 // A search result: video and inner product with the query.
 struct ScoredVideo {
@@ -58,6 +58,6 @@ class VectorIndex {
   virtual int dim() const = 0;
 };
 
-}  // namespace vrec
+}  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_VECTOR_INDEX_H_

@@ -5,14 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
-namespace vrec {
+namespace vrec::serving {
 
-EventIngestor::EventIngestor(FeatureStore* store, std::unique_ptr<EventLogWriter> writer,
+EventIngestor::EventIngestor(featurestore::FeatureStore* store, std::unique_ptr<EventLogWriter> writer,
                              const EventIngestorOptions& options)
     : store_(store), writer_(std::move(writer)), options_(options) {}
 
 absl::StatusOr<std::unique_ptr<EventIngestor>> EventIngestor::Create(const std::string& log_path,
-                                                                     FeatureStore* store,
+                                                                     featurestore::FeatureStore* store,
                                                                      const EventIngestorOptions& options) {
   if (options.max_events_per_request == 0 || options.max_events_per_request > EventLogWriterOptions().block_records) {
     return absl::InvalidArgumentError(absl::StrCat("max_events_per_request must be in [1, ",
@@ -89,22 +89,22 @@ absl::Status EventIngestor::ApplyToStore(absl::Span<const Event> events, uint64_
   user_ids.erase(std::unique(user_ids.begin(), user_ids.end()), user_ids.end());
   std::sort(video_ids.begin(), video_ids.end());
   video_ids.erase(std::unique(video_ids.begin(), video_ids.end()), video_ids.end());
-  std::vector<UserFeatures> users;
+  std::vector<featurestore::UserFeatures> users;
   VREC_RETURN_IF_ERROR(store_->GetUserFeatures(user_ids, &users));
-  std::vector<VideoFeatures> videos;
+  std::vector<featurestore::VideoFeatures> videos;
   std::vector<bool> found;
   VREC_RETURN_IF_ERROR(store_->GetVideoFeatures(video_ids, &videos, &found));
   for (const Event& e : events) {
     const size_t u = std::lower_bound(user_ids.begin(), user_ids.end(), e.user_id) - user_ids.begin();
     const size_t v = std::lower_bound(video_ids.begin(), video_ids.end(), e.video_id) - video_ids.begin();
-    ApplyEvent(e, options_.update, &users[u], &videos[v]);
+    featurestore::ApplyEvent(e, options_.update, &users[u], &videos[v]);
   }
-  FeatureWriteBatch batch;
-  for (const UserFeatures& u : users) batch.users.push_back(&u);
-  for (const VideoFeatures& v : videos) batch.videos.push_back(&v);
+  featurestore::FeatureWriteBatch batch;
+  for (const featurestore::UserFeatures& u : users) batch.users.push_back(&u);
+  for (const featurestore::VideoFeatures& v : videos) batch.videos.push_back(&v);
   batch.watermark = watermark;
   batch.as_of_ms = latest;
-  return store_->Write(batch, FeatureWriteOptions());
+  return store_->Write(batch, featurestore::FeatureWriteOptions());
 }
 
 absl::Status EventIngestor::Ingest(std::vector<Event> events) {
@@ -171,4 +171,4 @@ void EventIngestor::WriterLoop() {
   }
 }
 
-}  // namespace vrec
+}  // namespace vrec::serving

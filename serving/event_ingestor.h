@@ -26,10 +26,10 @@
 #include "featurestore/feature_store.h"
 #include "featurestore/features.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 struct EventIngestorOptions {
-  FeatureUpdateOptions update;           // must match what built the store
+  featurestore::FeatureUpdateOptions update;  // must match what built the store
   uint32_t max_events_per_request = 1000;  // at most the log's block size (2048)
   uint32_t recovery_chunk_events = 20000;  // events per store batch while catching up
 };
@@ -40,7 +40,8 @@ class EventIngestor {
   // Opens `log_path` for appending (truncating a torn tail) and applies log events past the
   // store's watermark. FailedPrecondition if the store is ahead of the log (built from
   // another log).
-  static absl::StatusOr<std::unique_ptr<EventIngestor>> Create(const std::string& log_path, FeatureStore* store,
+  static absl::StatusOr<std::unique_ptr<EventIngestor>> Create(const std::string& log_path,
+                                                               featurestore::FeatureStore* store,
                                                                const EventIngestorOptions& options);
   ~EventIngestor();
 
@@ -58,13 +59,14 @@ class EventIngestor {
     std::promise<absl::Status> done;
   };
 
-  EventIngestor(FeatureStore* store, std::unique_ptr<EventLogWriter> writer, const EventIngestorOptions& options);
+  EventIngestor(featurestore::FeatureStore* store, std::unique_ptr<EventLogWriter> writer,
+                const EventIngestorOptions& options);
   absl::Status Recover(const std::string& log_path);
   // Read-modify-write of the affected users and videos, written with the new watermark.
   absl::Status ApplyToStore(absl::Span<const Event> events, uint64_t watermark);
   void WriterLoop();
 
-  FeatureStore* store_;
+  featurestore::FeatureStore* store_;
   std::unique_ptr<EventLogWriter> writer_;  // used by the writer thread only (and Create)
   EventIngestorOptions options_;
   uint64_t recovered_ = 0;
@@ -78,6 +80,6 @@ class EventIngestor {
   std::thread thread_;
 };
 
-}  // namespace vrec
+}  // namespace vrec::serving
 
 #endif  // VREC_SERVING_EVENT_INGESTOR_H_

@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
 
-namespace vrec {
+namespace vrec::serving {
 namespace {
 
 using testing::TempPath;
@@ -30,20 +30,20 @@ class EventIngestorTest : public ::testing::Test {
     log_path_ = TempPath(name + ".log");
     std::filesystem::remove_all(store_dir_);
     std::filesystem::remove(log_path_);
-    auto store = FeatureStore::Create(store_dir_, FeatureStoreOptions());
+    auto store = featurestore::FeatureStore::Create(store_dir_, featurestore::FeatureStoreOptions());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    VideoFeatures video;
+    featurestore::VideoFeatures video;
     video.id = 5;
     video.known = true;
     video.duration_ms = 60000;
-    FeatureWriteBatch batch;
+    featurestore::FeatureWriteBatch batch;
     batch.videos.push_back(&video);
-    ASSERT_TRUE(store_->Write(batch, FeatureWriteOptions()).ok());
+    ASSERT_TRUE(store_->Write(batch, featurestore::FeatureWriteOptions()).ok());
   }
 
   std::string store_dir_, log_path_;
-  std::unique_ptr<FeatureStore> store_;
+  std::unique_ptr<featurestore::FeatureStore> store_;
 };
 
 TEST_F(EventIngestorTest, AcknowledgedEventsAreInTheLogAndTheStore) {
@@ -64,9 +64,9 @@ TEST_F(EventIngestorTest, AcknowledgedEventsAreInTheLogAndTheStore) {
   ASSERT_TRUE(user.ok());
   ASSERT_EQ(user->features.history.size(), 1u);
   EXPECT_FLOAT_EQ(user->features.history[0].watch_ratio, 0.5f);
-  std::vector<VideoRead> videos;
+  std::vector<featurestore::VideoRead> videos;
   ASSERT_TRUE(store_->GetVideos({5}, 300, &videos).ok());
-  EXPECT_EQ(videos[0].features.counters.total[kClicks], 2.0);
+  EXPECT_EQ(videos[0].features.counters.total[featurestore::kClicks], 2.0);
   EXPECT_EQ((*ingestor)->Ingest({}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*ingestor)->Ingest(std::vector<Event>(1001, Click(1, 5, 1))).code(), absl::StatusCode::kInvalidArgument);
 }
@@ -87,9 +87,9 @@ TEST_F(EventIngestorTest, ConcurrentRequestsAreAllAppliedOnce) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ((*ingestor)->log_events(), 320u);
   EXPECT_EQ(store_->watermark(), 320u);
-  std::vector<VideoRead> videos;
+  std::vector<featurestore::VideoRead> videos;
   ASSERT_TRUE(store_->GetVideos({5}, 2000, &videos).ok());
-  EXPECT_EQ(videos[0].features.counters.total[kClicks], 320.0);
+  EXPECT_EQ(videos[0].features.counters.total[featurestore::kClicks], 320.0);
 }
 
 TEST_F(EventIngestorTest, RestartAppliesLoggedEventsTheStoreMissed) {
@@ -113,15 +113,15 @@ TEST_F(EventIngestorTest, RestartAppliesLoggedEventsTheStoreMissed) {
   auto user = store_->GetUser(3, 300);
   ASSERT_TRUE(user.ok());
   EXPECT_EQ(user->features.history.size(), 1u);
-  std::vector<VideoRead> videos;
+  std::vector<featurestore::VideoRead> videos;
   ASSERT_TRUE(store_->GetVideos({5}, 300, &videos).ok());
-  EXPECT_EQ(videos[0].features.counters.total[kClicks], 3.0);  // each event applied exactly once
+  EXPECT_EQ(videos[0].features.counters.total[featurestore::kClicks], 3.0);  // each event applied exactly once
 }
 
 TEST_F(EventIngestorTest, StoreAheadOfTheLogIsRefused) {
-  FeatureWriteBatch batch;
+  featurestore::FeatureWriteBatch batch;
   batch.watermark = 10;
-  ASSERT_TRUE(store_->Write(batch, FeatureWriteOptions()).ok());
+  ASSERT_TRUE(store_->Write(batch, featurestore::FeatureWriteOptions()).ok());
   auto ingestor = EventIngestor::Create(log_path_, store_.get(), EventIngestorOptions());
   ASSERT_FALSE(ingestor.ok());
   EXPECT_EQ(ingestor.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -129,4 +129,4 @@ TEST_F(EventIngestorTest, StoreAheadOfTheLogIsRefused) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::serving

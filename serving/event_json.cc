@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/json_reader.h"
 
-namespace vrec {
+namespace vrec::serving {
 namespace {
 
 // An integer field within [min, max].
@@ -118,4 +118,4 @@ absl::StatusOr<std::vector<Event>> ParseEventsJson(absl::string_view body, Times
   return events;
 }
 
-}  // namespace vrec
+}  // namespace vrec::serving

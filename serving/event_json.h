@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "common/types.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 struct EventJsonOptions {
   size_t max_events = 1000;              // per request
@@ -27,6 +27,6 @@ struct EventJsonOptions {
 absl::StatusOr<std::vector<Event>> ParseEventsJson(absl::string_view body, TimestampMs now_ms,
                                                    const EventJsonOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::serving
 
 #endif  // VREC_SERVING_EVENT_JSON_H_

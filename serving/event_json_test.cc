@@ -2,7 +2,7 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::serving {
 namespace {
 
 constexpr TimestampMs kNow = 1767225600000;
@@ -63,4 +63,4 @@ TEST(EventJsonTest, ErrorsNameTheEventAndTheProblem) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::serving

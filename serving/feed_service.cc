@@ -12,7 +12,7 @@
 #include "common/random.h"
 #include "common/status.h"
 
-namespace vrec {
+namespace vrec::serving {
 namespace {
 
 constexpr absl::string_view kFeedRoute = "/v1/feed";
@@ -35,7 +35,7 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allo
 
 absl::StatusOr<FeedHttpRequest> ParseFeedRequest(const HttpRequest& request, const FeedServiceOptions& options) {
   FeedHttpRequest parsed;
-  FeedRequest& feed = parsed.feed;
+  pipeline::FeedRequest& feed = parsed.feed;
   const std::string* user = request.Param("user_id");
   if (user == nullptr || user->empty()) {
     return absl::InvalidArgumentError("missing required parameter user_id");
@@ -87,7 +87,7 @@ absl::StatusOr<FeedHttpRequest> ParseFeedRequest(const HttpRequest& request, con
   return parsed;
 }
 
-std::string FeedResultJson(const FeedResult& result, uint64_t request_id, UserId user_id, bool debug) {
+std::string FeedResultJson(const pipeline::FeedResult& result, uint64_t request_id, UserId user_id, bool debug) {
   JsonWriter w;
   w.BeginObject();
   w.Key("request_id").String(absl::StrFormat("%016x", request_id));
@@ -99,44 +99,48 @@ std::string FeedResultJson(const FeedResult& result, uint64_t request_id, UserId
   if (debug) {
     w.Key("candidates").Uint(result.candidates.size());
     w.Key("timings_ms").BeginObject();
-    for (int i = 0; i < kNumFeedStages; ++i) w.Key(FeedStageName(i)).Double(result.stage_ms[i], 3);
+    for (int i = 0; i < pipeline::kNumFeedStages; ++i) w.Key(pipeline::FeedStageName(i)).Double(result.stage_ms[i], 3);
     w.EndObject();
   }
   if (result.ranked) {
     w.Key("score_weights").BeginObject();
-    for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(result.score_weights[h]);
+    for (int h = 0; h < ranking::kNumRankerHeads; ++h)
+      w.Key(ranking::RankerHeadName(h)).Double(result.score_weights[h]);
     w.EndObject();
   }
   w.Key("items").BeginArray();
-  for (const FeedItem& item : result.items) {
-    const Candidate& c = result.candidates[item.why.candidate];
+  for (const pipeline::FeedItem& item : result.items) {
+    const retrieval::Candidate& c = result.candidates[item.why.candidate];
     w.BeginObject();
     w.Key("video_id").Uint(item.video);
     w.Key("score").Double(item.score);
     w.Key("sources").BeginArray();
-    for (int s = 0; s < kNumSources; ++s) {
-      if (c.from(static_cast<SourceId>(s))) w.String(SourceName(static_cast<SourceId>(s)));
+    for (int s = 0; s < retrieval::kNumSources; ++s) {
+      if (c.from(static_cast<retrieval::SourceId>(s)))
+        w.String(retrieval::SourceName(static_cast<retrieval::SourceId>(s)));
     }
     w.EndArray();
     if (!item.category.empty()) w.Key("category").String(item.category);
     if (debug) {
-      const ItemExplanation& why = item.why;
+      const pipeline::ItemExplanation& why = item.why;
       w.Key("debug").BeginObject();
       w.Key("retrieval_score").Double(c.score);
       w.Key("score_kind").String(c.embedded ? "two_tower_inner_product" : "reciprocal_rank_fusion");
       w.Key("source_scores").BeginObject();
-      for (int s = 0; s < kNumSources; ++s) {
-        if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Double(c.source_score[s]);
+      for (int s = 0; s < retrieval::kNumSources; ++s) {
+        if (c.from(static_cast<retrieval::SourceId>(s)))
+          w.Key(retrieval::SourceName(static_cast<retrieval::SourceId>(s))).Double(c.source_score[s]);
       }
       w.EndObject();
       w.Key("source_ranks").BeginObject();
-      for (int s = 0; s < kNumSources; ++s) {
-        if (c.from(static_cast<SourceId>(s))) w.Key(SourceName(static_cast<SourceId>(s))).Uint(c.source_rank[s]);
+      for (int s = 0; s < retrieval::kNumSources; ++s) {
+        if (c.from(static_cast<retrieval::SourceId>(s)))
+          w.Key(retrieval::SourceName(static_cast<retrieval::SourceId>(s))).Uint(c.source_rank[s]);
       }
       w.EndObject();
       if (why.ranked) {
         w.Key("heads").BeginObject();
-        for (int h = 0; h < kNumRankerHeads; ++h) w.Key(RankerHeadName(h)).Double(why.heads[h]);
+        for (int h = 0; h < ranking::kNumRankerHeads; ++h) w.Key(ranking::RankerHeadName(h)).Double(why.heads[h]);
         w.EndObject();
         w.Key("ranker_score").Double(why.ranker_score);
         // Every source's evidence the ranker saw for this video, whichever source proposed it.
@@ -149,14 +153,14 @@ std::string FeedResultJson(const FeedResult& result, uint64_t request_id, UserId
       }
       w.Key("propensity").Double(why.propensity);
       w.Key("features").BeginObject();
-      w.Key("metadata").String(FeatureStatusName(why.metadata));
-      w.Key("counters").String(FeatureStatusName(why.counters));
+      w.Key("metadata").String(featurestore::FeatureStatusName(why.metadata));
+      w.Key("counters").String(featurestore::FeatureStatusName(why.counters));
       w.EndObject();
       w.Key("rules").BeginArray().String("drop_seen").String("drop_excluded");
-      if (why.rules & kRuleFreshnessBoost) w.String("freshness_boost");
-      if (why.rules & kRuleDiversity) w.String("diversity_deferred");
-      if (why.rules & kRuleDiversityRelaxed) w.String("diversity_relaxed");
-      if (why.rules & kRuleExplore) w.String("exploration");
+      if (why.rules & ranking::kRuleFreshnessBoost) w.String("freshness_boost");
+      if (why.rules & ranking::kRuleDiversity) w.String("diversity_deferred");
+      if (why.rules & ranking::kRuleDiversityRelaxed) w.String("diversity_relaxed");
+      if (why.rules & ranking::kRuleExplore) w.String("exploration");
       w.EndArray();
       w.EndObject();
     }
@@ -169,11 +173,17 @@ std::string FeedResultJson(const FeedResult& result, uint64_t request_id, UserId
     w.Key("request_excluded").Uint(result.request_excluded);
     w.Key("candidates").Uint(result.candidates.size());
     w.Key("source_candidates").BeginObject();
-    for (int s = 0; s < kNumSources; ++s) w.Key(SourceName(static_cast<SourceId>(s))).Uint(result.produced[s]);
+    for (int s = 0; s < retrieval::kNumSources; ++s)
+      w.Key(retrieval::SourceName(static_cast<retrieval::SourceId>(s))).Uint(result.produced[s]);
     w.EndObject();
     w.Key("source_failures").BeginArray();
-    for (const SourceFailure& f : result.source_failures) {
-      w.BeginObject().Key("source").String(SourceName(f.source)).Key("error").String(f.status.ToString()).EndObject();
+    for (const retrieval::SourceFailure& f : result.source_failures) {
+      w.BeginObject()
+          .Key("source")
+          .String(retrieval::SourceName(f.source))
+          .Key("error")
+          .String(f.status.ToString())
+          .EndObject();
     }
     w.EndArray();
     w.Key("degraded_reasons").BeginArray();
@@ -181,9 +191,9 @@ std::string FeedResultJson(const FeedResult& result, uint64_t request_id, UserId
     w.EndArray();
     if (!result.ranker_status.ok()) w.Key("ranker_error").String(result.ranker_status.ToString());
     w.Key("user_features").BeginObject();
-    w.Key("profile").String(FeatureStatusName(result.profile));
-    w.Key("activity").String(FeatureStatusName(result.activity));
-    w.Key("history").String(FeatureStatusName(result.history));
+    w.Key("profile").String(featurestore::FeatureStatusName(result.profile));
+    w.Key("activity").String(featurestore::FeatureStatusName(result.activity));
+    w.Key("history").String(featurestore::FeatureStatusName(result.history));
     w.EndObject();
     w.Key("popularity_as_of").String(FormatTimestamp(result.popularity_as_of_ms));
     w.Key("now").String(FormatTimestamp(result.now_ms));
@@ -193,8 +203,8 @@ std::string FeedResultJson(const FeedResult& result, uint64_t request_id, UserId
   return w.Release();
 }
 
-FeedService::FeedService(const FeedServiceOptions& options, std::shared_ptr<const FeedModel> model,
-                         const FeatureStore* store, EventIngestor* ingestor, const Clock* clock,
+FeedService::FeedService(const FeedServiceOptions& options, std::shared_ptr<const pipeline::FeedModel> model,
+                         const featurestore::FeatureStore* store, EventIngestor* ingestor, const Clock* clock,
                          ImpressionLog* impressions)
     : options_(options),
       model_(std::move(model)),
@@ -204,7 +214,7 @@ FeedService::FeedService(const FeedServiceOptions& options, std::shared_ptr<cons
       impressions_(impressions),
       next_request_(SplitMix64(static_cast<uint64_t>(clock->NowMs())) << 16) {}
 
-void FeedService::SetModel(std::shared_ptr<const FeedModel> model) {
+void FeedService::SetModel(std::shared_ptr<const pipeline::FeedModel> model) {
   std::atomic_store(&model_, std::move(model));
 }
 
@@ -230,7 +240,7 @@ HttpResponse FeedService::Route(const HttpRequest& request, std::string* route) 
   if (request.path == "/readyz") {
     *route = request.path;
     if (!get) return MethodNotAllowed(request, "GET");
-    std::shared_ptr<const FeedModel> pinned = model();
+    std::shared_ptr<const pipeline::FeedModel> pinned = model();
     if (pinned == nullptr) return JsonError(503, "unavailable", "no model is loaded");
     JsonWriter w;
     w.BeginObject().Key("status").String("ready").Key("model_version").String(pinned->version).EndObject();
@@ -254,28 +264,28 @@ HttpResponse FeedService::Route(const HttpRequest& request, std::string* route) 
 HttpResponse FeedService::Feed(const HttpRequest& request) {
   absl::StatusOr<FeedHttpRequest> parsed = ParseFeedRequest(request, options_);
   if (!parsed.ok()) return StatusToResponse(parsed.status());
-  std::shared_ptr<const FeedModel> pinned = model();
+  std::shared_ptr<const pipeline::FeedModel> pinned = model();
   if (pinned == nullptr) return JsonError(503, "unavailable", "no model is loaded");
-  FeedRequest& feed = parsed->feed;
+  pipeline::FeedRequest& feed = parsed->feed;
   feed.now_ms = clock_->NowMs();
   feed.request_id = next_request_.fetch_add(1);
-  absl::StatusOr<FeedResult> result = Recommend(feed, *store_, *pinned);
+  absl::StatusOr<pipeline::FeedResult> result = pipeline::Recommend(feed, *store_, *pinned);
   if (!result.ok()) return StatusToResponse(result.status());
   if (result->cold_start) metrics_.Increment("vrec_feed_cold_start_total");
-  for (const SourceFailure& f : result->source_failures) {
-    metrics_.Increment(absl::StrCat("vrec_source_failures_total{source=\"", SourceName(f.source), "\"}"));
+  for (const retrieval::SourceFailure& f : result->source_failures) {
+    metrics_.Increment(absl::StrCat("vrec_source_failures_total{source=\"", retrieval::SourceName(f.source), "\"}"));
   }
   if (!result->ranker_status.ok()) metrics_.Increment("vrec_ranker_failures_total");
   if (!result->degraded.empty()) metrics_.Increment("vrec_feed_degraded_total");
   metrics_.Increment("vrec_feed_items_total", result->items.size());
   if (impressions_ != nullptr) {
-    ServedFeed logged;
+    data::ServedFeed logged;
     logged.request_id = feed.request_id;
     logged.time_ms = feed.now_ms;
     logged.user_id = feed.user_id;
     logged.model_version = result->model_version;
     for (size_t p = 0; p < result->items.size(); ++p) {
-      const FeedItem& item = result->items[p];
+      const pipeline::FeedItem& item = result->items[p];
       logged.items.push_back({item.video, static_cast<uint16_t>(p), item.score, item.why.propensity});
     }
     if (!impressions_->Append(logged).ok()) metrics_.Increment("vrec_impression_log_failures_total");
@@ -290,7 +300,7 @@ HttpResponse FeedService::Events(const HttpRequest& request) {
   // Every video must exist: one MultiGet for the batch.
   std::vector<VideoId> ids;
   for (const Event& e : *events) ids.push_back(e.video_id);
-  std::vector<VideoFeatures> videos;
+  std::vector<featurestore::VideoFeatures> videos;
   std::vector<bool> found;
   if (absl::Status s = store_->GetVideoFeatures(ids, &videos, &found); !s.ok()) return StatusToResponse(s);
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -308,4 +318,4 @@ HttpResponse FeedService::Events(const HttpRequest& request) {
   return JsonOk(w.Release());
 }
 
-}  // namespace vrec
+}  // namespace vrec::serving

@@ -28,7 +28,7 @@
 #include "serving/http_server.h"
 #include "serving/metrics.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 struct FeedServiceOptions {
   uint32_t default_count = 20;   // items when `count` is absent
@@ -40,7 +40,7 @@ struct FeedServiceOptions {
 // A validated GET /v1/feed request: the pipeline's request (its time and id are set when it
 // runs) and how to render the answer.
 struct FeedHttpRequest {
-  FeedRequest feed;
+  pipeline::FeedRequest feed;
   bool debug = false;  // explain every item
 };
 
@@ -48,32 +48,32 @@ struct FeedHttpRequest {
 absl::StatusOr<FeedHttpRequest> ParseFeedRequest(const HttpRequest& request, const FeedServiceOptions& options);
 
 // The JSON body of GET /v1/feed for `result` (see README, HTTP API).
-std::string FeedResultJson(const FeedResult& result, uint64_t request_id, UserId user_id, bool debug);
+std::string FeedResultJson(const pipeline::FeedResult& result, uint64_t request_id, UserId user_id, bool debug);
 
 // Thread-safe: Handle() runs on all server threads; SetModel() may run concurrently.
 // `store`, `ingestor` and `impressions` are not owned and must outlive the service; a null
 // ingestor makes POST /v1/events answer 503; a null impression log logs nothing.
 class FeedService {
  public:
-  FeedService(const FeedServiceOptions& options, std::shared_ptr<const FeedModel> model,
-              const FeatureStore* store, EventIngestor* ingestor, const Clock* clock,
+  FeedService(const FeedServiceOptions& options, std::shared_ptr<const pipeline::FeedModel> model,
+              const featurestore::FeatureStore* store, EventIngestor* ingestor, const Clock* clock,
               ImpressionLog* impressions = nullptr);
 
   // The HttpHandler.
   HttpResponse Handle(const HttpRequest& request);
   // Swaps in a new model; requests in flight keep the one they pinned.
-  void SetModel(std::shared_ptr<const FeedModel> model);
+  void SetModel(std::shared_ptr<const pipeline::FeedModel> model);
   ServingMetrics& metrics() { return metrics_; }
 
  private:
   HttpResponse Route(const HttpRequest& request, std::string* route);
   HttpResponse Feed(const HttpRequest& request);
   HttpResponse Events(const HttpRequest& request);
-  std::shared_ptr<const FeedModel> model() const { return std::atomic_load(&model_); }
+  std::shared_ptr<const pipeline::FeedModel> model() const { return std::atomic_load(&model_); }
 
   FeedServiceOptions options_;
-  std::shared_ptr<const FeedModel> model_;  // accessed with std::atomic_load/store
-  const FeatureStore* store_;
+  std::shared_ptr<const pipeline::FeedModel> model_;  // accessed with std::atomic_load/store
+  const featurestore::FeatureStore* store_;
   EventIngestor* ingestor_;
   const Clock* clock_;
   ImpressionLog* impressions_;
@@ -81,6 +81,6 @@ class FeedService {
   std::atomic<uint64_t> next_request_;
 };
 
-}  // namespace vrec
+}  // namespace vrec::serving
 
 #endif  // VREC_SERVING_FEED_SERVICE_H_

@@ -8,7 +8,7 @@
 #include "serving/event_ingestor.h"
 #include "tests/testing/temp_dir.h"
 
-namespace vrec {
+namespace vrec::serving {
 namespace {
 
 constexpr TimestampMs kNow = 100 * kMsPerDay;
@@ -39,29 +39,29 @@ class FeedServiceTest : public ::testing::Test {
     log_path_ = testing::TempPath(name + ".log");
     std::filesystem::remove_all(dir);
     std::filesystem::remove(log_path_);
-    auto store = FeatureStore::Create(dir, FeatureStoreOptions());
+    auto store = featurestore::FeatureStore::Create(dir, featurestore::FeatureStoreOptions());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    std::vector<VideoFeatures> videos(12);
+    std::vector<featurestore::VideoFeatures> videos(12);
     for (VideoId v = 0; v < 12; ++v) {
       videos[v].id = v;
       videos[v].known = true;
       videos[v].category = "music";
       videos[v].duration_ms = 60000;
-      if (v < 10) videos[v].counters.Add(kClicks, v + 1, kNow - kMsPerHour);
+      if (v < 10) videos[v].counters.Add(featurestore::kClicks, v + 1, kNow - kMsPerHour);
     }
-    videos[11].counters.Add(kClicks, 50, kNow - 30 * kMsPerDay);
-    UserFeatures user;
+    videos[11].counters.Add(featurestore::kClicks, 50, kNow - 30 * kMsPerDay);
+    featurestore::UserFeatures user;
     user.id = 1;
     user.known = true;
     user.last_active_ms = kNow - kMsPerHour;
-    user.history = {{9, kNow - kMsPerHour, 1.0f, HistoryEntry::kWatched}};
-    FeatureWriteBatch batch;
-    for (const VideoFeatures& v : videos) batch.videos.push_back(&v);
+    user.history = {{9, kNow - kMsPerHour, 1.0f, featurestore::HistoryEntry::kWatched}};
+    featurestore::FeatureWriteBatch batch;
+    for (const featurestore::VideoFeatures& v : videos) batch.videos.push_back(&v);
     batch.users.push_back(&user);
     batch.as_of_ms = kNow;
-    ASSERT_TRUE(store_->Write(batch, FeatureWriteOptions()).ok());
-    auto model = LoadFeedModel(*store_, kNow);
+    ASSERT_TRUE(store_->Write(batch, featurestore::FeatureWriteOptions()).ok());
+    auto model = pipeline::LoadFeedModel(*store_, kNow);
     ASSERT_TRUE(model.ok()) << model.status();
     auto ingestor = EventIngestor::Create(log_path_, store_.get(), EventIngestorOptions());
     ASSERT_TRUE(ingestor.ok()) << ingestor.status();
@@ -71,7 +71,7 @@ class FeedServiceTest : public ::testing::Test {
   }
 
   std::string log_path_;
-  std::unique_ptr<FeatureStore> store_;
+  std::unique_ptr<featurestore::FeatureStore> store_;
   std::unique_ptr<EventIngestor> ingestor_;
   std::unique_ptr<ManualClock> clock_;
   std::unique_ptr<FeedService> service_;
@@ -184,4 +184,4 @@ TEST_F(FeedServiceTest, NoModelMeansNotReady) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::serving

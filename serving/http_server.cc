@@ -16,7 +16,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "common/json_writer.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -350,4 +350,4 @@ void HttpServer::Stop() {
 }
 uint16_t HttpServer::port() const { return impl_->port(); }
 
-}  // namespace vrec
+}  // namespace vrec::serving

@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
@@ -92,6 +92,6 @@ class HttpServer {
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQueryString(
     absl::string_view query);
 
-}  // namespace vrec
+}  // namespace vrec::serving
 
 #endif  // VREC_SERVING_HTTP_SERVER_H_

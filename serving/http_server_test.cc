@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/http_client.h"
 
-namespace vrec {
+namespace vrec::serving {
 namespace {
 
 using testing::HttpGet;
@@ -162,4 +162,4 @@ TEST(StatusToResponseTest, MapsCodes) {
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::serving

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -22,8 +22,8 @@ absl::StatusOr<std::unique_ptr<ImpressionLog>> ImpressionLog::Open(const std::st
 
 ImpressionLog::~ImpressionLog() { ::close(fd_); }
 
-absl::Status ImpressionLog::Append(const ServedFeed& feed) {
-  std::string line = FormatServedFeed(feed);
+absl::Status ImpressionLog::Append(const data::ServedFeed& feed) {
+  std::string line = data::FormatServedFeed(feed);
   line.push_back('\n');
   absl::MutexLock lock(&mu_);
   size_t written = 0;
@@ -44,4 +44,4 @@ uint64_t ImpressionLog::appended() const {
   return appended_;
 }
 
-}  // namespace vrec
+}  // namespace vrec::serving

@@ -14,7 +14,7 @@
 #include "common/types.h"
 #include "data/impression_log.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 // Appends feeds to a file. Thread-safe: Append may run on every server thread. Each line
 // reaches the OS with one write(2) as it is appended (a crash loses at most the line being
@@ -25,7 +25,7 @@ class ImpressionLog {
   static absl::StatusOr<std::unique_ptr<ImpressionLog>> Open(const std::string& path);
   ~ImpressionLog();
 
-  [[nodiscard]] absl::Status Append(const ServedFeed& feed);
+  [[nodiscard]] absl::Status Append(const data::ServedFeed& feed);
   uint64_t appended() const;
 
  private:
@@ -35,6 +35,6 @@ class ImpressionLog {
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace vrec
+}  // namespace vrec::serving
 
 #endif  // VREC_SERVING_IMPRESSION_LOG_H_

@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace vrec {
+namespace vrec::serving {
 namespace {
 
 std::string TempPath(const std::string& name) {
@@ -16,8 +16,8 @@ std::string TempPath(const std::string& name) {
   return path;
 }
 
-ServedFeed Feed(RequestId id, int items) {
-  ServedFeed f;
+data::ServedFeed Feed(RequestId id, int items) {
+  data::ServedFeed f;
   f.request_id = id;
   f.time_ms = 1700000000000 + id;
   f.user_id = 42;
@@ -41,11 +41,11 @@ TEST(ImpressionLogTest, RoundTripsFeedsFromManyThreadsAndSkipsATornTail) {
     EXPECT_EQ((*log)->appended(), 200u);
   }
   std::ofstream(path, std::ios::app) << "{\"request_id\":\"00";  // a crash mid-line
-  auto feeds = ReadImpressionLog(path);
+  auto feeds = data::ReadImpressionLog(path);
   ASSERT_TRUE(feeds.ok()) << feeds.status();
   ASSERT_EQ(feeds->size(), 200u);
   int found = 0;
-  for (const ServedFeed& f : *feeds) {
+  for (const data::ServedFeed& f : *feeds) {
     ASSERT_EQ(f.items.size(), 5u);
     EXPECT_EQ(f.user_id, 42u);
     EXPECT_EQ(f.model_version, "3");
@@ -64,12 +64,12 @@ TEST(ImpressionLogTest, MalformedLineNamesIt) {
     ASSERT_TRUE((*log)->Append(Feed(1, 1)).ok());
   }
   std::ofstream(path, std::ios::app) << "{\"request_id\":5}\n";
-  auto feeds = ReadImpressionLog(path);
+  auto feeds = data::ReadImpressionLog(path);
   ASSERT_FALSE(feeds.ok());
   EXPECT_NE(feeds.status().message().find(":2:"), std::string::npos) << feeds.status();
-  EXPECT_EQ(ReadImpressionLog(TempPath("missing.jsonl")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(data::ReadImpressionLog(TempPath("missing.jsonl")).status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(ImpressionLog::Open("/nonexistent-dir/x.jsonl").ok());
 }
 
 }  // namespace
-}  // namespace vrec
+}  // namespace vrec::serving

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 void ServingMetrics::RecordRequest(absl::string_view route, int http_status, double seconds) {
   absl::MutexLock lock(&mu_);
@@ -53,4 +53,4 @@ std::string ServingMetrics::RenderPrometheus() const {
   return out;
 }
 
-}  // namespace vrec
+}  // namespace vrec::serving

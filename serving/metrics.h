@@ -13,7 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 // Thread-safe.
 class ServingMetrics {
@@ -40,6 +40,6 @@ class ServingMetrics {
   std::map<std::string, uint64_t> counters_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace vrec
+}  // namespace vrec::serving
 
 #endif  // VREC_SERVING_METRICS_H_

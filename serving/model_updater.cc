@@ -14,29 +14,29 @@
 #include "retrieval/exact_index.h"
 #include "retrieval/popularity.h"
 
-namespace vrec {
+namespace vrec::serving {
 namespace {
 
 struct LoadedBundle {
-  std::shared_ptr<const Bundle> bundle;
-  std::shared_ptr<const VectorIndex> index;  // what the sources search
+  std::shared_ptr<const bundle::Bundle> bundle;
+  std::shared_ptr<const retrieval::VectorIndex> index;  // what the sources search
 };
 
 absl::StatusOr<LoadedBundle> Load(const std::string& models_dir, int64_t version, bool exact_search) {
   LoadedBundle b;
-  VREC_ASSIGN_OR_RETURN(b.bundle, LoadBundle(models_dir, version));
+  VREC_ASSIGN_OR_RETURN(b.bundle, bundle::LoadBundle(models_dir, version));
   b.index = b.bundle->index;
   if (exact_search) {
-    const HnswIndex& hnsw = *b.bundle->index;
-    VREC_ASSIGN_OR_RETURN(b.index, ExactIndex::Create(hnsw.ids(), hnsw.embeddings(), hnsw.dim()));
+    const retrieval::HnswIndex& hnsw = *b.bundle->index;
+    VREC_ASSIGN_OR_RETURN(b.index, retrieval::ExactIndex::Create(hnsw.ids(), hnsw.embeddings(), hnsw.dim()));
   }
   return b;
 }
 
 }  // namespace
 
-ModelUpdater::ModelUpdater(const FeatureStore* store, std::string models_dir, const Clock* clock,
-                           FeedModelOptions options)
+ModelUpdater::ModelUpdater(const featurestore::FeatureStore* store, std::string models_dir, const Clock* clock,
+                           pipeline::FeedModelOptions options)
     : store_(store), models_dir_(std::move(models_dir)), clock_(clock), options_(std::move(options)) {}
 
 ModelUpdater::~ModelUpdater() {
@@ -44,16 +44,16 @@ ModelUpdater::~ModelUpdater() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::StatusOr<std::shared_ptr<const FeedModel>> ModelUpdater::LoadInitial() {
+absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> ModelUpdater::LoadInitial() {
   absl::MutexLock lock(&mu_);
   if (!models_dir_.empty()) {
-    VREC_ASSIGN_OR_RETURN(const int64_t version, LatestCompleteBundle(models_dir_));
+    VREC_ASSIGN_OR_RETURN(const int64_t version, bundle::LatestCompleteBundle(models_dir_));
     VREC_ASSIGN_OR_RETURN(LoadedBundle loaded, Load(models_dir_, version, options_.exact_search));
     bundle_ = loaded.bundle;
     index_ = loaded.index;
   }
-  VREC_ASSIGN_OR_RETURN(PopularitySnapshot popularity,
-                        BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity));
+  VREC_ASSIGN_OR_RETURN(retrieval::PopularitySnapshot popularity,
+                        retrieval::BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity));
   return MakeModel(std::move(popularity));
 }
 
@@ -61,7 +61,7 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
   absl::MutexLock lock(&mu_);
   const auto start = std::chrono::steady_clock::now();
   if (!models_dir_.empty()) {
-    absl::StatusOr<int64_t> latest = LatestCompleteBundle(models_dir_);
+    absl::StatusOr<int64_t> latest = bundle::LatestCompleteBundle(models_dir_);
     const int64_t current = bundle_ != nullptr ? bundle_->version : 0;
     if (latest.ok() && *latest > current && *latest != rejected_version_) {
       absl::StatusOr<LoadedBundle> loaded = Load(models_dir_, *latest, options_.exact_search);
@@ -79,8 +79,8 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
       }
     }
   }
-  absl::StatusOr<PopularitySnapshot> popularity =
-      BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity);
+  absl::StatusOr<retrieval::PopularitySnapshot> popularity =
+      retrieval::BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity);
   if (!popularity.ok()) {
     service->metrics().Increment("vrec_model_refresh_failures_total");
     return popularity.status();
@@ -93,10 +93,11 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
   return absl::OkStatus();
 }
 
-std::shared_ptr<const FeedModel> ModelUpdater::MakeModel(PopularitySnapshot popularity) {
-  if (bundle_ == nullptr) return MakeFeedModel("", nullptr, nullptr, nullptr, std::move(popularity), options_);
-  return MakeFeedModel(absl::StrCat(bundle_->version), bundle_->two_tower, index_, bundle_->ranker,
-                       std::move(popularity), options_);
+std::shared_ptr<const pipeline::FeedModel> ModelUpdater::MakeModel(retrieval::PopularitySnapshot popularity) {
+  if (bundle_ == nullptr)
+    return pipeline::MakeFeedModel("", nullptr, nullptr, nullptr, std::move(popularity), options_);
+  return pipeline::MakeFeedModel(absl::StrCat(bundle_->version), bundle_->two_tower, index_, bundle_->ranker,
+                                 std::move(popularity), options_);
 }
 
 void ModelUpdater::Start(FeedService* service, absl::Duration period) {
@@ -116,4 +117,4 @@ void ModelUpdater::Start(FeedService* service, absl::Duration period) {
   });
 }
 
-}  // namespace vrec
+}  // namespace vrec::serving

@@ -20,18 +20,19 @@
 #include "bundle/bundle.h"
 #include "serving/feed_service.h"
 
-namespace vrec {
+namespace vrec::serving {
 
 class ModelUpdater {
  public:
   // `store`, `clock` and `service` (for SetModel and metrics) must outlive the updater.
   // An empty models_dir serves popularity only.
-  ModelUpdater(const FeatureStore* store, std::string models_dir, const Clock* clock, FeedModelOptions options);
+  ModelUpdater(const featurestore::FeatureStore* store, std::string models_dir, const Clock* clock,
+               pipeline::FeedModelOptions options);
   ~ModelUpdater();
 
   // The first model: the newest complete bundle (an error if models_dir has none that loads)
   // and a fresh popularity snapshot.
-  absl::StatusOr<std::shared_ptr<const FeedModel>> LoadInitial();
+  absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> LoadInitial();
   // One refresh: a new snapshot, and a newer complete bundle if there is one. Swaps the result
   // into `service`. Errors leave the service's model as it was.
   absl::Status RefreshOnce(FeedService* service);
@@ -39,20 +40,22 @@ class ModelUpdater {
   void Start(FeedService* service, absl::Duration period);
 
  private:
-  const FeatureStore* store_;
+  const featurestore::FeatureStore* store_;
   std::string models_dir_;
   const Clock* clock_;
-  FeedModelOptions options_;
-  std::shared_ptr<const FeedModel> MakeModel(PopularitySnapshot popularity) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  pipeline::FeedModelOptions options_;
+  std::shared_ptr<const pipeline::FeedModel> MakeModel(retrieval::PopularitySnapshot popularity)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;  // serialises refreshes
-  std::shared_ptr<const Bundle> bundle_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const VectorIndex> index_ ABSL_GUARDED_BY(mu_);  // the bundle's, or exact over its embeddings
+  std::shared_ptr<const bundle::Bundle> bundle_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const retrieval::VectorIndex> index_
+      ABSL_GUARDED_BY(mu_);                            // the bundle's, or exact over its embeddings
   int64_t rejected_version_ ABSL_GUARDED_BY(mu_) = 0;  // newest version that failed to load
   absl::Notification stop_;
   std::thread thread_;
 };
 
-}  // namespace vrec
+}  // namespace vrec::serving
 
 #endif  // VREC_SERVING_MODEL_UPDATER_H_

@@ -26,11 +26,11 @@ TEST(ImportE2eTest, GenericCsvWithStringIdsEventsAndTimeFormats) {
             "alice,vid-a,1700000060,watch,45000\n"
             "bob,vid-b,2023-11-14T22:15:00Z,like,\n"
             "bob,vid-a,1699999000\n");
-  ImportOptions options;
-  options.format = ImportFormat::kCsv;
+  data::ImportOptions options;
+  options.format = data::ImportFormat::kCsv;
   options.input = input;
   const std::string out = TempPath("csv_world");
-  auto summary = ImportWorld(options, out);
+  auto summary = data::ImportWorld(options, out);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->rows, 4u);
   EXPECT_TRUE(summary->remapped_users);
@@ -58,16 +58,16 @@ TEST(ImportE2eTest, GenericCsvWithStringIdsEventsAndTimeFormats) {
 TEST(ImportE2eTest, BadRowNamesFileAndLineOrIsSkipped) {
   const std::string input = TempPath("bad.csv");
   WriteFile(input, "1,10,1700000000\n2,20,yesterday\n3,30,1700000001,purchase\n4,40,1700000002\n");
-  ImportOptions options;
-  options.format = ImportFormat::kCsv;
+  data::ImportOptions options;
+  options.format = data::ImportFormat::kCsv;
   options.input = input;
-  auto strict = ImportWorld(options, TempPath("bad_world"));
+  auto strict = data::ImportWorld(options, TempPath("bad_world"));
   ASSERT_FALSE(strict.ok());
   EXPECT_EQ(strict.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(strict.status().message().find("bad.csv:2: bad timestamp 'yesterday'"), std::string::npos)
       << strict.status();
   options.skip_bad = true;
-  auto lenient = ImportWorld(options, TempPath("bad_world"));
+  auto lenient = data::ImportWorld(options, TempPath("bad_world"));
   ASSERT_TRUE(lenient.ok()) << lenient.status();
   EXPECT_EQ(lenient->bad_rows, 2u);
   EXPECT_EQ(lenient->manifest.num_events, 2u);
@@ -77,10 +77,10 @@ TEST(ImportE2eTest, BadRowNamesFileAndLineOrIsSkipped) {
 }
 
 TEST(ImportE2eTest, MissingInputIsNotFound) {
-  ImportOptions options;
-  options.format = ImportFormat::kMovieLens;
+  data::ImportOptions options;
+  options.format = data::ImportFormat::kMovieLens;
   options.input = TempPath("no_such_folder");
-  EXPECT_EQ(ImportWorld(options, TempPath("x")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(data::ImportWorld(options, TempPath("x")).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(ImportE2eTest, MicroLensFormatWithCrlfAndQuotedTitles) {
@@ -89,10 +89,10 @@ TEST(ImportE2eTest, MicroLensFormatWithCrlfAndQuotedTitles) {
   WriteFile(dir + "/MicroLens-50k_pairs.tsv", "1\t10 20 30\r\n2\t20 10\r\n");
   WriteFile(dir + "/MicroLens-50k_titles.csv",
             "item,title\n10,\"cats, dogs and \"\"more\"\" # Pets # Funny\"\n20,plain title\n");
-  ImportOptions options;
-  options.format = ImportFormat::kMicroLens;
+  data::ImportOptions options;
+  options.format = data::ImportFormat::kMicroLens;
   options.input = dir;
-  auto summary = ImportWorld(options, TempPath("microlens_world"));
+  auto summary = data::ImportWorld(options, TempPath("microlens_world"));
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->manifest.num_events, 5u);
   auto catalog = ReadCatalog(TempPath("microlens_world"));
@@ -117,10 +117,10 @@ TEST(ImportE2eTest, MovieLensRatingsBecomeClicksAndLikes) {
   ASSERT_TRUE(MakeDirs(dir).ok());
   WriteFile(dir + "/ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,2.5,964981247\n");
   WriteFile(dir + "/movies.csv", "movieId,title,genres\n1,\"Toy Story, The (1995)\",Adventure|Animation\n3,X,(no genres listed)\n");
-  ImportOptions options;
-  options.format = ImportFormat::kMovieLens;
+  data::ImportOptions options;
+  options.format = data::ImportFormat::kMovieLens;
   options.input = dir;
-  auto summary = ImportWorld(options, TempPath("movielens_world"));
+  auto summary = data::ImportWorld(options, TempPath("movielens_world"));
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->manifest.num_events, 3u);  // two clicks, one like
   auto catalog = ReadCatalog(TempPath("movielens_world"));
@@ -137,26 +137,26 @@ TEST(ImportE2eTest, RealMicroLensMostPopularMatchesReference) {
   if (root == nullptr || !PathExists(dir + "/MicroLens-50k_pairs.tsv")) {
     GTEST_SKIP() << "MicroLens-50k not found (set VREC_DATASETS to ../shared/datasets)";
   }
-  ImportOptions options;
-  options.format = ImportFormat::kMicroLens;
+  data::ImportOptions options;
+  options.format = data::ImportFormat::kMicroLens;
   options.input = dir;
   const std::string out = TempPath("real_microlens");
-  auto summary = ImportWorld(options, out);
+  auto summary = data::ImportWorld(options, out);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->manifest.num_users, 50000u);
   EXPECT_EQ(summary->manifest.num_videos, 19220u);
   EXPECT_EQ(summary->manifest.num_events, 359708u);
   auto catalog = ReadCatalog(out);
   ASSERT_TRUE(catalog.ok());
-  ReplayOptions replay;
-  replay.protocol = ReplayProtocol::kLeaveLastOut;
+  evaluation::ReplayOptions replay;
+  replay.protocol = evaluation::ReplayProtocol::kLeaveLastOut;
   replay.max_test_users = 0;
   replay.show_progress = false;
-  auto data = BuildReplayData(out, *catalog, summary->manifest, replay);
+  auto data = evaluation::BuildReplayData(out, *catalog, summary->manifest, replay);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->cases.size(), 50000u);
-  auto popular = MakeMostPopularSystem(*data);
-  const auto results = EvaluateSystems(*data, {popular.get()}, replay);
+  auto popular = evaluation::MakeMostPopularSystem(*data);
+  const auto results = evaluation::EvaluateSystems(*data, {popular.get()}, replay);
   // The dataset README's reference for popularity: HR@10 ~ 0.003.
   EXPECT_GT(results[0].metrics.hit, 0.002);
   EXPECT_LT(results[0].metrics.hit, 0.005);

@@ -74,8 +74,8 @@ std::string JsonNumber(double x) {
 // The first pipeline stage at which the served feed (its debug=1 JSON) and the replay's result
 // for the same request differ, with what differs; "" when they agree. Timings and request ids
 // are not compared.
-std::string FirstDivergence(const JsonValue& served, const FeedResult& replayed) {
-  auto parsed = ParseJson(FeedResultJson(replayed, 0, 0, /*debug=*/true));
+std::string FirstDivergence(const JsonValue& served, const pipeline::FeedResult& replayed) {
+  auto parsed = ParseJson(serving::FeedResultJson(replayed, 0, 0, /*debug=*/true));
   if (!parsed.ok()) return "replay: unrenderable result";
   const JsonValue& mine = *parsed;
   auto differs = [&](std::initializer_list<absl::string_view> keys) {
@@ -104,14 +104,15 @@ std::string FirstDivergence(const JsonValue& served, const FeedResult& replayed)
     const int c = candidate_of(item);
     const std::string video = Render(item.Find("video_id"));
     if (c < 0) return absl::StrCat("retrieval: served video ", video, " is not among the replayed candidates");
-    const Candidate& candidate = replayed.candidates[c];
+    const retrieval::Candidate& candidate = replayed.candidates[c];
     if (Render(Path(item, {"debug", "retrieval_score"})) != JsonNumber(candidate.score)) {
       return absl::StrCat("retrieval: video ", video, " retrieval score ", Render(Path(item, {"debug", "retrieval_score"})),
                           " vs ", JsonNumber(candidate.score));
     }
     std::vector<std::string> sources;
-    for (int s = 0; s < kNumSources; ++s) {
-      if (candidate.from(static_cast<SourceId>(s))) sources.push_back(absl::StrCat("\"", SourceName(static_cast<SourceId>(s)), "\""));
+    for (int s = 0; s < retrieval::kNumSources; ++s) {
+      if (candidate.from(static_cast<retrieval::SourceId>(s)))
+        sources.push_back(absl::StrCat("\"", retrieval::SourceName(static_cast<retrieval::SourceId>(s)), "\""));
     }
     const std::string replayed_sources = absl::StrCat("[", absl::StrJoin(sources, ","), "]");
     if (Render(item.Find("sources")) != replayed_sources) {
@@ -120,7 +121,7 @@ std::string FirstDivergence(const JsonValue& served, const FeedResult& replayed)
   }
   for (const JsonValue& item : items->array()) {
     const int c = candidate_of(item);
-    for (const FeedItem& mine_item : replayed.items) {
+    for (const pipeline::FeedItem& mine_item : replayed.items) {
       if (static_cast<int>(mine_item.why.candidate) != c) continue;
       // Both served it: the ranker saw the same inputs.
       const JsonValue* replay_item = nullptr;
@@ -164,77 +165,79 @@ TEST(ParityE2eTest, ServedFeedsEqualTheReplaysFullPipeline) {
   const std::string world = testing::TempPath("parity_world");
   const std::string models = testing::TempPath("parity_models");
   std::filesystem::remove_all(models);
-  GenerateOptions g;
+  data::GenerateOptions g;
   g.num_users = 800;
   g.num_videos = 2500;
   g.num_events = 120000;
   g.days = 8;
   g.show_progress = false;
-  ASSERT_TRUE(GenerateWorld(world, g).ok());
+  ASSERT_TRUE(data::GenerateWorld(world, g).ok());
   auto manifest = ReadWorldManifest(world);
   auto catalog = ReadCatalog(world);
   ASSERT_TRUE(manifest.ok() && catalog.ok());
 
   // The replay's split T, and everything trained and featurized before it.
-  ReplayOptions replay;
+  evaluation::ReplayOptions replay;
   replay.show_progress = false;
   replay.max_test_users = 300;
-  auto data = BuildReplayData(world, *catalog, *manifest, replay);
+  auto data = evaluation::BuildReplayData(world, *catalog, *manifest, replay);
   ASSERT_TRUE(data.ok()) << data.status();
   const TimestampMs split = data->split_ms;
   ASSERT_GE(data->cases.size(), 200u);
   const std::string store_dir = world + "/features_as_of_split";
-  FeaturizeOptions f;
+  featurestore::FeaturizeOptions f;
   f.as_of_ms = split;
   f.show_progress = false;
-  auto featurized = Featurize(world, store_dir, f);
+  auto featurized = featurestore::Featurize(world, store_dir, f);
   ASSERT_TRUE(featurized.ok()) << featurized.status();
   EXPECT_EQ(featurized->as_of_ms, split);
-  RetrievalTrainOptions o;
+  training::RetrievalTrainOptions o;
   o.until_ms = split;
   o.epochs = 1;
   o.batch_size = 256;
   o.min_grade = 1;
   o.max_validation = 200;
   o.show_progress = false;
-  ASSERT_TRUE(TrainRetrieval(world, models, o).ok());
-  IndexBuildOptions ib;
+  ASSERT_TRUE(training::TrainRetrieval(world, models, o).ok());
+  training::IndexBuildOptions ib;
   ib.recall_queries = 50;
   ib.show_progress = false;
-  ASSERT_TRUE(BuildBundleIndex(world, store_dir, models, ib).ok());
-  RankerTrainOptions r;
+  ASSERT_TRUE(training::BuildBundleIndex(world, store_dir, models, ib).ok());
+  training::RankerTrainOptions r;
   r.batch_size = 256;
   r.show_progress = false;
-  auto ranker = TrainRanker(world, models, r);
+  auto ranker = training::TrainRanker(world, models, r);
   ASSERT_TRUE(ranker.ok()) << ranker.status();
 
   // The replay's side.
-  FeedModelOptions feed;
+  pipeline::FeedModelOptions feed;
   feed.exact_search = true;
   feed.rerank.explore_rate = 0;
-  auto pipeline = MakePointInTimePipeline(*data, world, *catalog, BundleDir(models, ranker->version), feed);
+  auto pipeline =
+      evaluation::MakePointInTimePipeline(*data, world, *catalog, bundle::BundleDir(models, ranker->version), feed);
   ASSERT_TRUE(pipeline.ok()) << pipeline.status();
 
   // The server's side: the store as of T, the clock at T, the same bundle searched exactly.
-  auto store = FeatureStore::Open(store_dir, FeatureStoreOptions());
+  auto store = featurestore::FeatureStore::Open(store_dir, featurestore::FeatureStoreOptions());
   ASSERT_TRUE(store.ok()) << store.status();
   ManualClock clock(split);
-  ModelUpdater updater(store->get(), models, &clock, feed);
+  serving::ModelUpdater updater(store->get(), models, &clock, feed);
   auto model = updater.LoadInitial();
   ASSERT_TRUE(model.ok()) << model.status();
   ASSERT_NE((*model)->ranker, nullptr);
-  FeedService service(FeedServiceOptions(), *model, store->get(), nullptr, &clock, nullptr);
-  HttpServerOptions options;
+  serving::FeedService service(serving::FeedServiceOptions(), *model, store->get(), nullptr, &clock, nullptr);
+  serving::HttpServerOptions options;
   options.port = 0;
-  auto server = HttpServer::Create(options, [&service](const HttpRequest& req) { return service.Handle(req); });
+  auto server =
+      serving::HttpServer::Create(options, [&service](const serving::HttpRequest& req) { return service.Handle(req); });
   ASSERT_TRUE(server.ok());
   (*server)->Start();
 
   int compared = 0, ranked_items = 0;
-  for (const TestCase& test : data->cases) {
+  for (const evaluation::TestCase& test : data->cases) {
     if (test.history.size() > 1000) continue;  // the HTTP exclude limit
-    const FeedRequest request = ReplayFeedRequest(test, 20);
-    auto replayed = Recommend(request, *pipeline->view, *pipeline->model);
+    const pipeline::FeedRequest request = evaluation::ReplayFeedRequest(test, 20);
+    auto replayed = pipeline::Recommend(request, *pipeline->view, *pipeline->model);
     ASSERT_TRUE(replayed.ok()) << replayed.status();
     std::string target = absl::StrCat("/v1/feed?user_id=", test.user, "&count=20&debug=1");
     if (!test.history.empty()) absl::StrAppend(&target, "&exclude=", absl::StrJoin(test.history, ","));

@@ -37,66 +37,66 @@ TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
   const std::string world = testing::TempPath("ranking_world");
   const std::string models = testing::TempPath("ranking_models");
   std::filesystem::remove_all(models);
-  GenerateOptions g;
+  data::GenerateOptions g;
   g.num_users = 1000;
   g.num_videos = 3000;
   g.num_events = 200000;
   g.days = 10;
   g.show_progress = false;
-  ASSERT_TRUE(GenerateWorld(world, g).ok());
-  FeaturizeOptions f;
+  ASSERT_TRUE(data::GenerateWorld(world, g).ok());
+  featurestore::FeaturizeOptions f;
   f.show_progress = false;
-  ASSERT_TRUE(Featurize(world, world + "/features", f).ok());
+  ASSERT_TRUE(featurestore::Featurize(world, world + "/features", f).ok());
 
   // Without a complete retrieval bundle there is nothing to build on.
-  RankerTrainOptions r;
+  training::RankerTrainOptions r;
   r.show_progress = false;
   r.batch_size = 256;
-  EXPECT_EQ(TrainRanker(world, models, r).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(training::TrainRanker(world, models, r).status().code(), absl::StatusCode::kFailedPrecondition);
 
-  RetrievalTrainOptions o;
+  training::RetrievalTrainOptions o;
   o.epochs = 2;
   o.batch_size = 256;
   o.min_grade = 1;
   o.max_validation = 300;
   o.show_progress = false;
-  ASSERT_TRUE(TrainRetrieval(world, models, o).ok());
-  IndexBuildOptions ib;
+  ASSERT_TRUE(training::TrainRetrieval(world, models, o).ok());
+  training::IndexBuildOptions ib;
   ib.recall_queries = 100;
   ib.show_progress = false;
-  ASSERT_TRUE(BuildBundleIndex(world, world + "/features", models, ib).ok());
+  ASSERT_TRUE(training::BuildBundleIndex(world, world + "/features", models, ib).ok());
 
-  auto trained = TrainRanker(world, models, r);
+  auto trained = training::TrainRanker(world, models, r);
   ASSERT_TRUE(trained.ok()) << trained.status();
   EXPECT_EQ(trained->version, 2);
   EXPECT_EQ(trained->base_version, 1);
   EXPECT_GT(trained->train_examples, 10000u);
   ASSERT_EQ(trained->epochs.size(), 1u);
-  const RankerEpochMetrics& m = trained->epochs[0];
+  const training::RankerEpochMetrics& m = trained->epochs[0];
   // Better than chance on held-out impressions: clicks follow taste, which the features carry.
-  EXPECT_GT(m.heads[kHeadClick].auc, 0.55);
-  EXPECT_GT(m.heads[kHeadExposure].auc, 0.7);
+  EXPECT_GT(m.heads[ranking::kHeadClick].auc, 0.55);
+  EXPECT_GT(m.heads[ranking::kHeadExposure].auc, 0.7);
   EXPECT_GT(m.slate_ndcg, 0.0);
-  auto manifest = ReadBundleManifest(BundleDir(models, 2));
+  auto manifest = bundle::ReadBundleManifest(bundle::BundleDir(models, 2));
   ASSERT_TRUE(manifest.ok());
   EXPECT_TRUE(manifest->complete);
   ASSERT_TRUE(manifest->ranker.has_value());
   EXPECT_EQ(manifest->ranker->base_version, 1);
-  EXPECT_GT(manifest->ranker->validation_auc[kHeadClick], 0.5);
-  ASSERT_EQ(*LatestCompleteBundle(models), 2);
+  EXPECT_GT(manifest->ranker->validation_auc[ranking::kHeadClick], 0.5);
+  ASSERT_EQ(*bundle::LatestCompleteBundle(models), 2);
 
   // The replay's full pipeline runs on point-in-time features and returns full lists.
   auto world_manifest = ReadWorldManifest(world);
   auto catalog = ReadCatalog(world);
   ASSERT_TRUE(world_manifest.ok() && catalog.ok());
-  ReplayOptions replay;
+  evaluation::ReplayOptions replay;
   replay.show_progress = false;
   replay.max_test_users = 200;
-  auto data = BuildReplayData(world, *catalog, *world_manifest, replay);
+  auto data = evaluation::BuildReplayData(world, *catalog, *world_manifest, replay);
   ASSERT_TRUE(data.ok()) << data.status();
-  BundleReplayOptions bundle_options;
+  evaluation::BundleReplayOptions bundle_options;
   bundle_options.show_progress = false;
-  auto systems = MakeBundleSystems(*data, world, *catalog, BundleDir(models, 2), bundle_options);
+  auto systems = evaluation::MakeBundleSystems(*data, world, *catalog, bundle::BundleDir(models, 2), bundle_options);
   ASSERT_TRUE(systems.ok()) << systems.status();
   ASSERT_NE(systems->full_pipeline, nullptr);
   EXPECT_GT(systems->retrieval_recall, 0.0);
@@ -107,37 +107,39 @@ TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
   for (VideoId v : list) EXPECT_FALSE(std::binary_search(data->cases[0].history.begin(), data->cases[0].history.end(), v));
 
   // Slate replay: the ranker re-ranks the logged test-period slates, better than chance.
-  SlateReplayOptions slate_options;
+  training::SlateReplayOptions slate_options;
   slate_options.from_ms = data->split_ms;
   slate_options.show_progress = false;
-  auto slates = ReplayRankerOnSlates(world, BundleDir(models, 2), slate_options);
+  auto slates = training::ReplayRankerOnSlates(world, bundle::BundleDir(models, 2), slate_options);
   ASSERT_TRUE(slates.ok()) << slates.status();
   EXPECT_GT(slates->slates, 100u);
   EXPECT_GT(slates->impressions, slates->slates);
-  EXPECT_GT(slates->metrics.heads[kHeadClick].auc, 0.55);
+  EXPECT_GT(slates->metrics.heads[ranking::kHeadClick].auc, 0.55);
   EXPECT_GT(slates->metrics.slate_ndcg, 0.0);
   EXPECT_LE(slates->metrics.slate_ndcg, 1.0);
   EXPECT_GT(slates->logged_ndcg, 0.0);
   EXPECT_LE(slates->logged_ndcg, 1.0);
-  EXPECT_EQ(ReplayRankerOnSlates(world, BundleDir(models, 1), slate_options).status().code(),
+  EXPECT_EQ(training::ReplayRankerOnSlates(world, bundle::BundleDir(models, 1), slate_options).status().code(),
             absl::StatusCode::kNotFound);  // no ranker in the retrieval bundle
 
   // A real server over bundle 2 with an impression log.
-  auto store = FeatureStore::Open(world + "/features", FeatureStoreOptions());
+  auto store = featurestore::FeatureStore::Open(world + "/features", featurestore::FeatureStoreOptions());
   ASSERT_TRUE(store.ok()) << store.status();
   ManualClock clock((*store)->as_of_ms());
-  ModelUpdater updater(store->get(), models, &clock, FeedModelOptions());
+  serving::ModelUpdater updater(store->get(), models, &clock, pipeline::FeedModelOptions());
   auto model = updater.LoadInitial();
   ASSERT_TRUE(model.ok()) << model.status();
   ASSERT_NE((*model)->ranker, nullptr);
   const std::string log_path = testing::TempPath("ranking_impressions.jsonl");
   std::filesystem::remove(log_path);
-  auto impressions = ImpressionLog::Open(log_path);
+  auto impressions = serving::ImpressionLog::Open(log_path);
   ASSERT_TRUE(impressions.ok());
-  FeedService service(FeedServiceOptions(), *model, store->get(), nullptr, &clock, impressions->get());
-  HttpServerOptions options;
+  serving::FeedService service(serving::FeedServiceOptions(), *model, store->get(), nullptr, &clock,
+                               impressions->get());
+  serving::HttpServerOptions options;
   options.port = 0;
-  auto server = HttpServer::Create(options, [&service](const HttpRequest& req) { return service.Handle(req); });
+  auto server =
+      serving::HttpServer::Create(options, [&service](const serving::HttpRequest& req) { return service.Handle(req); });
   ASSERT_TRUE(server.ok());
   (*server)->Start();
   const uint16_t port = (*server)->port();
@@ -153,7 +155,7 @@ TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
   EXPECT_NE(body.find("\"score_weights\":{\"click\":1"), std::string::npos);
   EXPECT_NE(body.find("\"heads\":{\"click\":"), std::string::npos);
   EXPECT_NE(body.find("\"propensity\":"), std::string::npos);
-  for (const HistoryEntry& h : user->features.history) {
+  for (const featurestore::HistoryEntry& h : user->features.history) {
     EXPECT_EQ(body.find(absl::StrCat("\"video_id\":", h.video_id, ",")), std::string::npos) << h.video_id;
   }
   auto cold = HttpGet(port, "/v1/feed?user_id=3999999999&count=10");
@@ -162,7 +164,7 @@ TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
   EXPECT_NE(cold->body.find("\"ranked\":true"), std::string::npos);
 
   // Both feeds are in the impression log, with the served order.
-  auto logged = ReadImpressionLog(log_path);
+  auto logged = data::ReadImpressionLog(log_path);
   ASSERT_TRUE(logged.ok()) << logged.status();
   ASSERT_EQ(logged->size(), 2u);
   EXPECT_EQ((*logged)[0].user_id, 3u);
@@ -187,22 +189,23 @@ TEST(RankingE2eTest, TrainsTheRankerServesRankedFeedsAndLogsThem) {
     ASSERT_TRUE((*writer)->Append(click).ok());
     ASSERT_TRUE((*writer)->Close().ok());
   }
-  SlateReplayOptions served_options;
+  training::SlateReplayOptions served_options;
   served_options.from_ms = (*logged)[0].time_ms;
   served_options.until_ms = (*logged)[0].time_ms + 2000;
-  served_options.served = ServedImpressionEvents(*logged);
+  served_options.served = data::ServedImpressionEvents(*logged);
   served_options.show_progress = false;
   ASSERT_EQ(served_options.served.size(), 22u);
-  auto served = ReplayRankerOnSlates(world, BundleDir(models, 2), served_options);
+  auto served = training::ReplayRankerOnSlates(world, bundle::BundleDir(models, 2), served_options);
   ASSERT_TRUE(served.ok()) << served.status();
   EXPECT_GE(served->impressions, 22u);
   EXPECT_GE(served->slates, 1u);
   EXPECT_GT(served->logged_ndcg, 0.0);
 
   // A newer bundle whose ranker file is corrupt is refused; bundle 2 keeps serving ranked feeds.
-  std::filesystem::copy(BundleDir(models, 2), BundleDir(models, 3), std::filesystem::copy_options::recursive);
-  std::filesystem::remove(BundleRankerPath(BundleDir(models, 3)));
-  std::ofstream(BundleRankerPath(BundleDir(models, 3))) << "garbage";
+  std::filesystem::copy(bundle::BundleDir(models, 2), bundle::BundleDir(models, 3),
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::remove(bundle::BundleRankerPath(bundle::BundleDir(models, 3)));
+  std::ofstream(bundle::BundleRankerPath(bundle::BundleDir(models, 3))) << "garbage";
   ASSERT_TRUE(updater.RefreshOnce(&service).ok());
   EXPECT_NE(HttpGet(port, "/metrics")->body.find("vrec_bundle_rejected_total 1"), std::string::npos);
   auto after = HttpGet(port, "/v1/feed?user_id=3&count=5");

@@ -17,61 +17,64 @@ using testing::TempPath;
 
 TEST(ReplayE2eTest, OracleBeatsRecentPopularBeatsRandom) {
   const std::string dir = TempPath("replay_world");
-  GenerateOptions g;
+  data::GenerateOptions g;
   g.num_users = 4000;
   g.num_videos = 10000;
   g.num_events = 600000;
   g.days = 20;
   g.show_progress = false;
-  auto manifest = GenerateWorld(dir, g);
+  auto manifest = data::GenerateWorld(dir, g);
   ASSERT_TRUE(manifest.ok()) << manifest.status();
   auto catalog = ReadCatalog(dir);
   ASSERT_TRUE(catalog.ok());
-  ReplayOptions options;
+  evaluation::ReplayOptions options;
   options.show_progress = false;
   options.max_test_users = 1500;
-  auto data = BuildReplayData(dir, *catalog, *manifest, options);
+  auto data = evaluation::BuildReplayData(dir, *catalog, *manifest, options);
   ASSERT_TRUE(data.ok()) << data.status();
   ASSERT_GT(data->cases.size(), 500u);
-  auto truth = ReadSyntheticTruth(WorldTruthPath(dir));
+  auto truth = data::ReadSyntheticTruth(WorldTruthPath(dir));
   ASSERT_TRUE(truth.ok());
-  auto oracle = MakeOracleSystem(*data, *catalog, std::move(*truth));
+  auto oracle = evaluation::MakeOracleSystem(*data, *catalog, std::move(*truth));
   ASSERT_TRUE(oracle.ok()) << oracle.status();
-  auto random = MakeRandomSystem(*data);
-  auto recent = MakeRecentPopularSystem(*data);
-  auto popular = MakeMostPopularSystem(*data);
-  auto knn = MakeItemKnnSystem(*data, ItemKnnOptions());
-  const auto results =
-      EvaluateSystems(*data, {random.get(), popular.get(), recent.get(), oracle->get(), knn.get()}, options);
+  auto random = evaluation::MakeRandomSystem(*data);
+  auto recent = evaluation::MakeRecentPopularSystem(*data);
+  auto popular = evaluation::MakeMostPopularSystem(*data);
+  auto knn = evaluation::MakeItemKnnSystem(*data, evaluation::ItemKnnOptions());
+  const auto results = evaluation::EvaluateSystems(
+      *data, {random.get(), popular.get(), recent.get(), oracle->get(), knn.get()}, options);
   ASSERT_EQ(results.size(), 5u);
   // Co-engagement carries signal: item-kNN is far above chance, and covers more of the
   // catalogue than popularity.
-  EXPECT_GT(results[4].metrics.ndcg, 3 * results[0].metrics.ndcg + 0.001) << FormatReplayTable(*data, results, options);
-  EXPECT_GT(results[4].recall_deep, 3 * results[0].recall_deep) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(results[4].metrics.ndcg, 3 * results[0].metrics.ndcg + 0.001)
+      << evaluation::FormatReplayTable(*data, results, options);
+  EXPECT_GT(results[4].recall_deep, 3 * results[0].recall_deep)
+      << evaluation::FormatReplayTable(*data, results, options);
   EXPECT_GT(results[4].coverage, results[1].coverage);
   const double random_ndcg = results[0].metrics.ndcg, recent_ndcg = results[2].metrics.ndcg,
                oracle_ndcg = results[3].metrics.ndcg;
-  EXPECT_GT(recent_ndcg, 3 * random_ndcg + 0.001) << FormatReplayTable(*data, results, options);
-  EXPECT_GT(oracle_ndcg, 2 * recent_ndcg) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(recent_ndcg, 3 * random_ndcg + 0.001) << evaluation::FormatReplayTable(*data, results, options);
+  EXPECT_GT(oracle_ndcg, 2 * recent_ndcg) << evaluation::FormatReplayTable(*data, results, options);
   EXPECT_GT(results[0].coverage, results[1].coverage);  // random spreads, popularity does not
   // Beyond accuracy: random lists span categories and long-tail videos, most-popular lists
   // are the head of the catalogue and hold no new video (a new one has little past engagement).
-  for (const SystemResult& r : results) {
+  for (const evaluation::SystemResult& r : results) {
     EXPECT_GE(r.diversity, 0.0);
     EXPECT_LE(r.diversity, 1.0);
     EXPECT_GT(r.novelty, 0.0);
   }
   EXPECT_GT(results[0].diversity, 0.5);
-  EXPECT_GT(results[0].novelty, results[1].novelty + 2.0) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(results[0].novelty, results[1].novelty + 2.0) << evaluation::FormatReplayTable(*data, results, options);
   // Slices: some test users are new, some engaged with new videos; the oracle finds those.
   EXPECT_GT(results[0].new_user_cases, 0u);
   EXPECT_EQ(results[0].new_user_cases, results[3].new_user_cases);
   EXPECT_GT(results[0].new_video_cases, 0u);
-  EXPECT_GT(results[3].new_videos.ndcg, results[1].new_videos.ndcg) << FormatReplayTable(*data, results, options);
+  EXPECT_GT(results[3].new_videos.ndcg, results[1].new_videos.ndcg)
+      << evaluation::FormatReplayTable(*data, results, options);
   EXPECT_GT(results[3].new_video_share, results[1].new_video_share);
-  const std::string table = FormatReplayTable(*data, results, options);
+  const std::string table = evaluation::FormatReplayTable(*data, results, options);
   EXPECT_NE(table.find("new-user NDCG@10"), std::string::npos);
-  const std::string json = ReplayJson(dir, *data, results, options);
+  const std::string json = evaluation::ReplayJson(dir, *data, results, options);
   EXPECT_NE(json.find("\"name\":\"oracle\""), std::string::npos);
   EXPECT_NE(json.find("\"new_videos\":{"), std::string::npos);
 }
@@ -125,16 +128,16 @@ class LeakageTest : public ::testing::Test {
 TEST_F(LeakageTest, SystemsSeeOnlyThePast) {
   auto catalog = ReadCatalog(dir_);
   ASSERT_TRUE(catalog.ok());
-  ReplayOptions options;
+  evaluation::ReplayOptions options;
   options.split_time_ms = 100;
   options.show_progress = false;
-  auto data = BuildReplayData(dir_, *catalog, manifest_, options);
+  auto data = evaluation::BuildReplayData(dir_, *catalog, manifest_, options);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->popular.count(5), 0.0f);
   EXPECT_EQ(data->popular.ranked(), (std::vector<VideoId>{1, 2, 3}));
   EXPECT_EQ(std::count(data->available.begin(), data->available.end(), 9), 0);
   ASSERT_EQ(data->cases.size(), 50u);
-  for (const TestCase& test : data->cases) {
+  for (const evaluation::TestCase& test : data->cases) {
     EXPECT_EQ(test.as_of_ms, 100);
     for (VideoId v : test.history) EXPECT_NE(v, 5u);
     if (test.user == 7) {
@@ -143,7 +146,7 @@ TEST_F(LeakageTest, SystemsSeeOnlyThePast) {
       EXPECT_EQ(test.relevance, (Relevance{{5, 1}, {9, 1}}));
     }
   }
-  auto popular = MakeMostPopularSystem(*data);
+  auto popular = evaluation::MakeMostPopularSystem(*data);
   Rng rng(1);
   std::vector<VideoId> list;
   popular->Recommend(data->cases[0], 10, rng, &list);
@@ -153,13 +156,13 @@ TEST_F(LeakageTest, SystemsSeeOnlyThePast) {
 TEST_F(LeakageTest, LeaveLastOutHoldsOutTheLastItemEverywhere) {
   auto catalog = ReadCatalog(dir_);
   ASSERT_TRUE(catalog.ok());
-  ReplayOptions options;
-  options.protocol = ReplayProtocol::kLeaveLastOut;
+  evaluation::ReplayOptions options;
+  options.protocol = evaluation::ReplayProtocol::kLeaveLastOut;
   options.show_progress = false;
-  auto data = BuildReplayData(dir_, *catalog, manifest_, options);
+  auto data = evaluation::BuildReplayData(dir_, *catalog, manifest_, options);
   ASSERT_TRUE(data.ok()) << data.status();
   // Users 0..9 have videos {1, (2), 5}; user 7 has 1, 3, 5, 9 (3 twice): last distinct is 9.
-  for (const TestCase& test : data->cases) {
+  for (const evaluation::TestCase& test : data->cases) {
     ASSERT_EQ(test.relevance.size(), 1u);
     if (test.user == 7) {
       EXPECT_EQ(test.relevance[0].first, 9u);
@@ -177,10 +180,10 @@ TEST_F(LeakageTest, LeaveLastOutHoldsOutTheLastItemEverywhere) {
 
 TEST_F(LeakageTest, BadSplitIsAClearError) {
   auto catalog = ReadCatalog(dir_);
-  ReplayOptions options;
+  evaluation::ReplayOptions options;
   options.split_time_ms = 5;  // before everything
   options.show_progress = false;
-  auto data = BuildReplayData(dir_, *catalog, manifest_, options);
+  auto data = evaluation::BuildReplayData(dir_, *catalog, manifest_, options);
   EXPECT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(data.status().message().find("choose another split"), std::string::npos);
 }

@@ -29,9 +29,9 @@ namespace {
 using testing::HttpGet;
 
 std::vector<std::string> Sources(const std::string& body) {
-  static const std::regex kSources("\"sources\":\\[([^\\]]*)\\]");
+  static const std::regex kSourcesPattern("\"sources\":\\[([^\\]]*)\\]");
   std::vector<std::string> out;
-  for (auto it = std::sregex_iterator(body.begin(), body.end(), kSources); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), kSourcesPattern); it != std::sregex_iterator(); ++it) {
     out.push_back((*it)[1]);
   }
   return out;
@@ -40,16 +40,17 @@ std::vector<std::string> Sources(const std::string& body) {
 // A real server over the bundle: a known user and a brand-new user get two-tower feeds, a
 // newer bundle is swapped in, and a corrupt one is refused while the good one keeps serving.
 void ServeBundleAndCheckFeeds(const std::string& world, const std::string& models) {
-  auto store = FeatureStore::Open(world + "/features", FeatureStoreOptions());
+  auto store = featurestore::FeatureStore::Open(world + "/features", featurestore::FeatureStoreOptions());
   ASSERT_TRUE(store.ok()) << store.status();
   ManualClock clock((*store)->as_of_ms());
-  ModelUpdater updater(store->get(), models, &clock, FeedModelOptions());
+  serving::ModelUpdater updater(store->get(), models, &clock, pipeline::FeedModelOptions());
   auto model = updater.LoadInitial();
   ASSERT_TRUE(model.ok()) << model.status();
-  FeedService service(FeedServiceOptions(), *model, store->get(), nullptr, &clock);
-  HttpServerOptions options;
+  serving::FeedService service(serving::FeedServiceOptions(), *model, store->get(), nullptr, &clock);
+  serving::HttpServerOptions options;
   options.port = 0;
-  auto server = HttpServer::Create(options, [&service](const HttpRequest& r) { return service.Handle(r); });
+  auto server =
+      serving::HttpServer::Create(options, [&service](const serving::HttpRequest& r) { return service.Handle(r); });
   ASSERT_TRUE(server.ok()) << server.status();
   (*server)->Start();
   const uint16_t port = (*server)->port();
@@ -69,7 +70,7 @@ void ServeBundleAndCheckFeeds(const std::string& world, const std::string& model
   EXPECT_NE(std::count_if(sources.begin(), sources.end(),
                           [](const std::string& s) { return s.find("two_tower") != std::string::npos; }),
             0);
-  for (const HistoryEntry& h : user->features.history) {
+  for (const featurestore::HistoryEntry& h : user->features.history) {
     EXPECT_EQ(known->body.find(absl::StrCat("\"video_id\":", h.video_id, ",")), std::string::npos) << h.video_id;
   }
 
@@ -84,11 +85,13 @@ void ServeBundleAndCheckFeeds(const std::string& world, const std::string& model
   EXPECT_NE(fresh->body.find("two_tower"), std::string::npos);
 
   // Hot swap: version 2 appears and is served; version 3 is corrupt and refused.
-  std::filesystem::copy(BundleDir(models, 1), BundleDir(models, 2), std::filesystem::copy_options::recursive);
+  std::filesystem::copy(bundle::BundleDir(models, 1), bundle::BundleDir(models, 2),
+                        std::filesystem::copy_options::recursive);
   ASSERT_TRUE(updater.RefreshOnce(&service).ok());
   EXPECT_NE(HttpGet(port, "/readyz")->body.find("\"model_version\":\"2\""), std::string::npos);
-  std::filesystem::copy(BundleDir(models, 1), BundleDir(models, 3), std::filesystem::copy_options::recursive);
-  std::filesystem::resize_file(BundleIndexPath(BundleDir(models, 3)), 100);
+  std::filesystem::copy(bundle::BundleDir(models, 1), bundle::BundleDir(models, 3),
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::resize_file(bundle::BundleIndexPath(bundle::BundleDir(models, 3)), 100);
   ASSERT_TRUE(updater.RefreshOnce(&service).ok());
   EXPECT_NE(HttpGet(port, "/readyz")->body.find("\"model_version\":\"2\""), std::string::npos);
   EXPECT_NE(HttpGet(port, "/metrics")->body.find("vrec_bundle_rejected_total 1"), std::string::npos);
@@ -105,23 +108,24 @@ void ReplayTwoTower(const std::string& world, const std::string& models) {
   auto manifest = ReadWorldManifest(world);
   auto catalog = ReadCatalog(world);
   ASSERT_TRUE(manifest.ok() && catalog.ok());
-  ReplayOptions options;
+  evaluation::ReplayOptions options;
   options.show_progress = false;
-  auto data = BuildReplayData(world, *catalog, *manifest, options);
+  auto data = evaluation::BuildReplayData(world, *catalog, *manifest, options);
   ASSERT_TRUE(data.ok()) << data.status();
-  auto two_tower = MakeTwoTowerSystem(*data, world, *catalog, BundleDir(models, 1), 100, false);
+  auto two_tower = evaluation::MakeTwoTowerSystem(*data, world, *catalog, bundle::BundleDir(models, 1), 100, false);
   ASSERT_TRUE(two_tower.ok()) << two_tower.status();
-  auto random = MakeRandomSystem(*data);
-  const auto results = EvaluateSystems(*data, {random.get(), two_tower->get()}, options);
-  EXPECT_GT(results[1].recall_deep, 3 * results[0].recall_deep + 0.01) << FormatReplayTable(*data, results, options);
+  auto random = evaluation::MakeRandomSystem(*data);
+  const auto results = evaluation::EvaluateSystems(*data, {random.get(), two_tower->get()}, options);
+  EXPECT_GT(results[1].recall_deep, 3 * results[0].recall_deep + 0.01)
+      << evaluation::FormatReplayTable(*data, results, options);
 
-  RetrievalTrainOptions o;
+  training::RetrievalTrainOptions o;
   o.epochs = 1;
   o.until_fraction = 1.0;
   o.show_progress = false;
-  auto late = TrainRetrieval(world, models + "_late", o);
+  auto late = training::TrainRetrieval(world, models + "_late", o);
   ASSERT_TRUE(late.ok()) << late.status();
-  auto refused = MakeTwoTowerSystem(*data, world, *catalog, late->bundle_dir, 100, false);
+  auto refused = evaluation::MakeTwoTowerSystem(*data, world, *catalog, late->bundle_dir, 100, false);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("has seen the test period"), std::string::npos) << refused.status();
 }
@@ -131,23 +135,23 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   const std::string models = testing::TempPath("retrieval_models");
   std::filesystem::remove_all(models);
   std::filesystem::remove_all(models + "_late");
-  GenerateOptions g;
+  data::GenerateOptions g;
   g.num_users = 1000;
   g.num_videos = 3000;
   g.num_events = 200000;
   g.days = 10;
   g.show_progress = false;
-  ASSERT_TRUE(GenerateWorld(world, g).ok());
-  FeaturizeOptions f;
+  ASSERT_TRUE(data::GenerateWorld(world, g).ok());
+  featurestore::FeaturizeOptions f;
   f.show_progress = false;
-  ASSERT_TRUE(Featurize(world, world + "/features", f).ok());
+  ASSERT_TRUE(featurestore::Featurize(world, world + "/features", f).ok());
 
-  RetrievalTrainOptions o;
+  training::RetrievalTrainOptions o;
   o.epochs = 3;
   o.batch_size = 256;
   o.max_validation = 500;
   o.show_progress = false;
-  auto trained = TrainRetrieval(world, models, o);
+  auto trained = training::TrainRetrieval(world, models, o);
   ASSERT_TRUE(trained.ok()) << trained.status();
   EXPECT_EQ(trained->version, 1);
   EXPECT_GT(trained->train_examples, 1000u);
@@ -158,27 +162,28 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   // The bundle holds the epoch with the best validation recall.
   const auto best = std::max_element(trained->validation_recall.begin(), trained->validation_recall.end());
   EXPECT_EQ(trained->exported_epoch, static_cast<int>(best - trained->validation_recall.begin()) + 1);
-  EXPECT_EQ(LatestCompleteBundle(models).status().code(), absl::StatusCode::kNotFound);  // no index yet
+  EXPECT_EQ(bundle::LatestCompleteBundle(models).status().code(), absl::StatusCode::kNotFound);  // no index yet
 
-  IndexBuildOptions ib;
+  training::IndexBuildOptions ib;
   ib.recall_queries = 200;
   ib.show_progress = false;
-  auto built = BuildBundleIndex(world, world + "/features", models, ib);
+  auto built = training::BuildBundleIndex(world, world + "/features", models, ib);
   ASSERT_TRUE(built.ok()) << built.status();
   EXPECT_GE(built->recall, 0.95);
-  ASSERT_EQ(*LatestCompleteBundle(models), 1);
+  ASSERT_EQ(*bundle::LatestCompleteBundle(models), 1);
 
-  const std::string bundle = BundleDir(models, 1);
-  auto manifest = ReadBundleManifest(bundle);
+  const std::string bundle = bundle::BundleDir(models, 1);
+  auto manifest = bundle::ReadBundleManifest(bundle);
   ASSERT_TRUE(manifest.ok());
-  auto model = LoadBundleTwoTower(bundle, *manifest);
+  auto model = bundle::LoadBundleTwoTower(bundle, *manifest);
   ASSERT_TRUE(model.ok()) << model.status();
-  auto index = HnswIndex::Load(BundleItemsPath(bundle), BundleIndexPath(bundle), built->ef_search);
+  auto index =
+      retrieval::HnswIndex::Load(bundle::BundleItemsPath(bundle), bundle::BundleIndexPath(bundle), built->ef_search);
   ASSERT_TRUE(index.ok()) << index.status();
   EXPECT_EQ((*index)->size(), built->items);
   // A video's own embedding finds itself first.
   const VideoId probe = (*index)->ids()[17];
-  std::vector<ScoredVideo> found;
+  std::vector<retrieval::ScoredVideo> found;
   (*index)->Search((*index)->Embedding(probe), 5, &found);
   ASSERT_FALSE(found.empty());
   EXPECT_NEAR(found[0].score, 1.0f, 1e-4);

@@ -37,36 +37,39 @@ class ServerE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     world_ = new std::string(testing::TempPath("server_world"));
-    GenerateOptions g;
+    data::GenerateOptions g;
     g.num_users = 800;
     g.num_videos = 3000;
     g.num_events = 100000;
     g.days = 10;
     g.show_progress = false;
-    ASSERT_TRUE(GenerateWorld(*world_, g).ok());
-    FeaturizeOptions f;
+    ASSERT_TRUE(data::GenerateWorld(*world_, g).ok());
+    featurestore::FeaturizeOptions f;
     f.show_progress = false;
-    ASSERT_TRUE(Featurize(*world_, *world_ + "/features", f).ok());
+    ASSERT_TRUE(featurestore::Featurize(*world_, *world_ + "/features", f).ok());
   }
 
   void SetUp() override { Start(); }
 
   void Start() {
-    auto store = FeatureStore::Open(*world_ + "/features", FeatureStoreOptions());
+    auto store = featurestore::FeatureStore::Open(*world_ + "/features", featurestore::FeatureStoreOptions());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    auto ingestor = EventIngestor::Create(WorldEventsPath(*world_), store_.get(), EventIngestorOptions());
+    auto ingestor =
+        serving::EventIngestor::Create(WorldEventsPath(*world_), store_.get(), serving::EventIngestorOptions());
     ASSERT_TRUE(ingestor.ok()) << ingestor.status();
     ingestor_ = std::move(*ingestor);
-    auto model = LoadFeedModel(*store_, store_->as_of_ms());
+    auto model = pipeline::LoadFeedModel(*store_, store_->as_of_ms());
     ASSERT_TRUE(model.ok()) << model.status();
     clock_ = std::make_unique<ManualClock>(store_->as_of_ms());
-    service_ = std::make_unique<FeedService>(FeedServiceOptions(), *model, store_.get(), ingestor_.get(), clock_.get());
-    HttpServerOptions options;
+    service_ = std::make_unique<serving::FeedService>(serving::FeedServiceOptions(), *model, store_.get(),
+                                                      ingestor_.get(), clock_.get());
+    serving::HttpServerOptions options;
     options.port = 0;
     options.threads = 2;
     options.body_limit_bytes = 4096;
-    auto server = HttpServer::Create(options, [this](const HttpRequest& r) { return service_->Handle(r); });
+    auto server =
+        serving::HttpServer::Create(options, [this](const serving::HttpRequest& r) { return service_->Handle(r); });
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     server_->Start();
@@ -82,11 +85,11 @@ class ServerE2eTest : public ::testing::Test {
   }
 
   static std::string* world_;
-  std::unique_ptr<FeatureStore> store_;
-  std::unique_ptr<EventIngestor> ingestor_;
+  std::unique_ptr<featurestore::FeatureStore> store_;
+  std::unique_ptr<serving::EventIngestor> ingestor_;
   std::unique_ptr<ManualClock> clock_;
-  std::unique_ptr<FeedService> service_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<serving::FeedService> service_;
+  std::unique_ptr<serving::HttpServer> server_;
   uint16_t port_ = 0;
 };
 std::string* ServerE2eTest::world_ = nullptr;
@@ -102,7 +105,7 @@ TEST_F(ServerE2eTest, FeedHasCountItemsNoneAlreadyWatched) {
   UserId user = 0;
   std::set<VideoId> watched;
   for (const auto& [u, videos] : engaged) {
-    if (videos.size() <= FeatureUpdateOptions().history_length && videos.size() > watched.size()) {
+    if (videos.size() <= featurestore::FeatureUpdateOptions().history_length && videos.size() > watched.size()) {
       user = u;
       watched = videos;
     }

@@ -22,8 +22,8 @@ std::string Slurp(const std::string& path) {
   return s.str();
 }
 
-GenerateOptions Tiny(uint64_t seed) {
-  GenerateOptions o;
+data::GenerateOptions Tiny(uint64_t seed) {
+  data::GenerateOptions o;
   o.seed = seed;
   o.num_users = 500;
   o.num_videos = 2000;
@@ -35,7 +35,7 @@ GenerateOptions Tiny(uint64_t seed) {
 
 TEST(WorldE2eTest, GeneratesAConsistentWorld) {
   const std::string dir = TempPath("tiny");
-  auto manifest = GenerateWorld(dir, Tiny(7));
+  auto manifest = data::GenerateWorld(dir, Tiny(7));
   ASSERT_TRUE(manifest.ok()) << manifest.status();
   auto read = ReadWorldManifest(dir);
   ASSERT_TRUE(read.ok());
@@ -79,16 +79,16 @@ TEST(WorldE2eTest, GeneratesAConsistentWorld) {
   EXPECT_GT(ctr, 0.02);
   EXPECT_LT(ctr, 0.3);
 
-  auto truth = ReadSyntheticTruth(WorldTruthPath(dir));
+  auto truth = data::ReadSyntheticTruth(WorldTruthPath(dir));
   ASSERT_TRUE(truth.ok()) << truth.status();
   EXPECT_EQ(truth->num_users(), 500u);
   EXPECT_EQ(truth->num_videos(), 2000u);
 }
 
 TEST(WorldE2eTest, SameSeedSameBytesOtherSeedOtherWorld) {
-  ASSERT_TRUE(GenerateWorld(TempPath("a"), Tiny(11)).ok());
-  ASSERT_TRUE(GenerateWorld(TempPath("b"), Tiny(11)).ok());
-  ASSERT_TRUE(GenerateWorld(TempPath("c"), Tiny(12)).ok());
+  ASSERT_TRUE(data::GenerateWorld(TempPath("a"), Tiny(11)).ok());
+  ASSERT_TRUE(data::GenerateWorld(TempPath("b"), Tiny(11)).ok());
+  ASSERT_TRUE(data::GenerateWorld(TempPath("c"), Tiny(12)).ok());
   for (const char* file : {"/events.log", "/videos.tsv", "/users.tsv", "/truth.bin", "/WORLD"}) {
     EXPECT_EQ(Slurp(TempPath("a") + file), Slurp(TempPath("b") + file)) << file;
   }
@@ -96,20 +96,20 @@ TEST(WorldE2eTest, SameSeedSameBytesOtherSeedOtherWorld) {
 }
 
 TEST(WorldE2eTest, RejectsBadOptions) {
-  GenerateOptions o = Tiny(1);
+  data::GenerateOptions o = Tiny(1);
   o.num_users = 0;
-  EXPECT_EQ(GenerateWorld(TempPath("bad"), o).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(data::GenerateWorld(TempPath("bad"), o).status().code(), absl::StatusCode::kInvalidArgument);
   o = Tiny(1);
   o.num_topics = 99;
-  EXPECT_EQ(GenerateWorld(TempPath("bad"), o).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(data::GenerateWorld(TempPath("bad"), o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(WorldE2eTest, CorruptTruthIsAClearError) {
   const std::string path = TempPath("corrupt_truth.bin");
   { std::ofstream(path) << "garbage"; }
-  auto truth = ReadSyntheticTruth(path);
+  auto truth = data::ReadSyntheticTruth(path);
   EXPECT_EQ(truth.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ReadSyntheticTruth(TempPath("none.bin")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(data::ReadSyntheticTruth(TempPath("none.bin")).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

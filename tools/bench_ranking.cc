@@ -52,40 +52,41 @@ absl::Status BenchRanking(int argc, char** argv) {
     return absl::InvalidArgumentError("need --batch 1-100000, --requests >= 1, --threads 1-256");
   }
   torch::set_num_threads(static_cast<int>(threads));
-  std::shared_ptr<const RankerModel> ranker;
+  std::shared_ptr<const ranking::RankerModel> ranker;
   std::string source = "untrained ranker, default shape";
   if (!models.empty()) {
     if (version == 0) {
-      VREC_ASSIGN_OR_RETURN(version, LatestCompleteBundle(models));
+      VREC_ASSIGN_OR_RETURN(version, bundle::LatestCompleteBundle(models));
     }
-    const std::string dir = BundleDir(models, version);
-    VREC_ASSIGN_OR_RETURN(const BundleManifest manifest, ReadBundleManifest(dir));
-    VREC_ASSIGN_OR_RETURN(ranker, LoadBundleRanker(dir, manifest));
+    const std::string dir = bundle::BundleDir(models, version);
+    VREC_ASSIGN_OR_RETURN(const bundle::BundleManifest manifest, bundle::ReadBundleManifest(dir));
+    VREC_ASSIGN_OR_RETURN(ranker, bundle::LoadBundleRanker(dir, manifest));
     source = dir;
   } else {
-    VREC_ASSIGN_OR_RETURN(std::unique_ptr<RankerModel> fresh, RankerModel::Create(RankerConfig(), 1));
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::RankerModel> fresh,
+                          ranking::RankerModel::Create(ranking::RankerConfig(), 1));
     ranker = std::move(fresh);
   }
 
   // Inputs shaped like a real request: a user with a full history, candidates with ids,
   // categories, creators, tags and dense features.
   Rng rng(7);
-  const TransformOptions& t = ranker->config().transform;
-  UserInputs user;
+  const featurestore::TransformOptions& t = ranker->config().transform;
+  featurestore::UserInputs user;
   user.country = 1 + rng.UniformInt(t.country_buckets - 1);
-  for (int i = 0; i < kUserHistory; ++i) {
+  for (int i = 0; i < featurestore::kUserHistory; ++i) {
     user.history[i] = 1 + rng.UniformInt(t.video_buckets - 1);
     user.history_weight[i] = static_cast<float>(rng.Uniform());
   }
-  for (int i = 0; i < kUserTopCategories; ++i) {
+  for (int i = 0; i < featurestore::kUserTopCategories; ++i) {
     user.top_categories[i] = 1 + rng.UniformInt(t.category_buckets - 1);
     user.top_category_weight[i] = 1.0f;
   }
   for (float& x : user.dense) x = static_cast<float>(rng.Uniform());
-  std::vector<VideoInputs> videos(batch);
-  std::vector<CrossInputs> cross(batch);
+  std::vector<featurestore::VideoInputs> videos(batch);
+  std::vector<ranking::CrossInputs> cross(batch);
   for (int64_t i = 0; i < batch; ++i) {
-    VideoInputs& v = videos[i];
+    featurestore::VideoInputs& v = videos[i];
     v.video = 1 + rng.UniformInt(t.video_buckets - 1);
     v.category = 1 + rng.UniformInt(t.category_buckets - 1);
     v.creator = 1 + rng.UniformInt(t.creator_buckets - 1);
@@ -95,7 +96,7 @@ absl::Status BenchRanking(int argc, char** argv) {
     for (float& x : v.dense) x = static_cast<float>(rng.Uniform());
     for (float& x : cross[i].dense) x = static_cast<float>(rng.Uniform());
   }
-  std::vector<float> heads(batch * kNumRankerHeads);
+  std::vector<float> heads(batch * ranking::kNumRankerHeads);
   for (int i = 0; i < 20; ++i) VREC_RETURN_IF_ERROR(ranker->Score(user, videos, cross, heads.data()));
   std::vector<double> micros;
   micros.reserve(requests);

@@ -38,11 +38,11 @@ struct SweepRow {
 };
 
 // Recall of HNSW at `ef` against the exact lists, with latency per query.
-SweepRow Measure(const HnswIndex& index, const std::vector<float>& queries, int k, int ef,
-                 const std::vector<std::vector<ScoredVideo>>& exact) {
+SweepRow Measure(const retrieval::HnswIndex& index, const std::vector<float>& queries, int k, int ef,
+                 const std::vector<std::vector<retrieval::ScoredVideo>>& exact) {
   const size_t n = exact.size();
   std::vector<double> micros(n);
-  std::vector<ScoredVideo> found;
+  std::vector<retrieval::ScoredVideo> found;
   double recall = 0;
   const auto all = std::chrono::steady_clock::now();
   for (size_t q = 0; q < n; ++q) {
@@ -53,17 +53,17 @@ SweepRow Measure(const HnswIndex& index, const std::vector<float>& queries, int 
     // Tie-aware, as MeasureRecall: a result scoring at least the exact k-th score counts.
     const float kth = exact[q].back().score - 1e-6f;
     size_t hits = 0;
-    for (const ScoredVideo& s : found) hits += s.score >= kth;
+    for (const retrieval::ScoredVideo& s : found) hits += s.score >= kth;
     recall += double(std::min(hits, exact[q].size())) / exact[q].size();
   }
   const double seconds = Seconds(all);
   return {ef, recall / n, Summarize(micros), n / seconds};
 }
 
-void Sweep(const char* label, const HnswIndex& index, const std::vector<float>& queries, int k,
+void Sweep(const char* label, const retrieval::HnswIndex& index, const std::vector<float>& queries, int k,
            const std::vector<int>& efs, double target) {
   const size_t n = queries.size() / index.dim();
-  std::vector<std::vector<ScoredVideo>> exact(n);
+  std::vector<std::vector<retrieval::ScoredVideo>> exact(n);
   std::vector<double> exact_us(n);
   const auto all = std::chrono::steady_clock::now();
   double spread = 0;
@@ -128,14 +128,14 @@ absl::Status BenchRetrieval(int argc, char** argv) {
   }
   if (efs.empty()) return absl::InvalidArgumentError("--ef lists no values");
   if (version == 0) {
-    VREC_ASSIGN_OR_RETURN(version, LatestCompleteBundle(models));
+    VREC_ASSIGN_OR_RETURN(version, bundle::LatestCompleteBundle(models));
   }
   const double rss_before = PeakRssMb();
   const auto load_start = std::chrono::steady_clock::now();
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const Bundle> bundle, LoadBundle(models, version));
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const bundle::Bundle> bundle, bundle::LoadBundle(models, version));
   const double load_seconds = Seconds(load_start);
-  const HnswIndex& index = *bundle->index;
-  const BundleManifest& m = bundle->manifest;
+  const retrieval::HnswIndex& index = *bundle->index;
+  const bundle::BundleManifest& m = bundle->manifest;
   std::printf("bundle %s: %zu items, dim %d, M %d, efConstruction %d\n", bundle->dir.c_str(), index.size(), index.dim(),
               m.index->m, m.index->ef_construction);
   std::printf("training: %lld examples, %.0f examples/s (from the MANIFEST, measured by train-retrieval)\n",
@@ -148,10 +148,12 @@ absl::Status BenchRetrieval(int argc, char** argv) {
   if (!world.empty()) {
     if (store_dir.empty()) store_dir = DefaultStoreDir(world);
     VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world));
-    FeatureStoreOptions store_options;
+    featurestore::FeatureStoreOptions store_options;
     store_options.read_only = true;
-    VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
-    VREC_ASSIGN_OR_RETURN(std::vector<float> q, SampleUserQueries(catalog, *store, *bundle->two_tower, queries, rng));
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<featurestore::FeatureStore> store,
+                          featurestore::FeatureStore::Open(store_dir, store_options));
+    VREC_ASSIGN_OR_RETURN(std::vector<float> q,
+                          training::SampleUserQueries(catalog, *store, *bundle->two_tower, queries, rng));
     Sweep("user-tower queries", index, q, static_cast<int>(k), efs, target);
   }
   std::vector<float> items;

@@ -116,31 +116,32 @@ absl::Status BenchFeatureStore(int argc, char** argv) {
   if (!run) return absl::OkStatus();
   if (requests == 0 || candidates == 0) return absl::InvalidArgumentError("--requests and --candidates must be positive");
   VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world));
-  FeatureStoreOptions store_options;
+  featurestore::FeatureStoreOptions store_options;
   store_options.block_cache_bytes = cache_mb << 20;
   const bool scratch = store_dir.empty();
   if (scratch) {
     store_dir = absl::StrCat(world, "/features.bench.", ::getpid());
-    FeaturizeOptions options;
+    featurestore::FeaturizeOptions options;
     options.store = store_options;
     options.show_progress = false;
     Progress timer("featurize", 0, "", false);
-    VREC_ASSIGN_OR_RETURN(FeaturizeSummary s, Featurize(world, store_dir, options));
+    VREC_ASSIGN_OR_RETURN(featurestore::FeaturizeSummary s, featurestore::Featurize(world, store_dir, options));
     std::printf("featurize: %llu events, %llu users, %llu videos: replay %.2f s (%.2fM events/s), write %.2f s, total %.2f s\n",
                 static_cast<unsigned long long>(s.events_applied), static_cast<unsigned long long>(s.users),
                 static_cast<unsigned long long>(s.videos), s.replay_seconds, s.events_applied / s.replay_seconds / 1e6,
                 s.write_seconds, timer.ElapsedSeconds());
   }
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<featurestore::FeatureStore> store,
+                        featurestore::FeatureStore::Open(store_dir, store_options));
   std::vector<VideoId> videos;
-  VREC_RETURN_IF_ERROR(store->ForEachVideo([&](const VideoFeatures& v) {
+  VREC_RETURN_IF_ERROR(store->ForEachVideo([&](const featurestore::VideoFeatures& v) {
     videos.push_back(v.id);
     return absl::OkStatus();
   }));
   if (videos.empty() || manifest.num_users == 0) return absl::FailedPreconditionError("the store is empty");
   const TimestampMs now = store->as_of_ms();
   Rng rng(7);
-  std::vector<VideoRead> reads;
+  std::vector<featurestore::VideoRead> reads;
   // Warm the cache: every video once, and a first pass of user reads.
   for (size_t i = 0; i < videos.size(); i += 1000) {
     const size_t n = std::min<size_t>(1000, videos.size() - i);
@@ -154,9 +155,9 @@ absl::Status BenchFeatureStore(int argc, char** argv) {
   for (uint32_t i = 0; i < requests; ++i) {
     const UserId u = static_cast<UserId>(rng.UniformInt(manifest.num_users));
     const auto start = std::chrono::steady_clock::now();
-    VREC_ASSIGN_OR_RETURN(UserRead read, store->GetUser(u, now));
+    VREC_ASSIGN_OR_RETURN(featurestore::UserRead read, store->GetUser(u, now));
     user_us.push_back(Seconds(start) * 1e6);
-    found_history += read.history != FeatureStatus::kMissing;
+    found_history += read.history != featurestore::FeatureStatus::kMissing;
   }
   std::vector<VideoId> batch(candidates);
   for (uint32_t i = 0; i < requests; ++i) {
@@ -177,7 +178,7 @@ absl::Status BenchFeatureStore(int argc, char** argv) {
   store.reset();
   store_options.cache_videos = true;
   const auto open_start = std::chrono::steady_clock::now();
-  VREC_ASSIGN_OR_RETURN(store, FeatureStore::Open(store_dir, store_options));
+  VREC_ASSIGN_OR_RETURN(store, featurestore::FeatureStore::Open(store_dir, store_options));
   const double open_seconds = Seconds(open_start);
   multiget_us.clear();
   for (uint32_t i = 0; i < requests; ++i) {

@@ -10,7 +10,7 @@
 namespace vrec {
 
 absl::Status RunBuildIndex(int argc, char** argv) {
-  IndexBuildOptions o;
+  training::IndexBuildOptions o;
   std::string world, store, models;
   int64_t version = 0, m = o.hnsw.m, ef_construction = o.hnsw.ef_construction, ef_search = 0, threads = o.hnsw.threads;
   FlagSet flags("vrec build-index",
@@ -40,7 +40,7 @@ absl::Status RunBuildIndex(int argc, char** argv) {
   o.hnsw.ef_search = static_cast<int>(ef_search);
   o.hnsw.threads = static_cast<int>(threads);
   if (store.empty()) store = DefaultStoreDir(world);
-  VREC_ASSIGN_OR_RETURN(IndexBuildSummary s, BuildBundleIndex(world, store, models, o));
+  VREC_ASSIGN_OR_RETURN(training::IndexBuildSummary s, training::BuildBundleIndex(world, store, models, o));
   std::printf("indexed %llu videos into %s: embed %.1f s, HNSW build %.1f s, %.0f MB, recall@%d %.4f at efSearch %d; "
               "bundle complete\n",
               static_cast<unsigned long long>(s.items), s.bundle_dir.c_str(), s.embed_seconds, s.build_seconds,

@@ -14,7 +14,7 @@ namespace vrec {
 std::string DefaultStoreDir(const std::string& world) { return world + "/features"; }
 
 absl::Status RunFeaturize(int argc, char** argv) {
-  FeaturizeOptions options;
+  featurestore::FeaturizeOptions options;
   std::string world, store, as_of;
   uint64_t cache_mb = options.store.block_cache_bytes >> 20;
   FlagSet flags("vrec featurize",
@@ -35,7 +35,7 @@ absl::Status RunFeaturize(int argc, char** argv) {
   }
   options.store.block_cache_bytes = cache_mb << 20;
   Progress timer("featurize", 0, "", false);
-  VREC_ASSIGN_OR_RETURN(FeaturizeSummary s, Featurize(world, store, options));
+  VREC_ASSIGN_OR_RETURN(featurestore::FeaturizeSummary s, featurestore::Featurize(world, store, options));
   const double total = timer.ElapsedSeconds();
   std::printf(
       "featurized %s into %s: %llu events (as of %s) at %.2fM events/s, %llu users, %llu videos; "

@@ -11,7 +11,7 @@
 namespace vrec {
 
 absl::Status RunGenerate(int argc, char** argv) {
-  GenerateOptions options;
+  data::GenerateOptions options;
   std::string out, start = "2026-01-01";
   FlagSet flags("vrec generate", "Writes a deterministic synthetic world into --out.");
   flags.String("out", &out, "world directory to write");
@@ -28,7 +28,7 @@ absl::Status RunGenerate(int argc, char** argv) {
   if (!run) return absl::OkStatus();
   VREC_ASSIGN_OR_RETURN(options.start_ms, ParseTimestamp(start));
   Progress timer("generate", 0, "", false);
-  VREC_ASSIGN_OR_RETURN(WorldManifest m, GenerateWorld(out, options));
+  VREC_ASSIGN_OR_RETURN(WorldManifest m, data::GenerateWorld(out, options));
   std::printf("generated %s: %s users, %s videos, %s events from %s to %s in %.1f s\n",
               out.c_str(), HumanCount(m.num_users).c_str(), HumanCount(m.num_videos).c_str(),
               HumanCount(m.num_events).c_str(), FormatTimestamp(m.start_ms).c_str(),

@@ -12,7 +12,7 @@
 namespace vrec {
 
 absl::Status RunImport(int argc, char** argv) {
-  ImportOptions options;
+  data::ImportOptions options;
   std::string format, out;
   FlagSet flags("vrec import", "Turns MicroLens, MovieLens or a generic CSV log into a world directory.");
   flags.String("format", &format, "microlens, movielens or csv");
@@ -27,17 +27,17 @@ absl::Status RunImport(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
   if (format == "microlens") {
-    options.format = ImportFormat::kMicroLens;
+    options.format = data::ImportFormat::kMicroLens;
   } else if (format == "movielens") {
-    options.format = ImportFormat::kMovieLens;
+    options.format = data::ImportFormat::kMovieLens;
   } else if (format == "csv") {
-    options.format = ImportFormat::kCsv;
+    options.format = data::ImportFormat::kCsv;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown --format '", format, "' (microlens, movielens or csv)"));
   }
   Progress timer("import", 0, "", false);
-  VREC_ASSIGN_OR_RETURN(ImportSummary s, ImportWorld(options, out));
+  VREC_ASSIGN_OR_RETURN(data::ImportSummary s, data::ImportWorld(options, out));
   for (const std::string& example : s.bad_examples) std::printf("skipped: %s\n", example.c_str());
   std::printf("imported %s into %s: %llu rows, %llu users, %llu videos, %llu events, %llu bad rows skipped%s%s in %.1f s\n",
               options.input.c_str(), out.c_str(), static_cast<unsigned long long>(s.rows),

@@ -15,12 +15,12 @@
 namespace vrec {
 
 absl::Status RunReplay(int argc, char** argv) {
-  ReplayRunOptions run;
-  ReplayOptions& options = run.replay;
+  evaluation::ReplayRunOptions run;
+  evaluation::ReplayOptions& options = run.replay;
   std::string world, protocol = "time-split", split_time, json_path, models_dir,
       systems_flag;
   int64_t bundle_version = 0;
-  std::string impression_log = kDefaultImpressionLog;
+  std::string impression_log = evaluation::kDefaultImpressionLog;
   uint64_t max_slate_impressions = 200000;
   double new_video_days = 3.0;
   int64_t k = options.k, deep_k = options.deep_k, threads = options.threads;
@@ -58,7 +58,7 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.Require("world");
   VREC_ASSIGN_OR_RETURN(const bool parsed, flags.ParseOrPrintHelp(argc, argv));
   if (!parsed) return absl::OkStatus();
-  VREC_ASSIGN_OR_RETURN(options.protocol, ParseReplayProtocol(protocol));
+  VREC_ASSIGN_OR_RETURN(options.protocol, evaluation::ParseReplayProtocol(protocol));
   if (k < 1 || k > 10000) return absl::InvalidArgumentError("--k must be in [1, 10000]");
   if (threads < 1 || threads > 256) return absl::InvalidArgumentError("--threads must be in [1, 256]");
   if (recent_days <= 0) return absl::InvalidArgumentError("--recent-days must be positive");
@@ -80,7 +80,7 @@ absl::Status RunReplay(int argc, char** argv) {
   run.impression_log = impression_log;
   run.max_slate_impressions = max_slate_impressions;
   VREC_RETURN_IF_ERROR(ValidateReplayRun(run));
-  VREC_ASSIGN_OR_RETURN(const ReplayReport report, EvaluateReplay(run));
+  VREC_ASSIGN_OR_RETURN(const evaluation::ReplayReport report, evaluation::EvaluateReplay(run));
   std::printf("%s", report.table.c_str());
   if (!json_path.empty()) {
     std::ofstream out(json_path);

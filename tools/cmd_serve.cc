@@ -25,12 +25,12 @@
 namespace vrec {
 
 absl::Status RunServe(int argc, char** argv) {
-  HttpServerOptions server_options;
-  FeedServiceOptions feed_options;
-  FeatureStoreOptions store_options;
-  FeedModelOptions model_options;
+  serving::HttpServerOptions server_options;
+  serving::FeedServiceOptions feed_options;
+  featurestore::FeatureStoreOptions store_options;
+  pipeline::FeedModelOptions model_options;
   std::string world, store_dir, models_dir, clock_mode = "auto", quotas, impression_log = "default";
-  RerankOptions& rerank = model_options.rerank;
+  ranking::RerankOptions& rerank = model_options.rerank;
   int64_t diversity_window = rerank.diversity_window, max_category = rerank.max_same_category,
           max_creator = rerank.max_same_creator, explore_position = rerank.explore_position,
           explore_pool = rerank.explore_pool;
@@ -81,7 +81,7 @@ absl::Status RunServe(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
   if (port > 65535) return absl::InvalidArgumentError("--port must be in [0, 65535]");
-  if (!quotas.empty()) VREC_RETURN_IF_ERROR(ParseQuotas(quotas, &model_options.retriever));
+  if (!quotas.empty()) VREC_RETURN_IF_ERROR(retrieval::ParseQuotas(quotas, &model_options.retriever));
   if (refresh_seconds < 0) return absl::InvalidArgumentError("--refresh-seconds must be >= 0");
   if (diversity_window < 1 || diversity_window > 1000 || max_category < 0 || max_category > 1000 || max_creator < 0 ||
       max_creator > 1000 || explore_position < 0 || explore_position > 1000 || explore_pool < 1 ||
@@ -106,9 +106,11 @@ absl::Status RunServe(int argc, char** argv) {
 
   Progress timer("load", 0, "", false);
   VREC_RETURN_IF_ERROR(ReadWorldManifest(world).status());
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventIngestor> ingestor,
-                        EventIngestor::Create(WorldEventsPath(world), store.get(), EventIngestorOptions()));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<featurestore::FeatureStore> store,
+                        featurestore::FeatureStore::Open(store_dir, store_options));
+  VREC_ASSIGN_OR_RETURN(
+      std::unique_ptr<serving::EventIngestor> ingestor,
+      serving::EventIngestor::Create(WorldEventsPath(world), store.get(), serving::EventIngestorOptions()));
   // A recorded world is served as if live: its last event is "now".
   const TimestampMs offset = store->as_of_ms() - SystemClock::Get()->NowMs();
   if (clock_mode == "auto") clock_mode = offset < -kMsPerDay ? "world" : "system";
@@ -116,9 +118,9 @@ absl::Status RunServe(int argc, char** argv) {
     return absl::InvalidArgumentError(absl::StrCat("--clock must be system, world or auto, got '", clock_mode, "'"));
   }
   const OffsetClock clock(clock_mode == "world" ? offset : 0);
-  SetModelThreads(1);  // one user-tower forward per request: no intra-op threads
-  ModelUpdater updater(store.get(), models_dir, &clock, model_options);
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const FeedModel> model, updater.LoadInitial());
+  retrieval::SetModelThreads(1);  // one user-tower forward per request: no intra-op threads
+  serving::ModelUpdater updater(store.get(), models_dir, &clock, model_options);
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::FeedModel> model, updater.LoadInitial());
   std::fprintf(stderr,
                "loaded %s: feature store %s reflects %llu logged events (%llu caught up from the log); model %s "
                "(%s%s); %zu trending videos; clock %s (now %s); in %.1f s\n",
@@ -146,11 +148,11 @@ absl::Status RunServe(int argc, char** argv) {
   // serves its share of --warmup-requests internally before the port answers, with no
   // impression log or metrics.
   VREC_ASSIGN_OR_RETURN(const WorldManifest manifest, ReadWorldManifest(world));
-  FeedService warm(feed_options, model, store.get(), nullptr, &clock, nullptr);
+  serving::FeedService warm(feed_options, model, store.get(), nullptr, &clock, nullptr);
   Progress warm_timer("warm-up", 0, "", false);
   if (warmup > 0) {
     server_options.thread_init = [&](int thread) {
-      HttpRequest request;
+      serving::HttpRequest request;
       request.method = "GET";
       request.path = "/v1/feed";
       for (uint32_t i = thread; i < warmup; i += static_cast<uint32_t>(server_options.threads)) {
@@ -160,12 +162,12 @@ absl::Status RunServe(int argc, char** argv) {
       }
     };
   }
-  std::unique_ptr<ImpressionLog> impressions;
+  std::unique_ptr<serving::ImpressionLog> impressions;
   if (impression_log == "default") impression_log = world + "/impressions.jsonl";
   if (!impression_log.empty()) {
-    VREC_ASSIGN_OR_RETURN(impressions, ImpressionLog::Open(impression_log));
+    VREC_ASSIGN_OR_RETURN(impressions, serving::ImpressionLog::Open(impression_log));
   }
-  FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), &clock, impressions.get());
+  serving::FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), &clock, impressions.get());
   if (refresh_seconds > 0) updater.Start(&service, absl::Seconds(refresh_seconds));
 
   // Signals go to this thread only: block them before the server threads start.
@@ -174,10 +176,9 @@ absl::Status RunServe(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server,
-                        HttpServer::Create(server_options, [&service](const HttpRequest& r) {
-                          return service.Handle(r);
-                        }));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<serving::HttpServer> server,
+                        serving::HttpServer::Create(
+                            server_options, [&service](const serving::HttpRequest& r) { return service.Handle(r); }));
   server->Start();
   if (warmup > 0) {
     std::fprintf(stderr, "warmed up with %u feeds on %d server threads in %.1f s\n", warmup, server_options.threads,

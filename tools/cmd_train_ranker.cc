@@ -12,12 +12,12 @@
 namespace vrec {
 
 absl::Status RunTrainRanker(int argc, char** argv) {
-  RankerTrainOptions o;
+  training::RankerTrainOptions o;
   std::string world, models, until;
   int64_t epochs = o.epochs, batch = o.batch_size, threads = o.threads, base = 0, hidden = o.model.hidden_dim,
           hidden2 = o.model.hidden2_dim, sampled = o.sampled_negatives;
-  double w_click = o.model.head_weights[kHeadClick], w_watch = o.model.head_weights[kHeadWatch],
-         w_like = o.model.head_weights[kHeadLike], w_exposure = o.model.head_weights[kHeadExposure];
+  double w_click = o.model.head_weights[ranking::kHeadClick], w_watch = o.model.head_weights[ranking::kHeadWatch],
+         w_like = o.model.head_weights[ranking::kHeadLike], w_exposure = o.model.head_weights[ranking::kHeadExposure];
   FlagSet flags("vrec train-ranker",
                 "Trains the multi-task ranker on logged impressions (point-in-time features, labels from the same "
                 "request's clicks, watches and likes) against a complete retrieval bundle, and writes a new bundle "
@@ -71,8 +71,8 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   o.model.head_weights = {static_cast<float>(w_click), static_cast<float>(w_watch), static_cast<float>(w_like),
                           static_cast<float>(w_exposure)};
   o.sampled_negatives = static_cast<int>(sampled);
-  VREC_ASSIGN_OR_RETURN(RankerTrainSummary s, TrainRanker(world, models, o));
-  const RankerEpochMetrics& m = s.epochs[s.exported_epoch - 1];
+  VREC_ASSIGN_OR_RETURN(training::RankerTrainSummary s, training::TrainRanker(world, models, o));
+  const training::RankerEpochMetrics& m = s.epochs[s.exported_epoch - 1];
   const std::string baseline =
       s.from_engagements ? absl::StrFormat("(engaged video among %d sampled)", o.sampled_negatives)
                          : absl::StrFormat("vs logged order %.4f", s.logged_slate_ndcg);
@@ -82,9 +82,9 @@ absl::Status RunTrainRanker(int argc, char** argv) {
       "%llu validation slates\n",
       s.bundle_dir.c_str(), static_cast<long long>(s.base_version), static_cast<unsigned long long>(s.train_examples),
       s.from_engagements ? "examples" : "impressions", FormatTimestamp(s.train_end_ms).c_str(), o.epochs,
-      s.train_seconds, s.examples_per_second, s.exported_epoch, m.heads[kHeadClick].auc, m.heads[kHeadWatch].auc,
-      m.heads[kHeadLike].auc, m.heads[kHeadExposure].auc, m.slate_ndcg, baseline.c_str(),
-      static_cast<unsigned long long>(s.validation_slates));
+      s.train_seconds, s.examples_per_second, s.exported_epoch, m.heads[ranking::kHeadClick].auc,
+      m.heads[ranking::kHeadWatch].auc, m.heads[ranking::kHeadLike].auc, m.heads[ranking::kHeadExposure].auc,
+      m.slate_ndcg, baseline.c_str(), static_cast<unsigned long long>(s.validation_slates));
   return absl::OkStatus();
 }
 

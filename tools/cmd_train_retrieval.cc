@@ -14,7 +14,7 @@
 namespace vrec {
 
 absl::Status RunTrainRetrieval(int argc, char** argv) {
-  RetrievalTrainOptions o;
+  training::RetrievalTrainOptions o;
   std::string world, models, protocol = "time-split", until;
   int64_t epochs = o.epochs, batch = o.batch_size, dim = o.model.embedding_dim, threads = o.threads,
           negatives = o.uniform_negatives, k = o.validation_k, min_grade = o.min_grade;
@@ -53,8 +53,8 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   flags.Require("models");
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
-  VREC_ASSIGN_OR_RETURN(const ReplayProtocol parsed, ParseReplayProtocol(protocol));
-  o.leave_last_out = parsed == ReplayProtocol::kLeaveLastOut;
+  VREC_ASSIGN_OR_RETURN(const evaluation::ReplayProtocol parsed, evaluation::ParseReplayProtocol(protocol));
+  o.leave_last_out = parsed == evaluation::ReplayProtocol::kLeaveLastOut;
   if (!until.empty()) {
     VREC_ASSIGN_OR_RETURN(o.until_ms, ParseTimestamp(until));
   }
@@ -73,7 +73,7 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   o.validation_k = static_cast<int>(k);
   o.min_grade = static_cast<int>(min_grade);
   o.logq_correction = logq;
-  VREC_ASSIGN_OR_RETURN(RetrievalTrainSummary s, TrainRetrieval(world, models, o));
+  VREC_ASSIGN_OR_RETURN(training::RetrievalTrainSummary s, training::TrainRetrieval(world, models, o));
   std::vector<std::string> recalls;
   for (double r : s.validation_recall) recalls.push_back(absl::StrFormat("%.4f", r));
   std::printf(

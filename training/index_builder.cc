@@ -14,16 +14,16 @@
 #include "retrieval/item_embeddings.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec {
+namespace vrec::training {
 
-absl::StatusOr<std::vector<float>> SampleUserQueries(const Catalog& catalog, const FeatureStore& store,
-                                                     const TwoTowerModel& model, uint32_t n, Rng& rng) {
-  const FeatureContext context{store.as_of_ms(), Device::kUnknown};
-  std::vector<UserInputs> users;
+absl::StatusOr<std::vector<float>> SampleUserQueries(const Catalog& catalog, const featurestore::FeatureStore& store,
+                                                     const retrieval::TwoTowerModel& model, uint32_t n, Rng& rng) {
+  const featurestore::FeatureContext context{store.as_of_ms(), Device::kUnknown};
+  std::vector<featurestore::UserInputs> users;
   for (uint32_t i = 0; i < n && !catalog.users().empty(); ++i) {
     const User& u = catalog.users()[rng.UniformInt(catalog.users().size())];
-    VREC_ASSIGN_OR_RETURN(UserRead read, store.GetUser(u.id, context.now_ms));
-    users.push_back(TransformUser(read.features, context, model.config().transform));
+    VREC_ASSIGN_OR_RETURN(featurestore::UserRead read, store.GetUser(u.id, context.now_ms));
+    users.push_back(featurestore::TransformUser(read.features, context, model.config().transform));
   }
   std::vector<float> queries(users.size() * model.dim());
   VREC_RETURN_IF_ERROR(model.EmbedUsers(users, queries.data()));
@@ -34,21 +34,22 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
                                                    const std::string& models_dir, const IndexBuildOptions& o) {
   int64_t version = o.version;
   if (version == 0) {
-    VREC_ASSIGN_OR_RETURN(version, LatestBundle(models_dir));
+    VREC_ASSIGN_OR_RETURN(version, bundle::LatestBundle(models_dir));
   }
-  const std::string bundle = BundleDir(models_dir, version);
-  VREC_ASSIGN_OR_RETURN(BundleManifest manifest, ReadBundleManifest(bundle));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, LoadBundleTwoTower(bundle, manifest));
-  FeatureStoreOptions store_options;
+  const std::string bundle = bundle::BundleDir(models_dir, version);
+  VREC_ASSIGN_OR_RETURN(bundle::BundleManifest manifest, bundle::ReadBundleManifest(bundle));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::TwoTowerModel> model, bundle::LoadBundleTwoTower(bundle, manifest));
+  featurestore::FeatureStoreOptions store_options;
   store_options.read_only = true;  // a server may be writing to it
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<FeatureStore> store, FeatureStore::Open(store_dir, store_options));
-  const FeatureContext context{store->as_of_ms(), Device::kUnknown};
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<featurestore::FeatureStore> store,
+                        featurestore::FeatureStore::Open(store_dir, store_options));
+  const featurestore::FeatureContext context{store->as_of_ms(), Device::kUnknown};
   IndexBuildSummary summary;
   summary.bundle_dir = bundle;
 
   // Item tower over every video in the store.
   auto start = std::chrono::steady_clock::now();
-  ItemEmbeddings items;
+  retrieval::ItemEmbeddings items;
   VREC_RETURN_IF_ERROR(EmbedCatalog(*store, *model, context.now_ms, &items));
   std::vector<VideoId> ids = std::move(items.ids);
   std::vector<float> embeddings = std::move(items.vectors);
@@ -64,15 +65,15 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
   VREC_ASSIGN_OR_RETURN(std::vector<float> queries, SampleUserQueries(catalog, *store, *model, o.recall_queries, rng));
 
   start = std::chrono::steady_clock::now();
-  HnswOptions hnsw = o.hnsw;
+  retrieval::HnswOptions hnsw = o.hnsw;
   const bool tune = hnsw.ef_search == 0;
   if (tune) hnsw.ef_search = o.recall_k;
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index,
-                        HnswIndex::Build(std::move(ids), std::move(embeddings), model->dim(), hnsw));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::HnswIndex> index,
+                        retrieval::HnswIndex::Build(std::move(ids), std::move(embeddings), model->dim(), hnsw));
   summary.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.memory_bytes = index->memory_bytes();
   summary.ef_search = hnsw.ef_search;
-  summary.recall = MeasureRecall(*index, queries, o.recall_k);
+  summary.recall = retrieval::MeasureRecall(*index, queries, o.recall_k);
   if (o.show_progress) {
     std::fprintf(stderr, "build-index: HNSW over %zu videos in %.1f s; recall@%d %.4f at efSearch %d\n", index->size(),
                  summary.build_seconds, o.recall_k, summary.recall, summary.ef_search);
@@ -81,14 +82,14 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
   while (tune && summary.recall < o.recall_target && summary.ef_search < 4096) {
     summary.ef_search *= 2;
     index->set_ef_search(summary.ef_search);
-    summary.recall = MeasureRecall(*index, queries, o.recall_k);
+    summary.recall = retrieval::MeasureRecall(*index, queries, o.recall_k);
     if (o.show_progress) {
       std::fprintf(stderr, "build-index: recall@%d %.4f at efSearch %d\n", o.recall_k, summary.recall, summary.ef_search);
     }
   }
-  VREC_RETURN_IF_ERROR(index->Save(BundleItemsPath(bundle), BundleIndexPath(bundle)));
+  VREC_RETURN_IF_ERROR(index->Save(bundle::BundleItemsPath(bundle), bundle::BundleIndexPath(bundle)));
 
-  IndexInfo& info = manifest.index.emplace();
+  bundle::IndexInfo& info = manifest.index.emplace();
   info.items = static_cast<int64_t>(summary.items);
   info.m = hnsw.m;
   info.ef_construction = hnsw.ef_construction;
@@ -103,4 +104,4 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
   return summary;
 }
 
-}  // namespace vrec
+}  // namespace vrec::training

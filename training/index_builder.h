@@ -17,11 +17,11 @@
 #include "retrieval/hnsw_index.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec {
+namespace vrec::training {
 
 struct IndexBuildOptions {
   int64_t version = 0;          // bundle version; 0: the latest
-  HnswOptions hnsw;             // hnsw.ef_search 0: tune to recall_target
+  retrieval::HnswOptions hnsw;  // hnsw.ef_search 0: tune to recall_target
   double recall_target = 0.95;
   int recall_k = 100;
   uint32_t recall_queries = 500;
@@ -41,12 +41,12 @@ struct IndexBuildSummary {
 // User-tower queries for recall measurements: `n` users drawn uniformly (with replacement)
 // from the catalog, their features read from the store as of its snapshot, embedded by
 // `model`. Row i is query i (model.dim() floats).
-absl::StatusOr<std::vector<float>> SampleUserQueries(const Catalog& catalog, const FeatureStore& store,
-                                                     const TwoTowerModel& model, uint32_t n, Rng& rng);
+absl::StatusOr<std::vector<float>> SampleUserQueries(const Catalog& catalog, const featurestore::FeatureStore& store,
+                                                     const retrieval::TwoTowerModel& model, uint32_t n, Rng& rng);
 
 absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir, const std::string& store_dir,
                                                    const std::string& models_dir, const IndexBuildOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::training
 
 #endif  // VREC_TRAINING_INDEX_BUILDER_H_

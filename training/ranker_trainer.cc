@@ -31,16 +31,16 @@
 #include "retrieval/vector_index.h"
 #include "training/sparse_optim.h"
 
-namespace vrec {
+namespace vrec::training {
 namespace {
 
-constexpr uint8_t kLabelClick = 1 << kHeadClick;
-constexpr uint8_t kLabelWatch = 1 << kHeadWatch;
-constexpr uint8_t kLabelLike = 1 << kHeadLike;
+constexpr uint8_t kLabelClick = 1 << ranking::kHeadClick;
+constexpr uint8_t kLabelWatch = 1 << ranking::kHeadWatch;
+constexpr uint8_t kLabelLike = 1 << ranking::kHeadLike;
 constexpr int kSlateK = 10;
 
 struct Slate {
-  UserInputs user;
+  featurestore::UserInputs user;
   size_t first = 0;  // its examples: [first, first + size) of the train or validation list
   uint32_t size = 0;
   bool validation = false;
@@ -53,15 +53,15 @@ struct Example {
   VideoId video_id = 0;
   uint16_t position = kUnknownPosition;
   bool sampled = false;  // a sampled negative, not a logged impression
-  VideoInputs video;
-  CrossInputs cross;
+  featurestore::VideoInputs video;
+  ranking::CrossInputs cross;
   uint8_t labels = 0;
 };
 
 struct RankerData {
   std::vector<Slate> slates;
   std::vector<Example> train, validation;
-  std::vector<VideoInputs> seeds;  // each slate's seed videos as of its request (item-to-item signal)
+  std::vector<featurestore::VideoInputs> seeds;  // each slate's seed videos as of its request (item-to-item signal)
   TimestampMs from_ms = 0, validation_ms = 0, end_ms = 0;
 };
 
@@ -92,16 +92,16 @@ uint8_t EngagementLabels(const Event& e, const Catalog& catalog) {
 // refreshes every minute): the source signals of the ranker's examples.
 class PointInTimeRanks {
  public:
-  void Advance(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now) {
+  void Advance(const Catalog& catalog, const featurestore::FeatureReplay& replay, TimestampMs now) {
     if (now < next_ms_) return;
     next_ms_ = now + kMsPerHour;
-    PointInTimePopularityScores(catalog, replay, now, &trending_scores_, &popular_scores_);
-    TopRanks(trending_scores_, kCrossRankCap, &trending_);
-    TopRanks(popular_scores_, kCrossRankCap, &popular_);
+    retrieval::PointInTimePopularityScores(catalog, replay, now, &trending_scores_, &popular_scores_);
+    retrieval::TopRanks(trending_scores_, ranking::kCrossRankCap, &trending_);
+    retrieval::TopRanks(popular_scores_, ranking::kCrossRankCap, &popular_);
   }
   // Signals without the embedding-based ones (AddRetrievalScores sets those).
-  SourceSignals Signals(VideoId video) const {
-    SourceSignals s;
+  ranking::SourceSignals Signals(VideoId video) const {
+    ranking::SourceSignals s;
     if (const auto it = trending_.find(video); it != trending_.end()) s.trending_rank = it->second;
     if (const auto it = popular_.find(video); it != popular_.end()) s.popular_rank = it->second;
     return s;
@@ -115,32 +115,33 @@ class PointInTimeRanks {
 
 // Opens a slate for `user` (point-in-time features) at `now`: its user inputs and its
 // engaged seeds' video inputs as of now.
-void OpenSlate(const FeatureReplay& replay, const UserFeatures& user, const CandidateFeaturizer& featurizer,
-               TimestampMs now, Device device, bool validation, size_t first, const TransformOptions& t,
-               RankerData* data) {
+void OpenSlate(const featurestore::FeatureReplay& replay, const featurestore::UserFeatures& user,
+               const ranking::CandidateFeaturizer& featurizer, TimestampMs now, Device device, bool validation,
+               size_t first, const featurestore::TransformOptions& t, RankerData* data) {
   Slate slate;
   slate.user = featurizer.user();
   slate.first = first;
   slate.validation = validation;
   thread_local std::vector<VideoId> seeds;
-  EngagedSeeds(user, &seeds);
+  ranking::EngagedSeeds(user, &seeds);
   slate.seeds_first = static_cast<uint32_t>(data->seeds.size());
   slate.seeds_size = static_cast<uint32_t>(seeds.size());
-  for (VideoId v : seeds) data->seeds.push_back(TransformVideo(replay.video(v), FeatureContext{now, device}, t));
+  for (VideoId v : seeds)
+    data->seeds.push_back(featurestore::TransformVideo(replay.video(v), featurestore::FeatureContext{now, device}, t));
   data->slates.push_back(slate);
 }
 
 // Appends `count` videos drawn uniformly from the catalog (uploaded by `now`) to `list` as
 // not-shown examples of the last slate, with features as they are now.
-void AddSampledNegatives(const Catalog& catalog, const FeatureReplay& replay, const CandidateFeaturizer& featurizer,
-                         const PointInTimeRanks& ranks, TimestampMs now, int count, Rng& rng, RankerData* data,
-                         std::vector<Example>* list) {
+void AddSampledNegatives(const Catalog& catalog, const featurestore::FeatureReplay& replay,
+                         const ranking::CandidateFeaturizer& featurizer, const PointInTimeRanks& ranks, TimestampMs now,
+                         int count, Rng& rng, RankerData* data, std::vector<Example>* list) {
   const std::vector<Video>& videos = catalog.videos();
   if (videos.empty() || data->slates.empty()) return;
   for (int k = 0; k < count; ++k) {
     const Video& v = videos[rng.UniformInt(videos.size())];
     if (v.upload_ms > now) continue;
-    const VideoFeatures& features = replay.video(v.id);
+    const featurestore::VideoFeatures& features = replay.video(v.id);
     Example neg;
     neg.slate = static_cast<uint32_t>(data->slates.size() - 1);
     neg.video_id = v.id;
@@ -204,13 +205,13 @@ absl::Status CollectLabels(const std::string& path, const Catalog& catalog, Time
 absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog, const WorldManifest& manifest,
                            const RankerTrainOptions& o, const LabelMap& labels, RankerData* data,
                            const std::vector<Event>* served = nullptr) {
-  const TransformOptions& t = o.model.transform;
-  FeatureReplay replay(catalog, o.update);
+  const featurestore::TransformOptions& t = o.model.transform;
+  featurestore::FeatureReplay replay(catalog, o.update);
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader, EventLogReader::Open(WorldEventsPath(world_dir)));
   Progress progress("ranker examples", manifest.num_events, "events", o.show_progress);
   uint64_t read = 0;
   RequestId current = 0;
-  std::optional<CandidateFeaturizer> featurizer;
+  std::optional<ranking::CandidateFeaturizer> featurizer;
   std::vector<CreatorId> creators;
   PointInTimeRanks ranks;
   uint64_t validation_impressions = 0;
@@ -250,13 +251,13 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
             AddSampledNegatives(catalog, replay, *featurizer, ranks, e.timestamp_ms, o.sampled_negatives, rng, data,
                                 data->slates.back().validation ? &data->validation : &data->train);
           }
-          const UserFeatures& user = replay.user(e.user_id);
-          CatalogHistoryCreators(user, catalog, &creators);
-          featurizer.emplace(user, creators, FeatureContext{e.timestamp_ms, e.device}, t);
+          const featurestore::UserFeatures& user = replay.user(e.user_id);
+          ranking::CatalogHistoryCreators(user, catalog, &creators);
+          featurizer.emplace(user, creators, featurestore::FeatureContext{e.timestamp_ms, e.device}, t);
           OpenSlate(replay, user, *featurizer, e.timestamp_ms, e.device, validation, list.size(), t, data);
           current = e.request_id;
         }
-        const VideoFeatures& video = replay.video(e.video_id);
+        const featurestore::VideoFeatures& video = replay.video(e.video_id);
         Example ex;
         ex.slate = static_cast<uint32_t>(data->slates.size() - 1);
         ex.video_id = e.video_id;
@@ -285,8 +286,8 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
 absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Catalog& catalog,
                                           const WorldManifest& manifest, const RankerTrainOptions& o,
                                           const LeaveLastOutItems* held_out, RankerData* data) {
-  const TransformOptions& t = o.model.transform;
-  FeatureReplay replay(catalog, o.update);
+  const featurestore::TransformOptions& t = o.model.transform;
+  featurestore::FeatureReplay replay(catalog, o.update);
   // pair -> (index << 1) | is_validation of its example, or kNotKept past the validation cap.
   constexpr size_t kNotKept = ~size_t{0};
   absl::flat_hash_map<std::pair<UserId, VideoId>, size_t> first;
@@ -313,11 +314,12 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
           }
         } else if (!validation || o.max_validation == 0 || data->validation.size() < o.max_validation) {
           ranks.Advance(catalog, replay, e.timestamp_ms);
-          const UserFeatures& user = replay.user(e.user_id);
-          CatalogHistoryCreators(user, catalog, &creators);
-          const CandidateFeaturizer featurizer(user, creators, FeatureContext{e.timestamp_ms, e.device}, t);
+          const featurestore::UserFeatures& user = replay.user(e.user_id);
+          ranking::CatalogHistoryCreators(user, catalog, &creators);
+          const ranking::CandidateFeaturizer featurizer(user, creators,
+                                                        featurestore::FeatureContext{e.timestamp_ms, e.device}, t);
           OpenSlate(replay, user, featurizer, e.timestamp_ms, e.device, validation, list.size(), t, data);
-          const VideoFeatures& video = replay.video(e.video_id);
+          const featurestore::VideoFeatures& video = replay.video(e.video_id);
           Example ex;
           ex.slate = static_cast<uint32_t>(data->slates.size() - 1);
           ex.video_id = e.video_id;
@@ -342,7 +344,7 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
 }
 
 // Features exactly as the bundle's two-tower was trained on: its transforms and history length.
-absl::Status UseBundleFeatures(const BundleManifest& manifest, RankerTrainOptions* o) {
+absl::Status UseBundleFeatures(const bundle::BundleManifest& manifest, RankerTrainOptions* o) {
   o->model.transform = manifest.two_tower.transform;
   VREC_RETURN_IF_ERROR(o->model.Validate());
   o->update.history_length = manifest.history_length;
@@ -352,10 +354,11 @@ absl::Status UseBundleFeatures(const BundleManifest& manifest, RankerTrainOption
 // Fills the embedding-based source signals with the base two-tower on the same point-in-time
 // features: the retrieval score (user and video embeddings) and the item-to-item similarity
 // (the video's and the slate's seed videos' embeddings).
-absl::Status AddRetrievalScores(const TwoTowerModel& two_tower, const RankerTrainOptions& o, RankerData* data) {
+absl::Status AddRetrievalScores(const retrieval::TwoTowerModel& two_tower, const RankerTrainOptions& o,
+                                RankerData* data) {
   const int dim = two_tower.dim();
   std::vector<float> users(data->slates.size() * dim);
-  std::vector<UserInputs> batch;
+  std::vector<featurestore::UserInputs> batch;
   for (size_t s = 0; s < data->slates.size(); s += 4096) {
     batch.clear();
     for (size_t i = s; i < std::min(data->slates.size(), s + 4096); ++i) batch.push_back(data->slates[i].user);
@@ -366,9 +369,9 @@ absl::Status AddRetrievalScores(const TwoTowerModel& two_tower, const RankerTrai
     const size_t n = std::min<size_t>(8192, data->seeds.size() - s);
     VREC_RETURN_IF_ERROR(two_tower.EmbedVideos(absl::MakeConstSpan(data->seeds.data() + s, n), seeds.data() + s * dim));
   }
-  data->seeds = std::vector<VideoInputs>();
+  data->seeds = std::vector<featurestore::VideoInputs>();
   Rng rng(o.seed ^ 0x5eed);
-  std::vector<VideoInputs> videos;
+  std::vector<featurestore::VideoInputs> videos;
   std::vector<float> embedded;
   std::vector<const float*> slate_seeds;
   for (std::vector<Example>* list : {&data->train, &data->validation}) {
@@ -385,12 +388,12 @@ absl::Status AddRetrievalScores(const TwoTowerModel& two_tower, const RankerTrai
         if (train && rng.Bernoulli(o.retrieval_dropout)) continue;
         const float* video = embedded.data() + i * dim;
         const float* u = users.data() + size_t{ex.slate} * dim;
-        ex.cross.SetRetrievalScore(InnerProduct(u, video, dim), true);  // as the retriever scores it
+        ex.cross.SetRetrievalScore(retrieval::InnerProduct(u, video, dim), true);  // as the retriever scores it
         const Slate& slate = data->slates[ex.slate];
         slate_seeds.clear();
         for (uint32_t k = 0; k < slate.seeds_size; ++k) slate_seeds.push_back(seeds.data() + size_t{slate.seeds_first + k} * dim);
         float similarity = 0;
-        if (ItemToItemScore(slate_seeds, video, dim, &similarity)) ex.cross.SetItemToItem(similarity, true);
+        if (ranking::ItemToItemScore(slate_seeds, video, dim, &similarity)) ex.cross.SetItemToItem(similarity, true);
       }
     }
   }
@@ -424,13 +427,13 @@ double SlateNdcg(const std::vector<Example>& list, const Slate& slate, const flo
   return ScoreRanking(ranked, relevance, kSlateK).ndcg;
 }
 
-RankerEpochMetrics Validate(const RankerModel& model, const RankerData& data, double* logged_ndcg,
+RankerEpochMetrics Validate(const ranking::RankerModel& model, const RankerData& data, double* logged_ndcg,
                             uint64_t* slates_scored) {
   const std::vector<Example>& v = data.validation;
-  std::vector<float> heads(v.size() * kNumRankerHeads);
-  std::vector<UserInputs> users;
-  std::vector<VideoInputs> videos;
-  std::vector<CrossInputs> cross;
+  std::vector<float> heads(v.size() * ranking::kNumRankerHeads);
+  std::vector<featurestore::UserInputs> users;
+  std::vector<featurestore::VideoInputs> videos;
+  std::vector<ranking::CrossInputs> cross;
   for (size_t s = 0; s < v.size(); s += 4096) {
     users.clear();
     videos.clear();
@@ -440,25 +443,25 @@ RankerEpochMetrics Validate(const RankerModel& model, const RankerData& data, do
       videos.push_back(v[i].video);
       cross.push_back(v[i].cross);
     }
-    if (!model.ScoreExamples(users, videos, cross, heads.data() + s * kNumRankerHeads).ok()) break;
+    if (!model.ScoreExamples(users, videos, cross, heads.data() + s * ranking::kNumRankerHeads).ok()) break;
   }
   RankerEpochMetrics m;
   std::vector<float> p;
   std::vector<uint8_t> y;
-  for (int h = 0; h < kNumRankerHeads; ++h) {
+  for (int h = 0; h < ranking::kNumRankerHeads; ++h) {
     p.clear();
     y.clear();
     for (size_t i = 0; i < v.size(); ++i) {
-      if (h != kHeadExposure && v[i].sampled) continue;
-      p.push_back(heads[i * kNumRankerHeads + h]);
-      y.push_back(h == kHeadExposure ? !v[i].sampled : (v[i].labels >> h) & 1);
+      if (h != ranking::kHeadExposure && v[i].sampled) continue;
+      p.push_back(heads[i * ranking::kNumRankerHeads + h]);
+      y.push_back(h == ranking::kHeadExposure ? !v[i].sampled : (v[i].labels >> h) & 1);
     }
     double positives = 0;
     for (uint8_t label : y) positives += label;
     m.heads[h] = {Auc(p, y), LogLoss(p, y), y.empty() ? 0.0 : positives / y.size()};
   }
   std::vector<float> combined(v.size());
-  for (size_t i = 0; i < v.size(); ++i) combined[i] = model.Combine(&heads[i * kNumRankerHeads]);
+  for (size_t i = 0; i < v.size(); ++i) combined[i] = model.Combine(&heads[i * ranking::kNumRankerHeads]);
   double ranked_sum = 0, logged_sum = 0;
   uint64_t count = 0;
   for (const Slate& slate : data.slates) {
@@ -498,7 +501,7 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   }
   int64_t base = o.base_version;
   if (base == 0) {
-    absl::StatusOr<int64_t> latest = LatestCompleteBundle(models_dir);
+    absl::StatusOr<int64_t> latest = bundle::LatestCompleteBundle(models_dir);
     if (!latest.ok()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "no complete retrieval bundle in ", models_dir,
@@ -508,19 +511,20 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     // retraining should build on what train-retrieval and build-index made last.
     base = *latest;
     for (int64_t v = *latest; v >= 1; --v) {
-      absl::StatusOr<BundleManifest> m = ReadBundleManifest(BundleDir(models_dir, v));
+      absl::StatusOr<bundle::BundleManifest> m = bundle::ReadBundleManifest(bundle::BundleDir(models_dir, v));
       if (m.ok() && m->complete && !m->ranker.has_value()) {
         base = v;
         break;
       }
     }
   }
-  const std::string base_dir = BundleDir(models_dir, base);
-  VREC_ASSIGN_OR_RETURN(BundleManifest base_manifest, ReadBundleManifest(base_dir));
+  const std::string base_dir = bundle::BundleDir(models_dir, base);
+  VREC_ASSIGN_OR_RETURN(bundle::BundleManifest base_manifest, bundle::ReadBundleManifest(base_dir));
   if (!base_manifest.complete) {
     return absl::FailedPreconditionError(absl::StrCat("bundle ", base_dir, " is not complete (run build-index)"));
   }
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower, LoadBundleTwoTower(base_dir, base_manifest));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::TwoTowerModel> two_tower,
+                        bundle::LoadBundleTwoTower(base_dir, base_manifest));
   VREC_RETURN_IF_ERROR(UseBundleFeatures(base_manifest, &o));
 
   VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world_dir));
@@ -571,10 +575,10 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   }
   VREC_RETURN_IF_ERROR(AddRetrievalScores(*two_tower, o, &data));
 
-  VREC_ASSIGN_OR_RETURN(const int64_t version, NextBundleVersion(models_dir));
-  const std::string bundle = BundleDir(models_dir, version);
+  VREC_ASSIGN_OR_RETURN(const int64_t version, bundle::NextBundleVersion(models_dir));
+  const std::string bundle = bundle::BundleDir(models_dir, version);
   VREC_RETURN_IF_ERROR(MakeDirs(bundle + "/checkpoints"));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<RankerModel> model, RankerModel::Create(o.model, o.seed));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::RankerModel> model, ranking::RankerModel::Create(o.model, o.seed));
 
   RankerTrainSummary summary;
   summary.from_engagements = impressions == 0;
@@ -587,7 +591,7 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   try {
     torch::set_num_threads(o.threads);
     torch::manual_seed(o.seed);
-    internal::RankerNet& net = model->net().net;
+    ranking::internal::RankerNet& net = model->net().net;
     net->train();
     torch::optim::Adam dense(net->DenseParameters(), torch::optim::AdamOptions(o.learning_rate));
     torch::optim::Adagrad sparse(net->SparseParameters(), torch::optim::AdagradOptions(o.sparse_learning_rate));
@@ -595,13 +599,13 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     std::vector<size_t> order(data.train.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     const size_t steps_per_epoch = data.train.size() / o.batch_size;
-    std::vector<UserInputs> users(o.batch_size);
-    std::vector<VideoInputs> videos(o.batch_size);
-    std::vector<CrossInputs> cross(o.batch_size);
-    std::vector<float> targets(o.batch_size * kNumRankerHeads);
+    std::vector<featurestore::UserInputs> users(o.batch_size);
+    std::vector<featurestore::VideoInputs> videos(o.batch_size);
+    std::vector<ranking::CrossInputs> cross(o.batch_size);
+    std::vector<float> targets(o.batch_size * ranking::kNumRankerHeads);
     std::vector<int64_t> positions(o.batch_size);
     std::vector<float> logged(o.batch_size);  // 1: a logged impression (gets the position offset)
-    std::vector<float> weights(o.batch_size * kNumRankerHeads);
+    std::vector<float> weights(o.batch_size * ranking::kNumRankerHeads);
     // The position offset explains position bias in engagement, never exposure.
     const torch::Tensor engagement_heads = torch::tensor({1.0f, 1.0f, 1.0f, 0.0f}).unsqueeze(0);
     StepProgress progress("train-ranker", o.epochs, steps_per_epoch, o.batch_size, o.show_progress);
@@ -616,20 +620,21 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
           cross[i] = ex.cross;
           positions[i] = ex.sampled ? 0 : ex.position;
           logged[i] = ex.sampled ? 0.0f : 1.0f;
-          for (int h = 0; h < kEngagementHeads; ++h) {
-            targets[i * kNumRankerHeads + h] = (ex.labels >> h) & 1;
-            weights[i * kNumRankerHeads + h] = ex.sampled ? 0.0f : 1.0f;  // engagement heads: given shown
+          for (int h = 0; h < ranking::kEngagementHeads; ++h) {
+            targets[i * ranking::kNumRankerHeads + h] = (ex.labels >> h) & 1;
+            weights[i * ranking::kNumRankerHeads + h] = ex.sampled ? 0.0f : 1.0f;  // engagement heads: given shown
           }
-          targets[i * kNumRankerHeads + kHeadExposure] = ex.sampled ? 0.0f : 1.0f;
-          weights[i * kNumRankerHeads + kHeadExposure] = 1.0f;
+          targets[i * ranking::kNumRankerHeads + ranking::kHeadExposure] = ex.sampled ? 0.0f : 1.0f;
+          weights[i * ranking::kNumRankerHeads + ranking::kHeadExposure] = 1.0f;
         }
         const torch::Tensor logits =
-            net->Logits(net->User(internal::PackUsers(users)), internal::PackVideos(videos, cross)) +
+            net->Logits(net->User(ranking::internal::PackUsers(users)), ranking::internal::PackVideos(videos, cross)) +
             net->PositionBias(torch::from_blob(positions.data(), {o.batch_size}, torch::kInt64)) *
                 torch::from_blob(logged.data(), {o.batch_size, 1}, torch::kFloat32) * engagement_heads;
-        const torch::Tensor y = torch::from_blob(targets.data(), {o.batch_size, kNumRankerHeads}, torch::kFloat32);
+        const torch::Tensor y =
+            torch::from_blob(targets.data(), {o.batch_size, ranking::kNumRankerHeads}, torch::kFloat32);
         const torch::Tensor w =
-            torch::from_blob(weights.data(), {o.batch_size, kNumRankerHeads}, torch::kFloat32);
+            torch::from_blob(weights.data(), {o.batch_size, ranking::kNumRankerHeads}, torch::kFloat32);
         const torch::Tensor loss =
             torch::binary_cross_entropy_with_logits(logits, y, w, {}, at::Reduction::Sum) / o.batch_size;
         loss_sum += OptimizerStep(loss, dense, sparse);
@@ -644,11 +649,11 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
       summary.epochs.push_back(m);
       if (o.show_progress) {
         std::string heads;
-        for (int h = 0; h < kNumRankerHeads; ++h) {
+        for (int h = 0; h < ranking::kNumRankerHeads; ++h) {
           if (m.heads[h].positive_rate <= 0 || m.heads[h].positive_rate >= 1) {
-            absl::StrAppendFormat(&heads, " %s n/a (one label only);", RankerHeadName(h));
+            absl::StrAppendFormat(&heads, " %s n/a (one label only);", ranking::RankerHeadName(h));
           } else {
-            absl::StrAppendFormat(&heads, " %s AUC %.4f log-loss %.4f;", RankerHeadName(h), m.heads[h].auc,
+            absl::StrAppendFormat(&heads, " %s AUC %.4f log-loss %.4f;", ranking::RankerHeadName(h), m.heads[h].auc,
                                   m.heads[h].log_loss);
           }
         }
@@ -675,18 +680,19 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
                                               summary.epochs.begin()) + 1;
   }
   VREC_RETURN_IF_ERROR(LinkInto(absl::StrCat(bundle, "/checkpoints/ranker-epoch-", summary.exported_epoch, ".pt"),
-                                BundleRankerPath(bundle)));
-  for (const std::string& file : {BundleModelPath(bundle), BundleItemsPath(bundle), BundleIndexPath(bundle)}) {
+                                bundle::BundleRankerPath(bundle)));
+  for (const std::string& file :
+       {bundle::BundleModelPath(bundle), bundle::BundleItemsPath(bundle), bundle::BundleIndexPath(bundle)}) {
     VREC_RETURN_IF_ERROR(LinkInto(base_dir + file.substr(bundle.size()), file));
   }
 
-  BundleManifest m = base_manifest;
+  bundle::BundleManifest m = base_manifest;
   m.version = version;
   m.created_ms = SystemClock::Get()->NowMs();
   m.kind = "two_tower+ranker";
-  RankerInfo& k = m.ranker.emplace();
+  bundle::RankerInfo& k = m.ranker.emplace();
   k.config = o.model;
-  k.cross_features = kCrossFeatures;
+  k.cross_features = ranking::kCrossFeatures;
   k.base_version = base;
   const RankerEpochMetrics& best = summary.epochs[summary.exported_epoch - 1];
   k.train_end_ms = data.end_ms;
@@ -698,7 +704,7 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   k.exported_epoch = summary.exported_epoch;
   k.seed = o.seed;
   k.examples_per_second = summary.examples_per_second;
-  for (int h = 0; h < kNumRankerHeads; ++h) {
+  for (int h = 0; h < ranking::kNumRankerHeads; ++h) {
     k.validation_auc[h] = best.heads[h].auc;
     k.validation_log_loss[h] = best.heads[h].log_loss;
   }
@@ -713,9 +719,11 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
 
 absl::StatusOr<SlateReplayResult> ReplayRankerOnSlates(const std::string& world_dir, const std::string& bundle_dir,
                                                        const SlateReplayOptions& options) {
-  VREC_ASSIGN_OR_RETURN(const BundleManifest manifest, ReadBundleManifest(bundle_dir));
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const RankerModel> ranker, LoadBundleRanker(bundle_dir, manifest));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> two_tower, LoadBundleTwoTower(bundle_dir, manifest));
+  VREC_ASSIGN_OR_RETURN(const bundle::BundleManifest manifest, bundle::ReadBundleManifest(bundle_dir));
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const ranking::RankerModel> ranker,
+                        bundle::LoadBundleRanker(bundle_dir, manifest));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::TwoTowerModel> two_tower,
+                        bundle::LoadBundleTwoTower(bundle_dir, manifest));
   RankerTrainOptions o;
   o.sampled_negatives = 0;
   o.retrieval_dropout = 0;
@@ -740,4 +748,4 @@ absl::StatusOr<SlateReplayResult> ReplayRankerOnSlates(const std::string& world_
   return result;
 }
 
-}  // namespace vrec
+}  // namespace vrec::training

@@ -28,7 +28,7 @@
 #include "featurestore/features.h"
 #include "ranking/ranker.h"
 
-namespace vrec {
+namespace vrec::training {
 
 struct RankerTrainOptions {
   int64_t base_version = 0;     // retrieval bundle to build on; 0: the newest complete one
@@ -52,8 +52,8 @@ struct RankerTrainOptions {
   uint64_t seed = 1;
   int threads = 2;
   bool keep_best = true;
-  RankerConfig model;                  // transform buckets are taken from the base bundle
-  FeatureUpdateOptions update;
+  ranking::RankerConfig model;  // transform buckets are taken from the base bundle
+  featurestore::FeatureUpdateOptions update;
   bool show_progress = true;
 };
 
@@ -65,7 +65,7 @@ struct RankerHeadMetrics {
 
 struct RankerEpochMetrics {
   double loss = 0;  // mean training loss (sum over heads)
-  std::array<RankerHeadMetrics, kNumRankerHeads> heads;
+  std::array<RankerHeadMetrics, ranking::kNumRankerHeads> heads;
   double slate_ndcg = 0;  // NDCG@10 of the ranker's order of the validation slates
 };
 
@@ -116,6 +116,6 @@ struct SlateReplayResult {
 absl::StatusOr<SlateReplayResult> ReplayRankerOnSlates(const std::string& world_dir, const std::string& bundle_dir,
                                                        const SlateReplayOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::training
 
 #endif  // VREC_TRAINING_RANKER_TRAINER_H_

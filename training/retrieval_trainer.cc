@@ -22,19 +22,19 @@
 #include "retrieval/internal/two_tower_net.h"
 #include "training/sparse_optim.h"
 
-namespace vrec {
+namespace vrec::training {
 namespace {
 
 struct Example {
-  UserInputs user;
-  VideoInputs video;
+  featurestore::UserInputs user;
+  featurestore::VideoInputs video;
   VideoId video_id;
 };
 
 struct TrainingData {
   std::vector<Example> train;
   std::vector<Example> validation;
-  std::vector<VideoInputs> candidates;  // every video that could be recommended at validation time
+  std::vector<featurestore::VideoInputs> candidates;  // every video that could be recommended at validation time
   std::vector<VideoId> candidate_ids;
   TimestampMs start_ms = 0, validation_ms = 0, end_ms = 0;
 };
@@ -45,19 +45,19 @@ uint32_t SmallestPowerOfTwoAtLeast(uint64_t n) {
   return p;
 }
 
-void Snapshot(const Catalog& catalog, const FeatureReplay& replay, TimestampMs now, const TransformOptions& t,
-              TrainingData* data) {
-  const FeatureContext context{now, Device::kUnknown};
+void Snapshot(const Catalog& catalog, const featurestore::FeatureReplay& replay, TimestampMs now,
+              const featurestore::TransformOptions& t, TrainingData* data) {
+  const featurestore::FeatureContext context{now, Device::kUnknown};
   for (const Video& v : catalog.videos()) {
     if (v.upload_ms >= now) continue;
-    data->candidates.push_back(TransformVideo(replay.video(v.id), context, t));
+    data->candidates.push_back(featurestore::TransformVideo(replay.video(v.id), context, t));
     data->candidate_ids.push_back(v.id);
   }
 }
 
 absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const Catalog& catalog,
                                            const WorldManifest& manifest, const RetrievalTrainOptions& o,
-                                           const TransformOptions& t) {
+                                           const featurestore::TransformOptions& t) {
   TrainingData data;
   data.start_ms = manifest.start_ms;
   LeaveLastOutItems held_out;
@@ -72,7 +72,7 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
                                                                                 (manifest.end_ms - manifest.start_ms));
     data.validation_ms = data.end_ms - static_cast<TimestampMs>(o.validation_fraction * (data.end_ms - data.start_ms));
   }
-  FeatureReplay replay(catalog, o.update);
+  featurestore::FeatureReplay replay(catalog, o.update);
   absl::flat_hash_set<uint64_t> seen_positive;
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader, EventLogReader::Open(WorldEventsPath(world_dir)));
   Progress progress("examples", manifest.num_events, "events", o.show_progress);
@@ -88,11 +88,12 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
         snapshotted = true;
       }
       if (held_out.IsTest(e.user_id, e.video_id)) continue;  // the replay's test item: never seen in training
-      const VideoFeatures& video = replay.video(e.video_id);
+      const featurestore::VideoFeatures& video = replay.video(e.video_id);
       if (RelevanceGrade(e.type, e.watch_time_ms, video.duration_ms) >= o.min_grade &&
           seen_positive.insert((uint64_t{e.user_id} << 32) | e.video_id).second) {
-        const FeatureContext context{e.timestamp_ms, e.device};
-        Example ex{TransformUser(replay.user(e.user_id), context, t), TransformVideo(video, context, t), e.video_id};
+        const featurestore::FeatureContext context{e.timestamp_ms, e.device};
+        Example ex{featurestore::TransformUser(replay.user(e.user_id), context, t),
+                   featurestore::TransformVideo(video, context, t), e.video_id};
         const bool validation = o.leave_last_out ? (e.user_id < held_out.validation.size() &&
                                                     held_out.validation[e.user_id] == e.video_id)
                                                  : e.timestamp_ms >= data.validation_ms;
@@ -118,13 +119,15 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
 }
 
 // Exact Recall@K of the validation examples against every candidate.
-double ValidationRecall(internal::TwoTowerNet& net, const TrainingData& data, const std::vector<size_t>& sample, int k) {
+double ValidationRecall(retrieval::internal::TwoTowerNet& net, const TrainingData& data,
+                        const std::vector<size_t>& sample, int k) {
   torch::InferenceMode guard;
   net->eval();
   std::vector<torch::Tensor> chunks;
   for (size_t i = 0; i < data.candidates.size(); i += 8192) {
     const size_t n = std::min<size_t>(8192, data.candidates.size() - i);
-    chunks.push_back(net->EmbedVideos(internal::ToVideoBatch(absl::MakeConstSpan(data.candidates.data() + i, n))));
+    chunks.push_back(
+        net->EmbedVideos(retrieval::internal::ToVideoBatch(absl::MakeConstSpan(data.candidates.data() + i, n))));
   }
   const torch::Tensor items = torch::cat(chunks, 0);  // [C, dim]
   // Candidate index of each video id.
@@ -134,12 +137,12 @@ double ValidationRecall(internal::TwoTowerNet& net, const TrainingData& data, co
   const int64_t top = std::min<int64_t>(k, items.size(0));
   uint64_t hits = 0;
   const size_t chunk = std::max<size_t>(16, (size_t{64} << 20) / std::max<int64_t>(1, items.size(0)));
-  std::vector<UserInputs> users;
+  std::vector<featurestore::UserInputs> users;
   for (size_t s = 0; s < sample.size(); s += chunk) {
     users.clear();
     const size_t n = std::min(chunk, sample.size() - s);
     for (size_t i = 0; i < n; ++i) users.push_back(data.validation[sample[s + i]].user);
-    const torch::Tensor u = net->EmbedUsers(internal::ToUserBatch(users));
+    const torch::Tensor u = net->EmbedUsers(retrieval::internal::ToUserBatch(users));
     const torch::Tensor best = std::get<1>(u.matmul(items.t()).topk(top, 1)).contiguous();
     const int64_t* b = best.data_ptr<int64_t>();
     for (size_t i = 0; i < n; ++i) {
@@ -181,10 +184,11 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
         " (positives are engagements of grade >= ", o.min_grade, "; try --min-grade 1 or a smaller --batch-size)"));
   }
 
-  VREC_ASSIGN_OR_RETURN(const int64_t version, NextBundleVersion(models_dir));
-  const std::string bundle = BundleDir(models_dir, version);
+  VREC_ASSIGN_OR_RETURN(const int64_t version, bundle::NextBundleVersion(models_dir));
+  const std::string bundle = bundle::BundleDir(models_dir, version);
   VREC_RETURN_IF_ERROR(MakeDirs(bundle + "/checkpoints"));
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<TwoTowerModel> model, TwoTowerModel::Create(o.model, o.seed));
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::TwoTowerModel> model,
+                        retrieval::TwoTowerModel::Create(o.model, o.seed));
 
   RetrievalTrainSummary summary;
   summary.bundle_dir = bundle;
@@ -196,7 +200,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   try {
     torch::set_num_threads(o.threads);
     torch::manual_seed(o.seed);
-    internal::TwoTowerNet& net = model->net().net;
+    retrieval::internal::TwoTowerNet& net = model->net().net;
     net->train();
     torch::optim::Adam dense(net->DenseParameters(), torch::optim::AdamOptions(o.learning_rate));
     torch::optim::Adagrad sparse(net->SparseParameters(), torch::optim::AdagradOptions(o.sparse_learning_rate));
@@ -228,11 +232,11 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     const size_t steps_per_epoch = data.train.size() / o.batch_size;
     StepProgress progress("train-retrieval", o.epochs, steps_per_epoch, o.batch_size, o.show_progress);
-    std::vector<UserInputs> users(o.batch_size);
-    std::vector<VideoInputs> videos(o.batch_size);
+    std::vector<featurestore::UserInputs> users(o.batch_size);
+    std::vector<featurestore::VideoInputs> videos(o.batch_size);
     std::vector<VideoId> batch_ids(o.batch_size);
     std::vector<float> correction(o.batch_size);
-    std::vector<VideoInputs> negatives(o.uniform_negatives);
+    std::vector<featurestore::VideoInputs> negatives(o.uniform_negatives);
     std::vector<VideoId> negative_ids(o.uniform_negatives);
     const float uniform_correction =
         o.uniform_negatives > 0 ? std::log(static_cast<float>(o.uniform_negatives) / data.candidates.size()) : 0.0f;
@@ -248,8 +252,8 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
           // Expected count of this video among the batch's negatives: B * q.
           correction[i] = o.logq_correction ? log_q(ex.video_id) + std::log(static_cast<float>(o.batch_size)) : 0.0f;
         }
-        const torch::Tensor u = net->EmbedUsers(internal::ToUserBatch(users));
-        const torch::Tensor v = net->EmbedVideos(internal::ToVideoBatch(videos));
+        const torch::Tensor u = net->EmbedUsers(retrieval::internal::ToUserBatch(users));
+        const torch::Tensor v = net->EmbedVideos(retrieval::internal::ToVideoBatch(videos));
         torch::Tensor logits = u.matmul(v.t()) / o.temperature -
                                torch::from_blob(correction.data(), {o.batch_size}, torch::kFloat32).unsqueeze(0);
         // Accidental hits: the positive video elsewhere in the batch is not a negative.
@@ -263,7 +267,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
             negatives[j] = data.candidates[c];
             negative_ids[j] = data.candidate_ids[c];
           }
-          const torch::Tensor n = net->EmbedVideos(internal::ToVideoBatch(negatives));
+          const torch::Tensor n = net->EmbedVideos(retrieval::internal::ToVideoBatch(negatives));
           torch::Tensor extra = u.matmul(n.t()) / o.temperature - uniform_correction;
           const torch::Tensor neg_ids =
               torch::from_blob(negative_ids.data(), {o.uniform_negatives}, torch::kInt32).to(torch::kInt64);
@@ -299,16 +303,17 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   }
   std::error_code copy_error;
   std::filesystem::copy_file(absl::StrCat(bundle, "/checkpoints/epoch-", summary.exported_epoch, ".pt"),
-                             BundleModelPath(bundle), std::filesystem::copy_options::overwrite_existing, copy_error);
+                             bundle::BundleModelPath(bundle), std::filesystem::copy_options::overwrite_existing,
+                             copy_error);
   if (copy_error) {
-    return absl::InternalError(absl::StrCat("cannot export the model to ", BundleModelPath(bundle), ": ",
-                                            copy_error.message()));
+    return absl::InternalError(
+        absl::StrCat("cannot export the model to ", bundle::BundleModelPath(bundle), ": ", copy_error.message()));
   }
   if (o.show_progress && summary.exported_epoch != o.epochs) {
     std::fprintf(stderr, "train-retrieval: exporting epoch %d (best validation recall)\n", summary.exported_epoch);
   }
 
-  BundleManifest m;
+  bundle::BundleManifest m;
   m.kind = "two_tower";
   m.version = version;
   m.created_ms = SystemClock::Get()->NowMs();
@@ -316,7 +321,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   m.protocol = o.leave_last_out ? "leave-last-out" : "time-split";
   m.two_tower = o.model;
   m.history_length = o.update.history_length;
-  RetrievalTraining& t = m.train;
+  bundle::RetrievalTraining& t = m.train;
   t.start_ms = data.start_ms;
   t.end_ms = data.end_ms;
   t.validation_from_ms = data.validation_ms;
@@ -338,4 +343,4 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   return summary;
 }
 
-}  // namespace vrec
+}  // namespace vrec::training

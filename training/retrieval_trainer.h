@@ -20,7 +20,7 @@
 #include "featurestore/features.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec {
+namespace vrec::training {
 
 struct RetrievalTrainOptions {
   // Data window. time-split: train on events before until_ms (0: start + until_fraction of the
@@ -46,8 +46,8 @@ struct RetrievalTrainOptions {
   uint32_t max_validation = 2000;
   uint64_t max_examples = 0;     // 0: all
   bool keep_best = true;         // export the epoch with the best validation recall, not the last
-  TwoTowerConfig model;          // video_buckets 0: sized from the catalog
-  FeatureUpdateOptions update;
+  retrieval::TwoTowerConfig model;  // video_buckets 0: sized from the catalog
+  featurestore::FeatureUpdateOptions update;
   bool show_progress = true;
 };
 
@@ -68,6 +68,6 @@ struct RetrievalTrainSummary {
 absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_dir, const std::string& models_dir,
                                                      const RetrievalTrainOptions& options);
 
-}  // namespace vrec
+}  // namespace vrec::training
 
 #endif  // VREC_TRAINING_RETRIEVAL_TRAINER_H_

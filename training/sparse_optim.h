@@ -12,7 +12,7 @@
 
 #include "common/progress.h"
 
-namespace vrec {
+namespace vrec::training {
 
 // Adagrad step over sparse embedding tables. A table no example in the batch touched (tags in
 // a batch without tags, creators in a dataset without them) has an empty sparse gradient,
@@ -78,6 +78,6 @@ class StepProgress {
   uint64_t done_steps_ = 0;
 };
 
-}  // namespace vrec
+}  // namespace vrec::training
 
 #endif  // VREC_TRAINING_SPARSE_OPTIM_H_

@@ -10,13 +10,16 @@
 #include "ranking/cross_features.h"
 #include "ranking/ranker.h"
 
-namespace vrec::internal {
+namespace vrec::ranking::internal {
 
 // Column layout of the packed tensors.
-inline constexpr int kRankerUserInts = 6 + kUserHistory + kUserTopCategories;  // small, history, categories
-inline constexpr int kRankerUserFloats = kUserHistory + kUserTopCategories + kUserDense;
-inline constexpr int kRankerVideoInts = 5 + kVideoTags;  // id, category, creator, language, duration, tags
-inline constexpr int kRankerVideoFloats = kVideoDense + kCrossFeatures;
+inline constexpr int kRankerUserInts =
+    6 + featurestore::kUserHistory + featurestore::kUserTopCategories;  // small, history, categories
+inline constexpr int kRankerUserFloats =
+    featurestore::kUserHistory + featurestore::kUserTopCategories + featurestore::kUserDense;
+inline constexpr int kRankerVideoInts =
+    5 + featurestore::kVideoTags;  // id, category, creator, language, duration, tags
+inline constexpr int kRankerVideoFloats = featurestore::kVideoDense + kCrossFeatures;
 inline constexpr int kRankerPositions = 32;
 
 // Users as [B, kRankerUserInts] int64 and [B, kRankerUserFloats] float.
@@ -31,10 +34,10 @@ struct RankerVideos {
 };
 
 // Fills preallocated rows (no allocation per row).
-void PackUser(const UserInputs& user, int64_t* ints, float* floats);
-void PackVideo(const VideoInputs& video, const CrossInputs& cross, int64_t* ints, float* floats);
-RankerUsers PackUsers(absl::Span<const UserInputs> users);
-RankerVideos PackVideos(absl::Span<const VideoInputs> videos, absl::Span<const CrossInputs> cross);
+void PackUser(const featurestore::UserInputs& user, int64_t* ints, float* floats);
+void PackVideo(const featurestore::VideoInputs& video, const CrossInputs& cross, int64_t* ints, float* floats);
+RankerUsers PackUsers(absl::Span<const featurestore::UserInputs> users);
+RankerVideos PackVideos(absl::Span<const featurestore::VideoInputs> videos, absl::Span<const CrossInputs> cross);
 
 // The user's side of the first layer and its pooled embeddings (for the interactions).
 struct UserPart {
@@ -82,6 +85,6 @@ class RankerNetHolder {
   RankerNet net;
 };
 
-}  // namespace vrec::internal
+}  // namespace vrec::ranking::internal
 
 #endif  // VREC_RANKING_INTERNAL_RANKER_NET_H_

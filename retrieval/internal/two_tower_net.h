@@ -9,7 +9,7 @@
 #include "featurestore/transforms.h"
 #include "retrieval/two_tower.h"
 
-namespace vrec::internal {
+namespace vrec::retrieval::internal {
 
 // A batch of user inputs as tensors.
 struct UserBatch {
@@ -28,8 +28,8 @@ struct VideoBatch {
   torch::Tensor dense;            // [B, kVideoDense] float
 };
 
-UserBatch ToUserBatch(absl::Span<const UserInputs> users);
-VideoBatch ToVideoBatch(absl::Span<const VideoInputs> videos);
+UserBatch ToUserBatch(absl::Span<const featurestore::UserInputs> users);
+VideoBatch ToVideoBatch(absl::Span<const featurestore::VideoInputs> videos);
 
 struct TwoTowerNetImpl : torch::nn::Module {
   explicit TwoTowerNetImpl(const TwoTowerConfig& config);
@@ -60,6 +60,6 @@ class TwoTowerNetHolder {
   TwoTowerNet net;
 };
 
-}  // namespace vrec::internal
+}  // namespace vrec::retrieval::internal
 
 #endif  // VREC_RETRIEVAL_INTERNAL_TWO_TOWER_NET_H_
