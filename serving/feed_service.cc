@@ -241,7 +241,7 @@ HttpResponse FeedService::Route(const HttpRequest& request, std::string* route) 
     *route = request.path;
     if (!get) return MethodNotAllowed(request, "GET");
     std::shared_ptr<const pipeline::FeedModel> pinned = model();
-    if (pinned == nullptr) return JsonError(503, "unavailable", "no model is loaded");
+    if (pinned == nullptr) return StatusToResponse(absl::UnavailableError("no model is loaded"));
     JsonWriter w;
     w.BeginObject().Key("status").String("ready").Key("model_version").String(pinned->version).EndObject();
     return JsonOk(w.Release());
@@ -258,14 +258,14 @@ HttpResponse FeedService::Route(const HttpRequest& request, std::string* route) 
     *route = request.path;
     return request.method == "POST" ? Events(request) : MethodNotAllowed(request, "POST");
   }
-  return JsonError(404, "not_found", absl::StrCat("no such endpoint: ", request.path));
+  return StatusToResponse(absl::NotFoundError(absl::StrCat("no such endpoint: ", request.path)));
 }
 
 HttpResponse FeedService::Feed(const HttpRequest& request) {
   absl::StatusOr<FeedHttpRequest> parsed = ParseFeedRequest(request, options_);
   if (!parsed.ok()) return StatusToResponse(parsed.status());
   std::shared_ptr<const pipeline::FeedModel> pinned = model();
-  if (pinned == nullptr) return JsonError(503, "unavailable", "no model is loaded");
+  if (pinned == nullptr) return StatusToResponse(absl::UnavailableError("no model is loaded"));
   pipeline::FeedRequest& feed = parsed->feed;
   feed.now_ms = clock_->NowMs();
   feed.request_id = next_request_.fetch_add(1);
@@ -294,7 +294,9 @@ HttpResponse FeedService::Feed(const HttpRequest& request) {
 }
 
 HttpResponse FeedService::Events(const HttpRequest& request) {
-  if (ingestor_ == nullptr) return JsonError(503, "unavailable", "event ingestion is not enabled on this server");
+  if (ingestor_ == nullptr) {
+    return StatusToResponse(absl::UnavailableError("event ingestion is not enabled on this server"));
+  }
   absl::StatusOr<std::vector<Event>> events = ParseEventsJson(request.body, clock_->NowMs(), options_.events);
   if (!events.ok()) return StatusToResponse(events.status());
   // Every video must exist: one MultiGet for the batch.
@@ -305,9 +307,8 @@ HttpResponse FeedService::Events(const HttpRequest& request) {
   if (absl::Status s = store_->GetVideoFeatures(ids, &videos, &found); !s.ok()) return StatusToResponse(s);
   for (size_t i = 0; i < ids.size(); ++i) {
     if (!found[i]) {
-      return JsonError(400, "invalid_argument",
-                       absl::StrCat(ids.size() > 1 ? absl::StrCat("events[", i, "]: ") : "", "unknown video_id ",
-                                    ids[i]));
+      return StatusToResponse(absl::InvalidArgumentError(
+          absl::StrCat(ids.size() > 1 ? absl::StrCat("events[", i, "]: ") : "", "unknown video_id ", ids[i])));
     }
   }
   const size_t count = events->size();
