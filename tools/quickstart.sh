@@ -34,7 +34,7 @@ fi
 
 echo "== 4/6 two-tower retrieval model and its index"
 if [ -z "$(grep -l '^complete=1' "$MODELS"/*/MANIFEST 2>/dev/null)" ]; then
-  "$VREC" train-retrieval --world "$WORLD" --models "$MODELS" --epochs 3 --until-fraction 1 --min-grade 1
+  "$VREC" train-retrieval --world "$WORLD" --models "$MODELS" --epochs 3 --until-fraction 1
   "$VREC" build-index --world "$WORLD" --models "$MODELS"
 else
   echo "reusing the complete bundle in $MODELS (delete it to retrain)"

@@ -31,7 +31,7 @@ struct RetrievalTrainOptions {
   TimestampMs until_ms = 0;
   double until_fraction = 0.9;
   double validation_fraction = 0.1;
-  int min_grade = 2;             // positives: RelevanceGrade >= this (1 also counts clicks)
+  int min_grade = 1;             // positives: RelevanceGrade >= this (1: clicks count; see README)
 
   int epochs = 4;
   int batch_size = 1024;
