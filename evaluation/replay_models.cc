@@ -363,6 +363,7 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
   for (int w = 1; w < options.threads; ++w) workers.emplace_back(work, w);
   work(0);
   for (std::thread& w : workers) w.join();
+  retrieval::SetModelThreads(std::max(1, options.threads));  // batched work after this uses them all
   if (options.show_progress) std::fprintf(stderr, "\rreplay: full pipeline %zu/%zu users\n", data.cases.size(), data.cases.size());
   for (const absl::Status& e : errors) VREC_RETURN_IF_ERROR(e);
   absl::flat_hash_map<UserId, std::vector<VideoId>> by_user;

@@ -154,6 +154,7 @@ absl::StatusOr<ReplayReport> EvaluateReplay(const ReplayRunOptions& run) {
     bundle_options.depth = std::max(options.k, options.deep_k);
     bundle_options.full_pipeline = want("full-pipeline");
     bundle_options.show_progress = options.show_progress;
+    bundle_options.threads = options.threads;
     VREC_ASSIGN_OR_RETURN(BundleSystems systems,
                           MakeBundleSystems(data, world, catalog, bundle, bundle_options));
     if (want("two-tower")) owned.push_back(std::move(systems.two_tower));
