@@ -68,6 +68,12 @@ absl::StatusOr<int64_t> LatestBundle(const std::string& models_dir) {
 
 absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
                                                                              const BundleManifest& manifest) {
+  if (manifest.transform_version != featurestore::kTransformVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bundle ", bundle_dir, " was trained on feature transforms version ", manifest.transform_version,
+        " and this build computes version ", featurestore::kTransformVersion,
+        " (featurestore/transforms.h); train new models with vrec train-retrieval, build-index and train-ranker"));
+  }
   return retrieval::TwoTowerModel::Load(BundleModelPath(bundle_dir), manifest.two_tower);
 }
 

@@ -113,6 +113,8 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
   r.Int("model.hidden_dim", &c.hidden_dim);
   ReadTransform(r, "model.", &c.transform);
   r.OptionalInt("features.history_length", &m.history_length);
+  m.transform_version = 1;  // bundles from before the key were trained on version 1
+  r.OptionalInt("features.transform_version", &m.transform_version);
 
   RetrievalTraining& t = m.train;
   r.Int("train.end_ms", &t.end_ms);
@@ -207,6 +209,7 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   f.SetInt("model.hidden_dim", c.hidden_dim);
   WriteTransform("model.", c.transform, &f);
   f.SetInt("features.history_length", m.history_length);
+  f.SetInt("features.transform_version", m.transform_version);
   const RetrievalTraining& t = m.train;
   f.SetInt("train.start_ms", t.start_ms);
   f.SetInt("train.end_ms", t.end_ms);

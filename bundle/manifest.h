@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "common/types.h"
 #include "common/world.h"
+#include "featurestore/transforms.h"
 #include "ranking/ranker.h"
 #include "retrieval/two_tower.h"
 
@@ -91,6 +92,7 @@ struct BundleManifest {
   bool complete = false;              // the index is built: the bundle can serve
   retrieval::TwoTowerConfig two_tower;
   uint32_t history_length = 100;      // FeatureUpdateOptions::history_length of its features
+  int transform_version = featurestore::kTransformVersion;  // the feature transforms it was trained on
   RetrievalTraining train;
   std::optional<IndexInfo> index;
   std::optional<RankerInfo> ranker;

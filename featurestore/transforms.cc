@@ -57,7 +57,9 @@ UserInputs TransformUser(const UserFeatures& u, const FeatureContext& c, const T
   in.hour = (ms_of_week % kMsPerDay) / kMsPerHour;
   in.weekday = (ms_of_week / kMsPerDay + 3) % 7;  // 1970-01-01 was a Thursday
 
-  // Most recent first; weight = signal strength x recency (7-day decay).
+  // Most recent first; weight = signal strength x recency (7-day decay from the newest entry).
+  TimestampMs newest_ms = 0;
+  for (const HistoryEntry& h : u.history) newest_ms = std::max(newest_ms, h.time_ms);
   int slot = 0;
   for (auto it = u.history.rbegin(); it != u.history.rend() && slot < kUserHistory; ++it) {
     if (it->signals & HistoryEntry::kNotInterested) continue;
@@ -66,19 +68,18 @@ UserInputs TransformUser(const UserFeatures& u, const FeatureContext& c, const T
     if (it->signals & (HistoryEntry::kLiked | HistoryEntry::kShared)) strength += 1.0f;
     if (it->signals & HistoryEntry::kSkipped) strength *= 0.25f;
     in.history[slot] = VideoBucket(it->video_id, o.video_buckets);
-    in.history_weight[slot] = strength * Decay(c.now_ms - it->time_ms, kWeekWindowMs);
+    in.history_weight[slot] = strength * Decay(newest_ms - it->time_ms, kWeekWindowMs);
     ++slot;
   }
 
   std::array<CategoryAffinity, kUserTopCategories> top{};
-  const float affinity_decay = Decay(c.now_ms - u.affinity_ms, kWeekWindowMs);
   std::vector<CategoryAffinity> sorted = u.affinity;
   std::sort(sorted.begin(), sorted.end(), [](const CategoryAffinity& a, const CategoryAffinity& b) {
     return a.week != b.week ? a.week > b.week : a.category < b.category;
   });
   for (int i = 0; i < kUserTopCategories && i < static_cast<int>(sorted.size()); ++i) {
     in.top_categories[i] = Bucket(sorted[i].category, o.category_buckets);
-    in.top_category_weight[i] = Log1p(sorted[i].week * affinity_decay);
+    in.top_category_weight[i] = Log1p(sorted[i].week);  // as of the last engagement
   }
 
   const EngagementCounters& k = u.counters;

@@ -5,6 +5,13 @@
 //
 // Categorical values become hashed ids in [1, buckets); 0 means unknown or padding. Counts
 // enter as log1p, rates are smoothed towards a prior, times as log1p(days) and sin/cos cycles.
+//
+// What the user did is weighted relative to the user's own last event, never to the request
+// time: a history entry decays by its age at the user's newest entry, and the category
+// affinities are taken as of the user's last engagement. Training examples are built minutes
+// after the user's previous event and feeds are served after any idle gap; an input that
+// decayed with the serve clock would fade for a user back after months (and differ from
+// everything the model was trained on).
 #ifndef VREC_FEATURESTORE_TRANSFORMS_H_
 #define VREC_FEATURESTORE_TRANSFORMS_H_
 
@@ -15,6 +22,11 @@
 #include "featurestore/features.h"
 
 namespace vrec::featurestore {
+
+// The version of these transforms. A model trained on another version reads different inputs;
+// bundles record it (bundle/manifest.h) and loading refuses a mismatch. Version 2: history
+// and affinity weights relative to the user's last event (version 1: to the request time).
+inline constexpr int kTransformVersion = 2;
 
 // Per request: when and where the feed is shown.
 struct FeatureContext {

@@ -32,8 +32,20 @@ else
   echo "reusing $WORLD/features (delete it to rebuild)"
 fi
 
+# A bundle from an older build may read other feature transforms (kTransformVersion in
+# featurestore/transforms.h) and the server refuses it: train new models then.
+TRANSFORMS=2
+current() {  # the complete bundles of this build's transforms that also match "$1"
+  local complete
+  complete=$(grep -l '^complete=1$' "$MODELS"/*/MANIFEST 2>/dev/null || true)
+  [ -n "$complete" ] || return 0
+  complete=$(grep -l "^features.transform_version=$TRANSFORMS\$" $complete 2>/dev/null || true)
+  [ -n "$complete" ] || return 0
+  grep -l "$1" $complete 2>/dev/null || true
+}
+
 echo "== 4/6 two-tower retrieval model and its index"
-if [ -z "$(grep -l '^complete=1' "$MODELS"/*/MANIFEST 2>/dev/null)" ]; then
+if [ -z "$(current '^complete=1$')" ]; then
   "$VREC" train-retrieval --world "$WORLD" --models "$MODELS" --epochs 3 --until-fraction 1
   "$VREC" build-index --world "$WORLD" --models "$MODELS"
 else
@@ -43,7 +55,7 @@ fi
 echo "== 5/6 ranker (multi-task, on logged impressions)"
 # A ranker bundle from an older build takes fewer cross features (kCrossFeatures in
 # ranking/cross_features.h) and the server refuses it: train a new one then.
-if [ -z "$(grep -l '^ranker.cross_features=13$' "$MODELS"/*/MANIFEST 2>/dev/null)" ]; then
+if [ -z "$(current '^ranker.cross_features=13$')" ]; then
   "$VREC" train-ranker --world "$WORLD" --models "$MODELS" --max-examples 1000000
 else
   echo "reusing the ranker bundle in $MODELS (delete it to retrain)"
