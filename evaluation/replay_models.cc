@@ -236,6 +236,26 @@ absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> PointInTimeFeedModel(
                                  options);
 }
 
+// A bundle as of the replay's split: its models, the past's features and a view of them, and
+// every video that exists at the split embedded as of the split.
+struct PointInTimeBundle {
+  ReplayBundle bundle;
+  std::unique_ptr<featurestore::FeatureReplay> replay;
+  std::unique_ptr<featurestore::PointInTimeFeatureView> view;  // over *replay
+  retrieval::ItemEmbeddings items;
+};
+
+absl::StatusOr<PointInTimeBundle> LoadPointInTime(const ReplayData& data, const std::string& world_dir,
+                                                  const Catalog& catalog, const std::string& bundle_dir,
+                                                  bool want_ranker) {
+  PointInTimeBundle pit;
+  VREC_ASSIGN_OR_RETURN(pit.bundle, LoadReplayBundle(data, bundle_dir, want_ranker));
+  VREC_ASSIGN_OR_RETURN(pit.replay, ReplayPast(data, world_dir, catalog, pit.bundle.update));
+  pit.view = std::make_unique<featurestore::PointInTimeFeatureView>(pit.replay.get(), data.split_ms);
+  VREC_RETURN_IF_ERROR(EmbedCatalog(*pit.view, *pit.bundle.model, data.split_ms, &pit.items));
+  return pit;
+}
+
 }  // namespace
 
 pipeline::FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count) {
@@ -250,28 +270,25 @@ pipeline::FeedRequest ReplayFeedRequest(const TestCase& test, uint32_t count) {
 absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& data, const std::string& world_dir,
                                                             const Catalog& catalog, const std::string& bundle_dir,
                                                             const pipeline::FeedModelOptions& options) {
-  VREC_ASSIGN_OR_RETURN(const ReplayBundle bundle, LoadReplayBundle(data, bundle_dir, true));
-  if (bundle.ranker == nullptr) return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no ranker"));
+  VREC_ASSIGN_OR_RETURN(PointInTimeBundle pit, LoadPointInTime(data, world_dir, catalog, bundle_dir, true));
+  if (pit.bundle.ranker == nullptr) return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no ranker"));
   PointInTimePipeline out;
-  VREC_ASSIGN_OR_RETURN(out.replay, ReplayPast(data, world_dir, catalog, bundle.update));
-  out.view = std::make_unique<featurestore::PointInTimeFeatureView>(out.replay.get(), data.split_ms);
-  retrieval::ItemEmbeddings items;
-  VREC_RETURN_IF_ERROR(EmbedCatalog(*out.view, *bundle.model, data.split_ms, &items));
-  VREC_ASSIGN_OR_RETURN(out.model, PointInTimeFeedModel(bundle, *out.view, items, data.split_ms, options));
+  VREC_ASSIGN_OR_RETURN(out.model, PointInTimeFeedModel(pit.bundle, *pit.view, pit.items, data.split_ms, options));
+  out.replay = std::move(pit.replay);
+  out.view = std::move(pit.view);
   return out;
 }
 
 absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const std::string& world_dir,
                                                           const Catalog& catalog, const std::string& bundle_dir,
                                                           const BundleReplayOptions& options) {
-  VREC_ASSIGN_OR_RETURN(const ReplayBundle bundle, LoadReplayBundle(data, bundle_dir, options.full_pipeline));
+  VREC_ASSIGN_OR_RETURN(const PointInTimeBundle pit,
+                        LoadPointInTime(data, world_dir, catalog, bundle_dir, options.full_pipeline));
+  const ReplayBundle& bundle = pit.bundle;
   const retrieval::TwoTowerModel& model = *bundle.model;
-  VREC_ASSIGN_OR_RETURN(const std::unique_ptr<featurestore::FeatureReplay> replay,
-                        ReplayPast(data, world_dir, catalog, bundle.update));
-  const featurestore::PointInTimeFeatureView view(replay.get(), data.split_ms);
-  // Every video that exists at the split, embedded as of the split.
-  retrieval::ItemEmbeddings items;
-  VREC_RETURN_IF_ERROR(EmbedCatalog(view, model, data.split_ms, &items));
+  const featurestore::FeatureReplay* replay = pit.replay.get();
+  const featurestore::PointInTimeFeatureView& view = *pit.view;
+  const retrieval::ItemEmbeddings& items = pit.items;
   const std::vector<VideoId>& available = items.ids;
   const featurestore::TransformOptions& t = model.config().transform;
 

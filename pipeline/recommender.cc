@@ -21,7 +21,7 @@ double Ms(SteadyClock::time_point from, SteadyClock::time_point to) {
 // Scores every candidate in one batched forward: heads[i * kNumRankerHeads + h]. `videos`
 // holds the candidates' features followed by the user's history videos' (for their creators).
 absl::Status RankCandidates(const FeedModel& m, const featurestore::UserFeatures& user,
-                            const featurestore::FeatureContext& context, const float* user_embedding,
+                            const featurestore::FeatureContext& context,
                             const std::vector<retrieval::Candidate>& candidates,
                             const std::vector<featurestore::VideoRead>& videos,
                             std::vector<ranking::SourceSignals>* signals, std::vector<ranking::CrossInputs>* cross,
@@ -31,13 +31,13 @@ absl::Status RankCandidates(const FeedModel& m, const featurestore::UserFeatures
   for (size_t i = candidates.size(); i < videos.size(); ++i) creators.push_back(videos[i].features.creator_id);
   const ranking::CandidateFeaturizer featurizer(user, creators, context, m.ranker->config().transform);
   thread_local ranking::RequestSignals request_signals;
-  request_signals.Init(m.index.get(), user_embedding, user, m.popularity.trending.get(), m.popularity.popular.get());
+  request_signals.Init(m.index.get(), user, m.popularity.trending.get(), m.popularity.popular.get());
   thread_local std::vector<featurestore::VideoInputs> inputs;
   inputs.resize(candidates.size());
   cross->resize(candidates.size());
   signals->resize(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
-    (*signals)[i] = request_signals.For(candidates[i].video);
+    (*signals)[i] = request_signals.For(candidates[i]);
     featurizer.Featurize(videos[i].features, (*signals)[i], &inputs[i], &(*cross)[i]);
   }
   heads->resize(candidates.size() * ranking::kNumRankerHeads);
@@ -120,11 +120,11 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
   skip.erase(std::unique(skip.begin(), skip.end()), skip.end());
   result.seen_excluded = user.features.history.size();
   result.request_excluded = request.exclude.size();
-  thread_local retrieval::RetrievalResult retrieved;
+  retrieval::RetrievalResult retrieved;
   m.retriever->Retrieve(user.features, context, skip, &retrieved);
-  result.candidates = retrieved.candidates;
+  result.candidates = std::move(retrieved.candidates);
   result.produced = retrieved.produced;
-  result.source_failures = retrieved.failures;
+  result.source_failures = std::move(retrieved.failures);
   for (const retrieval::SourceFailure& f : retrieved.failures)
     result.degraded.push_back(absl::StrCat("source_failed:", retrieval::SourceName(f.source)));
   lap(kStageRetrieval);
@@ -144,9 +144,7 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
     for (const featurestore::HistoryEntry& h : user.features.history) ids.push_back(h.video_id);  // for their creators
     VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
     lap(kStageVideoFeatures);
-    const float* user_embedding = retrieved.user_embedding.empty() ? nullptr : retrieved.user_embedding.data();
-    absl::Status scored =
-        RankCandidates(m, user.features, context, user_embedding, candidates, videos, &signals, &cross, &heads);
+    absl::Status scored = RankCandidates(m, user.features, context, candidates, videos, &signals, &cross, &heads);
     lap(kStageRanker);
     if (scored.ok()) {
       thread_local std::vector<ranking::RerankInput> rerank;

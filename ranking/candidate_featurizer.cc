@@ -2,11 +2,9 @@
 
 namespace vrec::ranking {
 
-void RequestSignals::Init(const retrieval::VectorIndex* index, const float* user_embedding,
-                          const featurestore::UserFeatures& user, const retrieval::Trending* trending,
-                          const retrieval::Trending* popular) {
+void RequestSignals::Init(const retrieval::VectorIndex* index, const featurestore::UserFeatures& user,
+                          const retrieval::Trending* trending, const retrieval::Trending* popular) {
   index_ = index;
-  user_embedding_ = user_embedding;
   trending_ = trending;
   popular_ = popular;
   seeds_.clear();
@@ -16,18 +14,15 @@ void RequestSignals::Init(const retrieval::VectorIndex* index, const float* user
   }
 }
 
-SourceSignals RequestSignals::For(VideoId video) const {
+SourceSignals RequestSignals::For(const retrieval::Candidate& candidate) const {
   SourceSignals s;
+  s.has_retrieval_score = candidate.embedded;
+  if (candidate.embedded) s.retrieval_score = candidate.score;
   if (index_ != nullptr) {
-    const float* e = index_->Embedding(video);
-    if (e != nullptr && user_embedding_ != nullptr) {
-      s.retrieval_score = retrieval::InnerProduct(user_embedding_, e, index_->dim());
-      s.has_retrieval_score = true;
-    }
-    s.has_item_to_item = ItemToItemScore(seeds_, e, index_->dim(), &s.item_to_item);
+    s.has_item_to_item = ItemToItemScore(seeds_, index_->Embedding(candidate.video), index_->dim(), &s.item_to_item);
   }
-  if (trending_ != nullptr) s.trending_rank = trending_->rank(video);
-  if (popular_ != nullptr) s.popular_rank = popular_->rank(video);
+  if (trending_ != nullptr) s.trending_rank = trending_->rank(candidate.video);
+  if (popular_ != nullptr) s.popular_rank = popular_->rank(candidate.video);
   return s;
 }
 

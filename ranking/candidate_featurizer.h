@@ -5,9 +5,10 @@
 // thing offline and online.
 //
 // RequestSignals gathers the source evidence of one request where it is computed from the
-// request's own state: the two-tower score and the item-to-item similarity from the model's
-// item embeddings, the trending and popular ranks from the popularity snapshot. Training
-// rebuilds the same evidence point in time and fills SourceSignals itself.
+// request's own state: the two-tower score the retriever gave each candidate, the item-to-item
+// similarity from the model's item embeddings, the trending and popular ranks from the
+// popularity snapshot. Training rebuilds the same evidence point in time and fills
+// SourceSignals itself.
 #ifndef VREC_RANKING_CANDIDATE_FEATURIZER_H_
 #define VREC_RANKING_CANDIDATE_FEATURIZER_H_
 
@@ -18,6 +19,7 @@
 #include "featurestore/features.h"
 #include "featurestore/transforms.h"
 #include "ranking/cross_features.h"
+#include "retrieval/candidates.h"
 #include "retrieval/trending.h"
 #include "retrieval/vector_index.h"
 
@@ -27,15 +29,14 @@ namespace vrec::ranking {
 // (no model, no snapshot): the signal is then unknown. Immutable after Init.
 class RequestSignals {
  public:
-  // `index` and `user_embedding` (index->dim() floats): the two-tower score; the user's
-  // engaged seeds (EngagedSeeds) found in `index`: the item-to-item similarity.
-  void Init(const retrieval::VectorIndex* index, const float* user_embedding, const featurestore::UserFeatures& user,
+  // The user's engaged seeds (EngagedSeeds) found in `index`: the item-to-item similarity.
+  void Init(const retrieval::VectorIndex* index, const featurestore::UserFeatures& user,
             const retrieval::Trending* trending, const retrieval::Trending* popular);
-  SourceSignals For(VideoId video) const;
+  // The candidate's retrieval score is the two-tower signal where it is the inner product.
+  SourceSignals For(const retrieval::Candidate& candidate) const;
 
  private:
   const retrieval::VectorIndex* index_ = nullptr;
-  const float* user_embedding_ = nullptr;
   std::vector<VideoId> seed_ids_;
   std::vector<const float*> seeds_;
   const retrieval::Trending* trending_ = nullptr;
