@@ -222,14 +222,10 @@ absl::StatusOr<std::unique_ptr<featurestore::FeatureReplay>> ReplayPast(
 
 // The feed model of the replay: the bundle's towers and ranker, an exact index over the
 // point-in-time item embeddings, the popularity snapshot of the view, exploration off.
-absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> PointInTimeFeedModel(const ReplayBundle& bundle,
-                                                                                const featurestore::FeatureView& view,
-                                                                                const retrieval::ItemEmbeddings& items,
-                                                                                TimestampMs now_ms,
-                                                                                pipeline::FeedModelOptions options) {
+absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> PointInTimeFeedModel(
+    const ReplayBundle& bundle, const featurestore::FeatureView& view,
+    std::shared_ptr<const retrieval::ExactIndex> index, TimestampMs now_ms, pipeline::FeedModelOptions options) {
   options.rerank.explore_rate = 0;
-  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const retrieval::VectorIndex> index,
-                        retrieval::ExactIndex::Create(items.ids, items.vectors, bundle.model->dim()));
   VREC_ASSIGN_OR_RETURN(retrieval::PopularitySnapshot popularity,
                         retrieval::BuildPopularitySnapshot(view, now_ms, options.popularity));
   return pipeline::MakeFeedModel(bundle.version, bundle.model, std::move(index), bundle.ranker, std::move(popularity),
@@ -237,12 +233,12 @@ absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> PointInTimeFeedModel(
 }
 
 // A bundle as of the replay's split: its models, the past's features and a view of them, and
-// every video that exists at the split embedded as of the split.
+// an exact index over every video that exists at the split, embedded as of the split.
 struct PointInTimeBundle {
   ReplayBundle bundle;
   std::unique_ptr<featurestore::FeatureReplay> replay;
   std::unique_ptr<featurestore::PointInTimeFeatureView> view;  // over *replay
-  retrieval::ItemEmbeddings items;
+  std::shared_ptr<const retrieval::ExactIndex> index;
 };
 
 absl::StatusOr<PointInTimeBundle> LoadPointInTime(const ReplayData& data, const std::string& world_dir,
@@ -252,7 +248,11 @@ absl::StatusOr<PointInTimeBundle> LoadPointInTime(const ReplayData& data, const 
   VREC_ASSIGN_OR_RETURN(pit.bundle, LoadReplayBundle(data, bundle_dir, want_ranker));
   VREC_ASSIGN_OR_RETURN(pit.replay, ReplayPast(data, world_dir, catalog, pit.bundle.update));
   pit.view = std::make_unique<featurestore::PointInTimeFeatureView>(pit.replay.get(), data.split_ms);
-  VREC_RETURN_IF_ERROR(EmbedCatalog(*pit.view, *pit.bundle.model, data.split_ms, &pit.items));
+  retrieval::ItemEmbeddings items;
+  VREC_RETURN_IF_ERROR(EmbedCatalog(*pit.view, *pit.bundle.model, data.split_ms, &items));
+  VREC_ASSIGN_OR_RETURN(pit.index,
+                        retrieval::ExactIndex::Create(std::move(items.ids), std::move(items.vectors),
+                                                      pit.bundle.model->dim()));
   return pit;
 }
 
@@ -273,7 +273,7 @@ absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& da
   VREC_ASSIGN_OR_RETURN(PointInTimeBundle pit, LoadPointInTime(data, world_dir, catalog, bundle_dir, true));
   if (pit.bundle.ranker == nullptr) return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no ranker"));
   PointInTimePipeline out;
-  VREC_ASSIGN_OR_RETURN(out.model, PointInTimeFeedModel(pit.bundle, *pit.view, pit.items, data.split_ms, options));
+  VREC_ASSIGN_OR_RETURN(out.model, PointInTimeFeedModel(pit.bundle, *pit.view, pit.index, data.split_ms, options));
   out.replay = std::move(pit.replay);
   out.view = std::move(pit.view);
   return out;
@@ -288,8 +288,8 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
   const retrieval::TwoTowerModel& model = *bundle.model;
   const featurestore::FeatureReplay* replay = pit.replay.get();
   const featurestore::PointInTimeFeatureView& view = *pit.view;
-  const retrieval::ItemEmbeddings& items = pit.items;
-  const std::vector<VideoId>& available = items.ids;
+  const retrieval::ExactIndex& items = *pit.index;
+  const std::vector<VideoId>& available = items.ids();
   const featurestore::TransformOptions& t = model.config().transform;
 
   // Two-tower alone: exact top-k of every test user by one GEMM per chunk of users, the
@@ -305,7 +305,7 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
   try {
     torch::InferenceMode guard;
     const torch::Tensor item_matrix =
-        torch::from_blob(const_cast<float*>(items.vectors.data()), {n_items, model.dim()});
+        torch::from_blob(const_cast<float*>(items.embeddings().data()), {n_items, model.dim()});
     std::vector<featurestore::UserInputs> users;
     for (size_t s = 0; s < data.cases.size() && top > 0; s += chunk) {
       const size_t n = std::min(chunk, data.cases.size() - s);
@@ -347,7 +347,7 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
 
   // The full pipeline: the server's Recommend on point-in-time features, request by request.
   VREC_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::FeedModel> feed_model,
-                        PointInTimeFeedModel(bundle, view, items, data.split_ms, options.feed));
+                        PointInTimeFeedModel(bundle, view, pit.index, data.split_ms, options.feed));
   std::vector<std::vector<VideoId>> pipeline_lists(data.cases.size());
   std::vector<double> recall(data.cases.size(), -1.0);
   std::vector<absl::Status> errors(std::max(1, options.threads));

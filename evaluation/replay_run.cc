@@ -26,7 +26,6 @@ struct PipelineStages {
   bool slates_replayed = false;
   training::SlateReplayResult slates;
   uint64_t served_feeds = 0;
-  std::string slate_note;  // why slate replay did not run
 };
 
 absl::Status RunSlateReplay(const std::string& world, const std::string& bundle, const ReplayData& data,

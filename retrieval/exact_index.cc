@@ -1,6 +1,7 @@
 #include "retrieval/exact_index.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <utility>
 
@@ -40,11 +41,17 @@ absl::StatusOr<std::unique_ptr<ExactIndex>> ExactIndex::Create(std::vector<Video
     return absl::InvalidArgumentError(absl::StrCat("exact index: ", ids.size(), " ids and ", embeddings.size(),
                                                    " floats do not make rows of dimension ", dim));
   }
+  auto index = std::unique_ptr<ExactIndex>(new ExactIndex());
+  index->dim_ = dim;
+  // Rows already in ascending id order (the catalog embedders write them so) are taken as they are.
+  if (std::adjacent_find(ids.begin(), ids.end(), std::greater_equal<VideoId>()) == ids.end()) {
+    index->ids_ = std::move(ids);
+    index->embeddings_ = std::move(embeddings);
+    return index;
+  }
   std::vector<uint32_t> order(ids.size());
   std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b]; });
-  auto index = std::unique_ptr<ExactIndex>(new ExactIndex());
-  index->dim_ = dim;
   index->ids_.reserve(ids.size());
   index->embeddings_.resize(embeddings.size());
   for (size_t r = 0; r < order.size(); ++r) {

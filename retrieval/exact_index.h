@@ -27,6 +27,8 @@ class ExactIndex : public VectorIndex {
   size_t size() const override { return ids_.size(); }
   int dim() const override { return dim_; }
   const std::vector<VideoId>& ids() const { return ids_; }
+  // Row i is the embedding of ids()[i].
+  const std::vector<float>& embeddings() const { return embeddings_; }
 
  private:
   ExactIndex() = default;

@@ -79,7 +79,6 @@ absl::Status RunReplay(int argc, char** argv) {
   run.bundle_version = bundle_version;
   run.impression_log = impression_log;
   run.max_slate_impressions = max_slate_impressions;
-  VREC_RETURN_IF_ERROR(ValidateReplayRun(run));
   VREC_ASSIGN_OR_RETURN(const evaluation::ReplayReport report, evaluation::EvaluateReplay(run));
   std::printf("%s", report.table.c_str());
   if (!json_path.empty()) {
