@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/event_log.h"
 #include "common/status.h"
+#include "featurestore/schema.h"
 
 namespace vrec::featurestore {
 namespace {
@@ -135,6 +137,10 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
       VREC_RETURN_IF_ERROR(store->Write(batch, bulk));
     }
     VREC_RETURN_IF_ERROR(store->Compact());
+    // For scripts (tools/quickstart.sh): the schema this store was written with.
+    std::ofstream marker(building + "/SCHEMA");
+    marker << static_cast<int>(kFeatureSchemaVersion) << "\n";
+    if (!marker.good()) return absl::InternalError(absl::StrCat("cannot write ", building, "/SCHEMA"));
     summary.users = users.size();
     summary.videos = videos.size();
   }

@@ -235,7 +235,7 @@ absl::StatusOr<UserRead> FeatureStore::GetUser(UserId id, TimestampMs now_ms) co
     return FromRocks(statuses[0], "cannot read user features");
   }
   if (statuses[1].ok()) {
-    VREC_RETURN_IF_ERROR(DecodeHistory(View(values[1]), &read.features.history));
+    VREC_RETURN_IF_ERROR(DecodeHistory(View(values[1]), &read.features));
   } else if (!statuses[1].IsNotFound()) {
     return FromRocks(statuses[1], "cannot read user history");
   }
@@ -345,7 +345,7 @@ absl::Status FeatureStore::Write(const FeatureWriteBatch& batch, const FeatureWr
     const Key key(u->id);
     EncodeUser(*u, &value);
     wb.Put(handles_[kUsers], key.slice(), value);
-    EncodeHistory(u->history, &value);
+    EncodeHistory(*u, &value);
     wb.Put(handles_[kHistory], key.slice(), value);
   }
   for (const VideoFeatures* v : batch.videos) {

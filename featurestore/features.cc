@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/container/flat_hash_set.h"
+
 namespace vrec::featurestore {
 namespace {
 
@@ -118,6 +120,34 @@ UserFeatures UserFeaturesFromCatalog(const User& user) {
   return f;
 }
 
+void SeenVideos(const UserFeatures& user, std::vector<VideoId>* out) {
+  out->clear();
+  out->reserve(user.history.size() + user.earlier.size());
+  for (const EarlierVideo& e : user.earlier) out->push_back(e.video);
+  for (const HistoryEntry& h : user.history) out->push_back(h.video_id);
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+}
+
+void EngagedVideos(const UserFeatures& user, std::vector<VideoId>* out) {
+  out->clear();
+  for (const EarlierVideo& e : user.earlier) {
+    if (e.engaged) out->push_back(e.video);
+  }
+  for (const HistoryEntry& h : user.history) {
+    if (IsEngagedEntry(h)) out->push_back(h.video_id);
+  }
+  if (user.earlier.empty()) return;  // history entries are unique
+  // A video that left the history and came back appears twice: keep its latest place.
+  thread_local absl::flat_hash_set<VideoId> kept;
+  kept.clear();
+  size_t w = out->size();
+  for (size_t i = out->size(); i-- > 0;) {
+    if (kept.insert((*out)[i]).second) (*out)[--w] = (*out)[i];
+  }
+  out->erase(out->begin(), out->begin() + w);
+}
+
 void ApplyEvent(const Event& e, const FeatureUpdateOptions& o, UserFeatures* user,
                 VideoFeatures* video) {
   const TimestampMs t = e.timestamp_ms;
@@ -160,7 +190,14 @@ void ApplyEvent(const Event& e, const FeatureUpdateOptions& o, UserFeatures* use
   }
   if (entry == nullptr) {
     if (o.history_length == 0) return;
-    if (user->history.size() >= o.history_length) user->history.erase(user->history.begin());
+    if (user->history.size() >= o.history_length) {
+      const HistoryEntry& oldest = user->history.front();
+      if (o.earlier_length > 0) {
+        if (user->earlier.size() >= o.earlier_length) user->earlier.erase(user->earlier.begin());
+        user->earlier.push_back({oldest.video_id, IsEngagedEntry(oldest)});
+      }
+      user->history.erase(user->history.begin());
+    }
     user->history.push_back({e.video_id, t, 0.0f, 0});
     entry = &user->history.back();
   }

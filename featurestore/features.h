@@ -57,6 +57,13 @@ struct HistoryEntry {
   uint8_t signals = 0;
 };
 
+// A video that left the user's recent history: the rest of the seen-set, and the collaborative
+// sources' view of everything the user engaged with.
+struct EarlierVideo {
+  VideoId video = 0;
+  bool engaged = false;  // IsEngagedEntry when it left the history
+};
+
 struct CategoryAffinity {
   uint32_t category = 0;  // CategoryHash of the category name
   float week = 0;         // decayed (7 days) engagement weight as of UserFeatures::affinity_ms
@@ -89,6 +96,7 @@ struct UserFeatures {
   TimestampMs affinity_ms = 0;     // the time CategoryAffinity::week refers to
   std::vector<CategoryAffinity> affinity;  // at most FeatureUpdateOptions::max_categories
   std::vector<HistoryEntry> history;       // oldest first, at most history_length
+  std::vector<EarlierVideo> earlier;       // left the history, oldest first, at most earlier_length
 
   const HistoryEntry* FindHistory(VideoId video) const;
 };
@@ -107,7 +115,17 @@ struct FeatureUpdateOptions {
   // Categories kept in a user's affinity list; a new category replaces the one with the
   // weakest 7-day affinity. Default 32.
   uint32_t max_categories = 32;
+  // Videos kept after they leave the recent history (the seen-set beyond it, ~3 bytes each on
+  // disk); the oldest are dropped beyond this. Default 5000.
+  uint32_t earlier_length = 5000;
 };
+
+// Every video the user has had an event with besides impressions (history and earlier),
+// sorted and unique: the feed never shows them again.
+void SeenVideos(const UserFeatures& user, std::vector<VideoId>* out);
+// The user's engaged videos (earlier ones, then IsEngagedEntry history entries), oldest first,
+// each once.
+void EngagedVideos(const UserFeatures& user, std::vector<VideoId>* out);
 
 // Stable 32-bit hash of a category, tag or other string feature (FNV-1a). 0 is never
 // returned for a non-empty string; "" hashes to 0.

@@ -82,6 +82,45 @@ TEST(ApplyEventTest, HistoryIsCappedOldestOut) {
   EXPECT_TRUE(user.FindHistory(4)->signals & HistoryEntry::kNotInterested);
 }
 
+TEST(ApplyEventTest, VideosThatLeaveTheHistoryStayInTheSeenSet) {
+  FeatureUpdateOptions options;
+  options.history_length = 2;
+  options.earlier_length = 3;
+  UserFeatures user;
+  VideoFeatures video;
+  // 0..5 clicked, except 1 skipped; then 0 clicked again (back in the history).
+  for (VideoId v = 0; v < 6; ++v) {
+    video.id = v;
+    ApplyEvent(E(v, v == 1 ? EventType::kSkip : EventType::kClick, v), options, &user, &video);
+  }
+  video.id = 0;
+  ApplyEvent(E(10, EventType::kClick, 0), options, &user, &video);
+  // History: 5, 0. Earlier (capped at 3, oldest dropped) holds the last three evicted: 2, 3, 4
+  // (0 and the skipped 1 were dropped from it; 0 is back in the history).
+  ASSERT_EQ(user.history.size(), 2u);
+  ASSERT_EQ(user.earlier.size(), 3u);
+  EXPECT_EQ(user.earlier[0].video, 2u);
+  EXPECT_EQ(user.earlier[2].video, 4u);
+  std::vector<VideoId> seen;
+  SeenVideos(user, &seen);
+  EXPECT_EQ(seen, (std::vector<VideoId>{0, 2, 3, 4, 5}));
+  std::vector<VideoId> engaged;
+  EngagedVideos(user, &engaged);
+  EXPECT_EQ(engaged, (std::vector<VideoId>{2, 3, 4, 5, 0}));
+
+  // A skipped video stays seen but is not engaged.
+  options.earlier_length = 10;
+  UserFeatures other;
+  for (VideoId v = 0; v < 4; ++v) {
+    video.id = v;
+    ApplyEvent(E(v, v == 0 ? EventType::kSkip : EventType::kClick, v), options, &other, &video);
+  }
+  SeenVideos(other, &seen);
+  EXPECT_EQ(seen, (std::vector<VideoId>{0, 1, 2, 3}));
+  EngagedVideos(other, &engaged);
+  EXPECT_EQ(engaged, (std::vector<VideoId>{1, 2, 3}));
+}
+
 TEST(ApplyEventTest, AffinityAdmitsNewInterestsAndKeepsTheStrongest) {
   FeatureUpdateOptions options;
   options.max_categories = 2;

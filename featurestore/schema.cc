@@ -134,16 +134,18 @@ void EncodeUser(const UserFeatures& u, std::string* out) {
   }
 }
 
-void EncodeHistory(const std::vector<HistoryEntry>& history, std::string* out) {
+void EncodeHistory(const UserFeatures& user, std::string* out) {
   Writer w(out);
   w.Put(kFeatureSchemaVersion);
-  w.Varint(history.size());
-  for (const HistoryEntry& h : history) {
+  w.Varint(user.history.size());
+  for (const HistoryEntry& h : user.history) {
     w.Put(h.video_id);
     w.Put(h.time_ms);
     w.Put(h.watch_ratio);
     w.Put(h.signals);
   }
+  w.Varint(user.earlier.size());
+  for (const EarlierVideo& e : user.earlier) w.Varint(static_cast<uint64_t>(e.video) << 1 | (e.engaged ? 1 : 0));
 }
 
 absl::Status DecodeVideo(absl::string_view bytes, VideoFeatures* v) {
@@ -174,14 +176,22 @@ absl::Status DecodeUser(absl::string_view bytes, UserFeatures* u) {
   return ok && r.done() ? absl::OkStatus() : Corrupt("user");
 }
 
-absl::Status DecodeHistory(absl::string_view bytes, std::vector<HistoryEntry>* history) {
+absl::Status DecodeHistory(absl::string_view bytes, UserFeatures* user) {
   Reader r(bytes);
   if (absl::Status s = CheckVersion(r, "history"); !s.ok()) return s;
   uint64_t n = 0;
   bool ok = r.Count(&n, 17);
-  history->resize(ok ? n : 0);
-  for (HistoryEntry& h : *history) {
+  user->history.resize(ok ? n : 0);
+  for (HistoryEntry& h : user->history) {
     ok = ok && r.Get(&h.video_id) && r.Get(&h.time_ms) && r.Get(&h.watch_ratio) && r.Get(&h.signals);
+  }
+  ok = ok && r.Count(&n, 1);
+  user->earlier.resize(ok ? n : 0);
+  for (EarlierVideo& e : user->earlier) {
+    uint64_t packed = 0;
+    ok = ok && r.Varint(&packed) && (packed >> 1) <= UINT32_MAX;
+    e.video = static_cast<VideoId>(packed >> 1);
+    e.engaged = (packed & 1) != 0;
   }
   return ok && r.done() ? absl::OkStatus() : Corrupt("history");
 }

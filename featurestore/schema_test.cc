@@ -36,10 +36,16 @@ TEST(SchemaTest, RoundTrips) {
   EXPECT_EQ(ub.country, "DE");
   ASSERT_EQ(ub.affinity.size(), 1u);
   EXPECT_EQ(ub.affinity[0].total, 2.5f);
-  EncodeHistory(u.history, &bytes);
-  ASSERT_TRUE(DecodeHistory(bytes, &ub.history).ok());
+  u.earlier = {{3, true}, {4000000000u, false}};
+  EncodeHistory(u, &bytes);
+  ASSERT_TRUE(DecodeHistory(bytes, &ub).ok());
   ASSERT_EQ(ub.history.size(), 1u);
   EXPECT_EQ(ub.history[0].watch_ratio, 0.25f);
+  ASSERT_EQ(ub.earlier.size(), 2u);
+  EXPECT_EQ(ub.earlier[0].video, 3u);
+  EXPECT_TRUE(ub.earlier[0].engaged);
+  EXPECT_EQ(ub.earlier[1].video, 4000000000u);
+  EXPECT_FALSE(ub.earlier[1].engaged);
 }
 
 TEST(SchemaTest, TruncatedIsDataLossAndOtherVersionIsFailedPrecondition) {
@@ -52,12 +58,12 @@ TEST(SchemaTest, TruncatedIsDataLossAndOtherVersionIsFailedPrecondition) {
     EXPECT_EQ(DecodeVideo(bytes.substr(0, cut), &back).code(), absl::StatusCode::kDataLoss) << cut;
   }
   EXPECT_EQ(DecodeVideo(bytes + "x", &back).code(), absl::StatusCode::kDataLoss);
-  bytes[0] = 2;
+  bytes[0] = 9;
   absl::Status s = DecodeVideo(bytes, &back);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(s.message().find("schema version 2"), std::string::npos);
-  std::vector<HistoryEntry> history;
-  EXPECT_EQ(DecodeHistory(std::string("\x01\xff\xff\xff\x7f", 5), &history).code(),
+  EXPECT_NE(s.message().find("schema version 9"), std::string::npos);
+  UserFeatures user;
+  EXPECT_EQ(DecodeHistory(std::string("\x02\xff\xff\xff\x7f", 5), &user).code(),
             absl::StatusCode::kDataLoss);  // absurd count, no allocation
 }
 

@@ -111,14 +111,14 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
   result.history = user.history;
   lap(kStageUserFeatures);
 
-  // 2. Candidates, minus everything in the user's history (watched, skipped, not interested)
-  // and the request's exclusions.
+  // 2. Candidates, minus everything the user has seen (watched, skipped, not interested: the
+  // history and the earlier videos) and the request's exclusions.
   thread_local std::vector<VideoId> skip;
-  skip.assign(request.exclude.begin(), request.exclude.end());
-  for (const featurestore::HistoryEntry& h : user.features.history) skip.push_back(h.video_id);
+  featurestore::SeenVideos(user.features, &skip);
+  result.seen_excluded = skip.size();
+  skip.insert(skip.end(), request.exclude.begin(), request.exclude.end());
   std::sort(skip.begin(), skip.end());
   skip.erase(std::unique(skip.begin(), skip.end()), skip.end());
-  result.seen_excluded = user.features.history.size();
   result.request_excluded = request.exclude.size();
   retrieval::RetrievalResult retrieved;
   m.retriever->Retrieve(user.features, context, skip, &retrieved);

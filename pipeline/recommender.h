@@ -132,7 +132,7 @@ struct FeedResult {
   std::vector<retrieval::SourceFailure> source_failures;
   absl::Status ranker_status;        // why the ranker did not order the items, if it failed
   std::vector<std::string> degraded; // reasons, e.g. "source_failed:two_tower", "ranker_failed"
-  size_t seen_excluded = 0;          // history entries never shown again
+  size_t seen_excluded = 0;          // seen videos (history and earlier) never shown again
   size_t request_excluded = 0;
   featurestore::FeatureStatus profile = featurestore::FeatureStatus::kMissing;
   featurestore::FeatureStatus activity = featurestore::FeatureStatus::kMissing;

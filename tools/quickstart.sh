@@ -26,7 +26,10 @@ if [ ! -f "$WORLD/WORLD" ]; then
 else
   echo "reusing $WORLD (delete it to regenerate)"
 fi
-if [ ! -f "$WORLD/features/CURRENT" ]; then
+# A store from an older build has another schema (kFeatureSchemaVersion in
+# featurestore/schema.h), which the server refuses: rebuild it then.
+FEATURE_SCHEMA=2
+if [ ! -f "$WORLD/features/CURRENT" ] || [ "$(cat "$WORLD/features/SCHEMA" 2>/dev/null)" != "$FEATURE_SCHEMA" ]; then
   "$VREC" featurize --world "$WORLD"
 else
   echo "reusing $WORLD/features (delete it to rebuild)"
