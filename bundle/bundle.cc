@@ -37,6 +37,7 @@ std::string BundleModelPath(const std::string& d) { return d + "/two_tower.pt"; 
 std::string BundleItemsPath(const std::string& d) { return d + "/items.bin"; }
 std::string BundleIndexPath(const std::string& d) { return d + "/hnsw.index"; }
 std::string BundleRankerPath(const std::string& d) { return d + "/ranker.pt"; }
+std::string BundleCollabPath(const std::string& d) { return d + "/collab.bin"; }
 
 absl::StatusOr<int64_t> NextBundleVersion(const std::string& models_dir) {
   VREC_RETURN_IF_ERROR(MakeDirs(models_dir));
@@ -103,6 +104,25 @@ absl::StatusOr<std::shared_ptr<const ranking::RankerModel>> LoadBundleRanker(con
   return std::shared_ptr<const ranking::RankerModel>(std::move(model));
 }
 
+absl::StatusOr<std::shared_ptr<const retrieval::CollaborativeModel>> LoadBundleCollaborative(
+    const std::string& bundle_dir, const BundleManifest& manifest) {
+  if (!manifest.collaborative.has_value()) {
+    return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no collaborative tables"));
+  }
+  absl::StatusOr<std::shared_ptr<const retrieval::CollaborativeModel>> model =
+      retrieval::LoadCollaborative(BundleCollabPath(bundle_dir));
+  // The MANIFEST promises the file: missing is as bad as corrupt.
+  if (absl::IsNotFound(model.status())) return absl::DataLossError(model.status().message());
+  VREC_RETURN_IF_ERROR(model.status());
+  const size_t rows = (*model)->tables[retrieval::kCollabEase].rows();
+  if (static_cast<int64_t>(rows) > manifest.collaborative->ease_videos) {
+    return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle_dir, ": collab.bin has ", rows,
+                                                      " EASE rows, the MANIFEST says at most ",
+                                                      manifest.collaborative->ease_videos));
+  }
+  return model;
+}
+
 absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& models_dir, int64_t version) {
   auto bundle = std::make_shared<Bundle>();
   bundle->version = version;
@@ -134,6 +154,9 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
   }
   if (m.ranker.has_value()) {
     VREC_ASSIGN_OR_RETURN(bundle->ranker, LoadBundleRanker(bundle->dir, m));
+  }
+  if (m.collaborative.has_value()) {
+    VREC_ASSIGN_OR_RETURN(bundle->collaborative, LoadBundleCollaborative(bundle->dir, m));
   }
   return std::shared_ptr<const Bundle>(std::move(bundle));
 }

@@ -9,6 +9,8 @@
 //   items.bin     the indexed videos: ids and embeddings (retrieval/hnsw_index.h)
 //   hnsw.index    the hnswlib graph over those embeddings
 //   ranker.pt     the ranker's weights (bundles from train-ranker)
+//   collab.bin    the collaborative tables: item-kNN, EASE, transitions (build-index;
+//                 retrieval/collaborative.h)
 //
 // Loading checks the bundle before anything serves it: complete, the index matches the model's
 // dimension and the MANIFEST's item count, the user tower gives unit vectors, and the ranker
@@ -23,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "bundle/manifest.h"
 #include "ranking/ranker.h"
+#include "retrieval/collaborative.h"
 #include "retrieval/hnsw_index.h"
 #include "retrieval/two_tower.h"
 
@@ -34,6 +37,7 @@ std::string BundleModelPath(const std::string& bundle_dir);
 std::string BundleItemsPath(const std::string& bundle_dir);
 std::string BundleIndexPath(const std::string& bundle_dir);
 std::string BundleRankerPath(const std::string& bundle_dir);
+std::string BundleCollabPath(const std::string& bundle_dir);
 
 // One more than the highest version under `models_dir` (1 if none); creates the directory.
 absl::StatusOr<int64_t> NextBundleVersion(const std::string& models_dir);
@@ -50,6 +54,7 @@ struct Bundle {
   std::shared_ptr<const retrieval::TwoTowerModel> two_tower;
   std::shared_ptr<const retrieval::HnswIndex> index;
   std::shared_ptr<const ranking::RankerModel> ranker;  // null when the MANIFEST has no ranker
+  std::shared_ptr<const retrieval::CollaborativeModel> collaborative;  // null when the MANIFEST has none
 };
 
 // Loads <models_dir>/<version>/ and checks it (see the top of this file). FailedPrecondition
@@ -60,6 +65,9 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
 // The parts on their own, for offline jobs that read one bundle directory.
 absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
                                                                              const BundleManifest& manifest);
+// NotFound when the bundle has no collaborative tables.
+absl::StatusOr<std::shared_ptr<const retrieval::CollaborativeModel>> LoadBundleCollaborative(
+    const std::string& bundle_dir, const BundleManifest& manifest);
 // NotFound when the bundle has no ranker.
 absl::StatusOr<std::shared_ptr<const ranking::RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
                                                                              const BundleManifest& manifest);

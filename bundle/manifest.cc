@@ -145,6 +145,19 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
     r.OptionalInt("index.features_as_of_ms", &i.features_as_of_ms);
   }
 
+  if (r.Has("collab.ease_videos")) {
+    retrieval::CollaborativeInfo& c = m.collaborative.emplace();
+    r.Int("collab.ease_videos", &c.ease_videos);
+    r.OptionalInt("collab.users", &c.users);
+    r.OptionalInt("collab.engagements", &c.engagements);
+    r.OptionalInt("collab.catalog_videos", &c.catalog_videos);
+    r.OptionalInt("collab.ease_cap", &c.ease_cap);
+    r.OptionalDouble("collab.ease_lambda", &c.ease_lambda);
+    r.OptionalInt("collab.neighbours", &c.neighbours);
+    r.OptionalInt("collab.transition_neighbours", &c.transition_neighbours);
+    r.OptionalDouble("collab.fit_seconds", &c.fit_seconds);
+  }
+
   if (r.Has("ranker.hidden_dim")) {
     RankerInfo& k = m.ranker.emplace();
     ranking::RankerConfig& rc = k.config;
@@ -236,6 +249,18 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
     f.SetInt("index.recall_queries", i.recall_queries);
     f.Set("index.build_seconds", Fixed(i.build_seconds, 1));
     f.SetInt("index.features_as_of_ms", i.features_as_of_ms);
+  }
+  if (m.collaborative.has_value()) {
+    const retrieval::CollaborativeInfo& c = *m.collaborative;
+    f.SetInt("collab.users", c.users);
+    f.SetInt("collab.engagements", c.engagements);
+    f.SetInt("collab.catalog_videos", c.catalog_videos);
+    f.SetInt("collab.ease_videos", c.ease_videos);
+    f.SetInt("collab.ease_cap", c.ease_cap);
+    f.Set("collab.ease_lambda", absl::StrCat(c.ease_lambda));
+    f.SetInt("collab.neighbours", c.neighbours);
+    f.SetInt("collab.transition_neighbours", c.transition_neighbours);
+    f.Set("collab.fit_seconds", Fixed(c.fit_seconds, 1));
   }
   if (m.ranker.has_value()) {
     const RankerInfo& k = *m.ranker;

@@ -7,6 +7,7 @@
 //   model.*    the two-tower config            train.*     how the two-tower was trained
 //   features.* the feature options it used     index.*     the HNSW index (build-index)
 //   ranker.*   the ranker's config, training window and validation metrics (train-ranker)
+//   collab.*   the collaborative tables (build-index; retrieval/collaborative_fit.h)
 #ifndef VREC_BUNDLE_MANIFEST_H_
 #define VREC_BUNDLE_MANIFEST_H_
 
@@ -21,6 +22,7 @@
 #include "common/world.h"
 #include "featurestore/transforms.h"
 #include "ranking/ranker.h"
+#include "retrieval/collaborative.h"
 #include "retrieval/two_tower.h"
 
 namespace vrec::bundle {
@@ -96,6 +98,7 @@ struct BundleManifest {
   RetrievalTraining train;
   std::optional<IndexInfo> index;
   std::optional<RankerInfo> ranker;
+  std::optional<retrieval::CollaborativeInfo> collaborative;  // collab.bin is in the bundle
 };
 
 // Parses the key=value entries. InvalidArgument naming a missing or malformed key;

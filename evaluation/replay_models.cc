@@ -177,6 +177,7 @@ struct ReplayBundle {
   std::string version;
   std::shared_ptr<const retrieval::TwoTowerModel> model;
   std::shared_ptr<const ranking::RankerModel> ranker;  // null when the bundle has none or it is not wanted
+  std::shared_ptr<const retrieval::CollaborativeModel> collaborative;  // null when the bundle has none
   featurestore::FeatureUpdateOptions update;           // as the bundle's features were built
 };
 
@@ -201,6 +202,9 @@ absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std:
     } else if (!absl::IsNotFound(loaded.status())) {
       return loaded.status();
     }
+  }
+  if (want_ranker && manifest.collaborative.has_value()) {
+    VREC_ASSIGN_OR_RETURN(b.collaborative, bundle::LoadBundleCollaborative(bundle_dir, manifest));
   }
   b.update.history_length = manifest.history_length;
   return b;
@@ -228,8 +232,9 @@ absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> PointInTimeFeedModel(
   options.rerank.explore_rate = 0;
   VREC_ASSIGN_OR_RETURN(retrieval::PopularitySnapshot popularity,
                         retrieval::BuildPopularitySnapshot(view, now_ms, options.popularity));
-  return pipeline::MakeFeedModel(bundle.version, bundle.model, std::move(index), bundle.ranker, std::move(popularity),
-                                 options);
+  pipeline::FeedModelParts parts{bundle.version, bundle.model, std::move(index), bundle.ranker, bundle.collaborative,
+                                 std::move(popularity)};
+  return pipeline::MakeFeedModel(std::move(parts), options);
 }
 
 // A bundle as of the replay's split: its models, the past's features and a view of them, and

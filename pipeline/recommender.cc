@@ -51,31 +51,35 @@ const char* FeedStageName(int stage) {
   return stage >= 0 && stage < kNumFeedStages ? kNames[stage] : "unknown";
 }
 
-std::shared_ptr<const FeedModel> MakeFeedModel(std::string version,
-                                               std::shared_ptr<const retrieval::TwoTowerModel> two_tower,
-                                               std::shared_ptr<const retrieval::VectorIndex> index,
-                                               std::shared_ptr<const ranking::RankerModel> ranker,
-                                               retrieval::PopularitySnapshot popularity,
-                                               const FeedModelOptions& options) {
+std::shared_ptr<const FeedModel> MakeFeedModel(FeedModelParts parts, const FeedModelOptions& options) {
   auto model = std::make_shared<FeedModel>();
-  if (two_tower == nullptr) index = nullptr;
+  if (parts.two_tower == nullptr) parts.index = nullptr;
   std::vector<std::unique_ptr<retrieval::CandidateSource>> sources;
-  const retrieval::VectorIndex* raw_index = index.get();
+  const retrieval::VectorIndex* raw_index = parts.index.get();
   if (raw_index != nullptr) {
     sources.push_back(retrieval::MakeTwoTowerSource(raw_index));
     sources.push_back(retrieval::MakeItemToItemSource(raw_index, options.item_to_item_seeds));
   }
+  const retrieval::PopularitySnapshot& popularity = parts.popularity;
   sources.push_back(retrieval::MakeTrendingSource(popularity.trending, retrieval::kSourceTrending));
   sources.push_back(
       retrieval::MakeFreshSource(popularity.fresh, options.popularity.fresh_window_ms, options.fresh_pool, raw_index));
   sources.push_back(retrieval::MakeTrendingSource(popularity.popular, retrieval::kSourcePopular));
-  model->version = !version.empty() ? std::move(version)
-                                    : absl::StrCat("popularity-", FormatTimestamp(popularity.as_of_ms).substr(0, 10));
-  model->retriever = std::make_unique<retrieval::Retriever>(options.retriever, two_tower, index, std::move(sources));
-  model->popularity = std::move(popularity);
-  model->two_tower = std::move(two_tower);
-  model->index = std::move(index);
-  model->ranker = std::move(ranker);
+  if (parts.collaborative != nullptr) {
+    for (retrieval::SourceId id : {retrieval::kSourceItemKnn, retrieval::kSourceEase, retrieval::kSourceTransitions}) {
+      sources.push_back(retrieval::MakeCollaborativeSource(parts.collaborative, id));
+    }
+  }
+  model->version = !parts.version.empty()
+                       ? std::move(parts.version)
+                       : absl::StrCat("popularity-", FormatTimestamp(popularity.as_of_ms).substr(0, 10));
+  model->retriever =
+      std::make_unique<retrieval::Retriever>(options.retriever, parts.two_tower, parts.index, std::move(sources));
+  model->popularity = std::move(parts.popularity);
+  model->two_tower = std::move(parts.two_tower);
+  model->index = std::move(parts.index);
+  model->ranker = std::move(parts.ranker);
+  model->collaborative = std::move(parts.collaborative);
   model->rerank = options.rerank;
   return model;
 }
@@ -84,7 +88,9 @@ absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const featurestor
                                                                TimestampMs now_ms, const FeedModelOptions& options) {
   VREC_ASSIGN_OR_RETURN(retrieval::PopularitySnapshot popularity,
                         retrieval::BuildPopularitySnapshot(view, now_ms, options.popularity));
-  return MakeFeedModel("", nullptr, nullptr, nullptr, std::move(popularity), options);
+  FeedModelParts parts;
+  parts.popularity = std::move(popularity);
+  return MakeFeedModel(std::move(parts), options);
 }
 
 absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurestore::FeatureView& view,

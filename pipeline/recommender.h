@@ -37,6 +37,7 @@
 #include "ranking/ranker.h"
 #include "ranking/reranker.h"
 #include "retrieval/candidates.h"
+#include "retrieval/collaborative.h"
 #include "retrieval/popularity.h"
 #include "retrieval/two_tower.h"
 #include "retrieval/vector_index.h"
@@ -60,18 +61,24 @@ struct FeedModel {
   std::shared_ptr<const retrieval::TwoTowerModel> two_tower;  // null: popularity sources only
   std::shared_ptr<const retrieval::VectorIndex> index;        // null without a two-tower model
   std::shared_ptr<const ranking::RankerModel> ranker;         // null: order by retrieval score
+  std::shared_ptr<const retrieval::CollaborativeModel> collaborative;  // null: no collaborative sources
   std::unique_ptr<retrieval::Retriever> retriever;
   ranking::RerankOptions rerank;
 };
 
-// Wires the sources of a model version. `two_tower` and `index` come together or not at all;
-// `ranker` may be null.
-std::shared_ptr<const FeedModel> MakeFeedModel(std::string version,
-                                               std::shared_ptr<const retrieval::TwoTowerModel> two_tower,
-                                               std::shared_ptr<const retrieval::VectorIndex> index,
-                                               std::shared_ptr<const ranking::RankerModel> ranker,
-                                               retrieval::PopularitySnapshot popularity,
-                                               const FeedModelOptions& options);
+// What one model version is made of. `two_tower` and `index` come together or not at all;
+// `ranker` and `collaborative` may be null.
+struct FeedModelParts {
+  std::string version;  // empty: "popularity-<date>"
+  std::shared_ptr<const retrieval::TwoTowerModel> two_tower;
+  std::shared_ptr<const retrieval::VectorIndex> index;
+  std::shared_ptr<const ranking::RankerModel> ranker;
+  std::shared_ptr<const retrieval::CollaborativeModel> collaborative;
+  retrieval::PopularitySnapshot popularity;
+};
+
+// Wires the sources of a model version.
+std::shared_ptr<const FeedModel> MakeFeedModel(FeedModelParts parts, const FeedModelOptions& options);
 // A popularity-only model from the view as of `now_ms` (servers without bundles, tests).
 absl::StatusOr<std::shared_ptr<const FeedModel>> LoadFeedModel(const featurestore::FeatureView& view,
                                                                TimestampMs now_ms,

@@ -109,7 +109,8 @@ std::shared_ptr<const FeedModel> MakeModel(const FakeFeatureView& view, bool wit
   auto popularity = retrieval::BuildPopularitySnapshot(view, kNow, options.popularity);
   EXPECT_TRUE(popularity.ok());
   options.rerank.explore_rate = 0;
-  return MakeFeedModel("3", towers, index, ranker, std::move(*popularity), options);
+  FeedModelParts parts{"3", towers, index, ranker, nullptr, std::move(*popularity)};
+  return MakeFeedModel(std::move(parts), options);
 }
 
 FeedRequest Request(UserId user, uint32_t count) {

@@ -7,6 +7,9 @@
 //   fresh          recent uploads, ordered by the user's affinity when a model is loaded,
 //                  else newest first (new videos get exposure before they have counts)
 //   popular        all-time popularity; fills the list when everything else is thin
+//   item_knn       co-engagement neighbours of the user's engaged videos  } the bundle's
+//   ease           EASE item-item weights from the user's engaged videos  } collaborative tables
+//   transitions    what followed the user's last engaged videos           } (collaborative.h)
 //
 // A failing source never fails the request: its error is reported in the result (the feed
 // says `degraded`) and the other sources still answer. Until the ranker lands, candidates are
@@ -45,7 +48,10 @@ enum SourceId : uint8_t {
   kSourceTrending,
   kSourceFresh,
   kSourcePopular,
-  kNumSources
+  kSourceItemKnn,
+  kSourceEase,
+  kSourceTransitions,
+  kNumSources  // at most 8: Candidate::sources is a byte
 };
 
 struct SourceInfo {
@@ -54,6 +60,7 @@ struct SourceInfo {
 };
 inline constexpr SourceInfo kSources[kNumSources] = {
     {"two_tower", 300}, {"item_to_item", 100}, {"trending", 100}, {"fresh", 50}, {"popular", 50},
+    {"item_knn", 100},  {"ease", 200},         {"transitions", 50},
 };
 const char* SourceName(SourceId source);
 
@@ -93,6 +100,10 @@ void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list);
 std::unique_ptr<CandidateSource> MakeTwoTowerSource(const VectorIndex* index);
 // `seeds`: how many of the last engaged videos to expand.
 std::unique_ptr<CandidateSource> MakeItemToItemSource(const VectorIndex* index, int seeds);
+struct CollaborativeModel;
+// kSourceItemKnn, kSourceEase or kSourceTransitions over the bundle's collaborative tables.
+std::unique_ptr<CandidateSource> MakeCollaborativeSource(std::shared_ptr<const CollaborativeModel> model,
+                                                         SourceId id);
 // Popularity-backed sources; the shared data is immutable.
 std::unique_ptr<CandidateSource> MakeTrendingSource(std::shared_ptr<const Trending> trending, SourceId id);
 // `fresh`: newest first. Videos uploaded within `window_ms` before the request qualify; at most

@@ -94,10 +94,16 @@ absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
 }
 
 std::shared_ptr<const pipeline::FeedModel> ModelUpdater::MakeModel(retrieval::PopularitySnapshot popularity) {
-  if (bundle_ == nullptr)
-    return pipeline::MakeFeedModel("", nullptr, nullptr, nullptr, std::move(popularity), options_);
-  return pipeline::MakeFeedModel(absl::StrCat(bundle_->version), bundle_->two_tower, index_, bundle_->ranker,
-                                 std::move(popularity), options_);
+  pipeline::FeedModelParts parts;
+  parts.popularity = std::move(popularity);
+  if (bundle_ != nullptr) {
+    parts.version = absl::StrCat(bundle_->version);
+    parts.two_tower = bundle_->two_tower;
+    parts.index = index_;
+    parts.ranker = bundle_->ranker;
+    parts.collaborative = bundle_->collaborative;
+  }
+  return pipeline::MakeFeedModel(std::move(parts), options_);
 }
 
 void ModelUpdater::Start(FeedService* service, absl::Duration period) {

@@ -1,5 +1,6 @@
 #include "training/index_builder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -11,6 +12,7 @@
 #include "featurestore/feature_store.h"
 #include "featurestore/transforms.h"
 #include "bundle/bundle.h"
+#include "retrieval/collaborative_fit.h"
 #include "retrieval/item_embeddings.h"
 #include "retrieval/two_tower.h"
 
@@ -99,9 +101,45 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
   info.recall_queries = static_cast<int64_t>(queries.size() / model->dim());
   info.build_seconds = summary.build_seconds;
   info.features_as_of_ms = context.now_ms;
+  if (o.collaborative) {
+    VREC_ASSIGN_OR_RETURN(const std::vector<Engagement> engagements, TrainingEngagements(world_dir, manifest));
+    retrieval::CollaborativeInfo collab;
+    VREC_ASSIGN_OR_RETURN(const retrieval::CollaborativeModel tables,
+                          retrieval::FitCollaborative(engagements, o.collab, &collab));
+    VREC_RETURN_IF_ERROR(retrieval::SaveCollaborative(tables, bundle::BundleCollabPath(bundle)));
+    summary.collab_seconds = collab.fit_seconds;
+    summary.collab_ease_videos = collab.ease_videos;
+    if (o.show_progress) {
+      std::fprintf(stderr,
+                   "build-index: collaborative tables in %.1f s: item_knn %zu rows, ease %zu rows (cap %d), "
+                   "transitions %zu rows\n",
+                   collab.fit_seconds, tables.tables[retrieval::kCollabItemKnn].rows(),
+                   tables.tables[retrieval::kCollabEase].rows(), collab.ease_cap,
+                   tables.tables[retrieval::kCollabTransitions].rows());
+    }
+    manifest.collaborative = collab;
+  } else {
+    manifest.collaborative.reset();
+  }
   manifest.complete = true;
   VREC_RETURN_IF_ERROR(WriteBundleManifest(bundle, manifest));
   return summary;
+}
+
+absl::StatusOr<std::vector<Engagement>> TrainingEngagements(const std::string& world_dir,
+                                                            const bundle::BundleManifest& manifest) {
+  VREC_ASSIGN_OR_RETURN(std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
+  if (manifest.protocol == "leave-last-out") {
+    const LeaveLastOutItems held_out = SplitLeaveLastOut(rows);
+    rows.erase(std::remove_if(rows.begin(), rows.end(),
+                              [&](const Engagement& e) { return held_out.IsTest(e.user, e.video); }),
+               rows.end());
+  } else {
+    const TimestampMs end = manifest.train.end_ms;
+    rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const Engagement& e) { return e.time >= end; }),
+               rows.end());
+  }
+  return rows;
 }
 
 }  // namespace vrec::training

@@ -2,7 +2,9 @@
 // store goes through the bundle's item tower; the embeddings are indexed with HNSW; recall@K
 // against exact search is measured on real user queries (sampled users' features from the
 // store through the bundle's user tower) and efSearch is chosen as the smallest value meeting
-// the recall target. The MANIFEST records it all and marks the bundle complete.
+// the recall target. It then fits the collaborative tables (retrieval/collaborative_fit.h) on
+// the two-tower model's training window. The MANIFEST records it all and marks the bundle
+// complete.
 #ifndef VREC_TRAINING_INDEX_BUILDER_H_
 #define VREC_TRAINING_INDEX_BUILDER_H_
 
@@ -11,7 +13,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bundle/manifest.h"
+#include "common/leave_last_out.h"
 #include "common/random.h"
+#include "retrieval/collaborative_fit.h"
 #include "common/world.h"
 #include "featurestore/feature_store.h"
 #include "retrieval/hnsw_index.h"
@@ -25,6 +30,8 @@ struct IndexBuildOptions {
   double recall_target = 0.95;
   int recall_k = 100;
   uint32_t recall_queries = 500;
+  bool collaborative = true;            // also fit the collaborative tables (collab.bin)
+  retrieval::CollabFitOptions collab;
   bool show_progress = true;
 };
 
@@ -36,6 +43,8 @@ struct IndexBuildSummary {
   size_t memory_bytes = 0;
   int ef_search = 0;
   double recall = 0;
+  double collab_seconds = 0;
+  int64_t collab_ease_videos = 0;
 };
 
 // User-tower queries for recall measurements: `n` users drawn uniformly (with replacement)
@@ -43,6 +52,12 @@ struct IndexBuildSummary {
 // `model`. Row i is query i (model.dim() floats).
 absl::StatusOr<std::vector<float>> SampleUserQueries(const Catalog& catalog, const featurestore::FeatureStore& store,
                                                      const retrieval::TwoTowerModel& model, uint32_t n, Rng& rng);
+
+// The engagements the bundle's two-tower model trained on, by (user, time): before
+// train.end_ms (time-split), or all but each user's test item (leave-last-out). The validation
+// part is included: the exported tables learn from all the training data.
+absl::StatusOr<std::vector<Engagement>> TrainingEngagements(const std::string& world_dir,
+                                                            const bundle::BundleManifest& manifest);
 
 absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir, const std::string& store_dir,
                                                    const std::string& models_dir, const IndexBuildOptions& options);

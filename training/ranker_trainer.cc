@@ -685,6 +685,9 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
        {bundle::BundleModelPath(bundle), bundle::BundleItemsPath(bundle), bundle::BundleIndexPath(bundle)}) {
     VREC_RETURN_IF_ERROR(LinkInto(base_dir + file.substr(bundle.size()), file));
   }
+  if (base_manifest.collaborative.has_value()) {
+    VREC_RETURN_IF_ERROR(LinkInto(bundle::BundleCollabPath(base_dir), bundle::BundleCollabPath(bundle)));
+  }
 
   bundle::BundleManifest m = base_manifest;
   m.version = version;
