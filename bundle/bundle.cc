@@ -38,6 +38,7 @@ std::string BundleItemsPath(const std::string& d) { return d + "/items.bin"; }
 std::string BundleIndexPath(const std::string& d) { return d + "/hnsw.index"; }
 std::string BundleRankerPath(const std::string& d) { return d + "/ranker.pt"; }
 std::string BundleCollabPath(const std::string& d) { return d + "/collab.bin"; }
+std::string BundleFusionPath(const std::string& d) { return d + "/fusion.pt"; }
 
 absl::StatusOr<int64_t> NextBundleVersion(const std::string& models_dir) {
   VREC_RETURN_IF_ERROR(MakeDirs(models_dir));
@@ -123,6 +124,16 @@ absl::StatusOr<std::shared_ptr<const retrieval::CollaborativeModel>> LoadBundleC
   return model;
 }
 
+absl::StatusOr<std::shared_ptr<const ranking::FusionModel>> LoadBundleFusion(const std::string& bundle_dir,
+                                                                             const BundleManifest& manifest) {
+  if (!manifest.fusion.has_value() || !manifest.fusion->used) {
+    return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no fusion in use"));
+  }
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> model,
+                        ranking::FusionModel::Load(BundleFusionPath(bundle_dir), manifest.fusion->hidden));
+  return std::shared_ptr<const ranking::FusionModel>(std::move(model));
+}
+
 absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& models_dir, int64_t version) {
   auto bundle = std::make_shared<Bundle>();
   bundle->version = version;
@@ -157,6 +168,9 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
   }
   if (m.collaborative.has_value()) {
     VREC_ASSIGN_OR_RETURN(bundle->collaborative, LoadBundleCollaborative(bundle->dir, m));
+  }
+  if (m.fusion.has_value() && m.fusion->used) {
+    VREC_ASSIGN_OR_RETURN(bundle->fusion, LoadBundleFusion(bundle->dir, m));
   }
   return std::shared_ptr<const Bundle>(std::move(bundle));
 }

@@ -9,6 +9,7 @@
 //   items.bin     the indexed videos: ids and embeddings (retrieval/hnsw_index.h)
 //   hnsw.index    the hnswlib graph over those embeddings
 //   ranker.pt     the ranker's weights (bundles from train-ranker)
+//   fusion.pt     the learned fusion, when it won its validation (train-ranker; ranking/fusion.h)
 //   collab.bin    the collaborative tables: item-kNN, EASE, transitions (build-index;
 //                 retrieval/collaborative.h)
 //
@@ -24,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "bundle/manifest.h"
+#include "ranking/fusion.h"
 #include "ranking/ranker.h"
 #include "retrieval/collaborative.h"
 #include "retrieval/hnsw_index.h"
@@ -38,6 +40,7 @@ std::string BundleItemsPath(const std::string& bundle_dir);
 std::string BundleIndexPath(const std::string& bundle_dir);
 std::string BundleRankerPath(const std::string& bundle_dir);
 std::string BundleCollabPath(const std::string& bundle_dir);
+std::string BundleFusionPath(const std::string& bundle_dir);
 
 // One more than the highest version under `models_dir` (1 if none); creates the directory.
 absl::StatusOr<int64_t> NextBundleVersion(const std::string& models_dir);
@@ -55,6 +58,7 @@ struct Bundle {
   std::shared_ptr<const retrieval::HnswIndex> index;
   std::shared_ptr<const ranking::RankerModel> ranker;  // null when the MANIFEST has no ranker
   std::shared_ptr<const retrieval::CollaborativeModel> collaborative;  // null when the MANIFEST has none
+  std::shared_ptr<const ranking::FusionModel> fusion;  // null unless the MANIFEST says fusion.used
 };
 
 // Loads <models_dir>/<version>/ and checks it (see the top of this file). FailedPrecondition
@@ -68,6 +72,9 @@ absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(con
 // NotFound when the bundle has no collaborative tables.
 absl::StatusOr<std::shared_ptr<const retrieval::CollaborativeModel>> LoadBundleCollaborative(
     const std::string& bundle_dir, const BundleManifest& manifest);
+// NotFound unless the MANIFEST says fusion.used.
+absl::StatusOr<std::shared_ptr<const ranking::FusionModel>> LoadBundleFusion(const std::string& bundle_dir,
+                                                                             const BundleManifest& manifest);
 // NotFound when the bundle has no ranker.
 absl::StatusOr<std::shared_ptr<const ranking::RankerModel>> LoadBundleRanker(const std::string& bundle_dir,
                                                                              const BundleManifest& manifest);

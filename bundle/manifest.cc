@@ -158,6 +158,20 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
     r.OptionalDouble("collab.fit_seconds", &c.fit_seconds);
   }
 
+  if (r.Has("fusion.used")) {
+    FusionInfo& u = m.fusion.emplace();
+    u.used = r.String("fusion.used") == "1";
+    r.OptionalInt("fusion.hidden", &u.hidden);
+    r.OptionalInt("fusion.train_queries", &u.train_queries);
+    r.OptionalInt("fusion.validation_queries", &u.validation_queries);
+    r.OptionalDouble("fusion.validation_ndcg_at_10", &u.validation_ndcg);
+    r.OptionalDouble("fusion.ranker_ndcg_at_10", &u.ranker_ndcg);
+    u.best_source = r.String("fusion.best_source");
+    r.OptionalDouble("fusion.best_source_ndcg_at_10", &u.best_source_ndcg);
+    r.OptionalDouble("fusion.candidate_recall", &u.candidate_recall);
+    r.OptionalDouble("fusion.seconds", &u.seconds);
+  }
+
   if (r.Has("ranker.hidden_dim")) {
     RankerInfo& k = m.ranker.emplace();
     ranking::RankerConfig& rc = k.config;
@@ -261,6 +275,19 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
     f.SetInt("collab.neighbours", c.neighbours);
     f.SetInt("collab.transition_neighbours", c.transition_neighbours);
     f.Set("collab.fit_seconds", Fixed(c.fit_seconds, 1));
+  }
+  if (m.fusion.has_value()) {
+    const FusionInfo& u = *m.fusion;
+    f.Set("fusion.used", u.used ? "1" : "0");
+    f.SetInt("fusion.hidden", u.hidden);
+    f.SetInt("fusion.train_queries", u.train_queries);
+    f.SetInt("fusion.validation_queries", u.validation_queries);
+    f.Set("fusion.validation_ndcg_at_10", Fixed(u.validation_ndcg, 4));
+    f.Set("fusion.ranker_ndcg_at_10", Fixed(u.ranker_ndcg, 4));
+    f.Set("fusion.best_source", u.best_source);
+    f.Set("fusion.best_source_ndcg_at_10", Fixed(u.best_source_ndcg, 4));
+    f.Set("fusion.candidate_recall", Fixed(u.candidate_recall, 4));
+    f.Set("fusion.seconds", Fixed(u.seconds, 1));
   }
   if (m.ranker.has_value()) {
     const RankerInfo& k = *m.ranker;

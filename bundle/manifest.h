@@ -8,6 +8,7 @@
 //   features.* the feature options it used     index.*     the HNSW index (build-index)
 //   ranker.*   the ranker's config, training window and validation metrics (train-ranker)
 //   collab.*   the collaborative tables (build-index; retrieval/collaborative_fit.h)
+//   fusion.*   the learned fusion and its validation against the ranker and single sources
 #ifndef VREC_BUNDLE_MANIFEST_H_
 #define VREC_BUNDLE_MANIFEST_H_
 
@@ -84,6 +85,21 @@ struct RankerInfo {
   double logged_slate_ndcg = 0;       // the logged order's NDCG@10 on the same slates (impressions only)
 };
 
+// The learned fusion (train-ranker; training/fusion_trainer.h), validated on held-out next
+// engagements against the ranker's order and every single source's.
+struct FusionInfo {
+  bool used = false;                 // it won: fusion.pt is in the bundle and orders the feed
+  int hidden = 0;
+  int64_t train_queries = 0;         // held-out engagements found among the candidates
+  int64_t validation_queries = 0;    // all held-out queries of the validation part
+  double validation_ndcg = 0;        // NDCG@10 of the fusion's order
+  double ranker_ndcg = 0;            // the ranker's order (0 without a ranker)
+  std::string best_source;           // the best single source's name
+  double best_source_ndcg = 0;       // and its NDCG@10
+  double candidate_recall = 0;       // share of held-out engagements among the candidates
+  double seconds = 0;
+};
+
 struct BundleManifest {
   int format_version = kBundleFormatVersion;
   std::string kind;                   // "two_tower" or "two_tower+ranker"
@@ -99,6 +115,7 @@ struct BundleManifest {
   std::optional<IndexInfo> index;
   std::optional<RankerInfo> ranker;
   std::optional<retrieval::CollaborativeInfo> collaborative;  // collab.bin is in the bundle
+  std::optional<FusionInfo> fusion;   // a fusion was trained (used or not)
 };
 
 // Parses the key=value entries. InvalidArgument naming a missing or malformed key;

@@ -17,6 +17,8 @@
 #include "featurestore/transforms.h"
 #include "ranking/ranker.h"
 #include "bundle/bundle.h"
+#include "pipeline/point_in_time.h"
+#include "retrieval/collaborative_fit.h"
 #include "retrieval/exact_index.h"
 #include "retrieval/internal/two_tower_net.h"
 #include "retrieval/item_embeddings.h"
@@ -128,6 +130,68 @@ class ItemKnnSystem : public ReplaySystem {
   Csr video_users_;
 };
 
+// EASE over the past: the dense closed-form weights (retrieval/collaborative_fit.h) over the
+// most engaged videos, a user's score for a video the sum of the weights from every video the
+// user engaged with in the past.
+class EaseSystem : public ReplaySystem {
+ public:
+  EaseSystem(const ReplayData& data, retrieval::DenseEase ease) : data_(data), ease_(std::move(ease)) {
+    const size_t users = data.past_engagements.empty() ? 0 : size_t{data.past_engagements.back().user} + 1;
+    user_columns_.offsets.assign(users + 1, 0);
+    ForEachUserRun(data.past_engagements, [&](UserId user, auto begin, auto end) {
+      const size_t start = user_columns_.values.size();
+      for (auto it = begin; it != end; ++it) {
+        auto col = ease_.column.find(it->video);
+        if (col != ease_.column.end()) user_columns_.values.push_back(col->second);
+      }
+      std::sort(user_columns_.values.begin() + start, user_columns_.values.end());
+      user_columns_.values.erase(std::unique(user_columns_.values.begin() + start, user_columns_.values.end()),
+                                 user_columns_.values.end());
+      user_columns_.offsets[user + 1] = user_columns_.values.size() - start;
+    });
+    for (size_t u = 0; u < users; ++u) user_columns_.offsets[u + 1] += user_columns_.offsets[u];
+  }
+
+  std::string name() const override { return "ease"; }
+
+  void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
+    const size_t n = ease_.videos.size();
+    thread_local std::vector<float> score;
+    score.assign(n, 0.0f);
+    const absl::Span<const uint32_t> mine = user_columns_.row(test.user);
+    for (uint32_t c : mine) {
+      const float* row = ease_.weights.data() + size_t{c} * n;
+      for (size_t j = 0; j < n; ++j) score[j] += row[j];
+    }
+    std::vector<std::pair<float, VideoId>> ranked;
+    ranked.reserve(n);
+    if (!mine.empty()) {
+      for (size_t j = 0; j < n; ++j) {
+        const VideoId v = ease_.videos[j];
+        if (v < data_.is_available.size() && data_.is_available[v] &&
+            !std::binary_search(test.history.begin(), test.history.end(), v)) {
+          ranked.emplace_back(score[j], v);
+        }
+      }
+    }
+    const size_t top = std::min<size_t>(k, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    for (size_t i = 0; i < top; ++i) out->push_back(ranked[i].second);
+    if (static_cast<int>(top) < k) {  // users without past engagement: popularity
+      const std::vector<VideoId> taken(out->end() - top, out->end());
+      data_.popular.Top(k - top, test.history,
+                        [&](VideoId v) { return std::find(taken.begin(), taken.end(), v) != taken.end(); }, out);
+    }
+  }
+
+ private:
+  const ReplayData& data_;
+  retrieval::DenseEase ease_;
+  Csr user_columns_;  // by user: the past videos' EASE columns
+};
+
 class PrecomputedSystem : public ReplaySystem {
  public:
   PrecomputedSystem(std::string name, absl::flat_hash_map<UserId, std::vector<VideoId>> lists)
@@ -170,6 +234,12 @@ std::unique_ptr<ReplaySystem> MakeItemKnnSystem(const ReplayData& data, const It
   return std::make_unique<ItemKnnSystem>(data, options);
 }
 
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeEaseSystem(const ReplayData& data,
+                                                             const retrieval::CollabFitOptions& options) {
+  VREC_ASSIGN_OR_RETURN(retrieval::DenseEase ease, retrieval::FitDenseEase(data.past_engagements, options));
+  return std::unique_ptr<ReplaySystem>(std::make_unique<EaseSystem>(data, std::move(ease)));
+}
+
 namespace {
 
 // A bundle's models as the replay uses them, checked against the replay's protocol and split.
@@ -178,6 +248,7 @@ struct ReplayBundle {
   std::shared_ptr<const retrieval::TwoTowerModel> model;
   std::shared_ptr<const ranking::RankerModel> ranker;  // null when the bundle has none or it is not wanted
   std::shared_ptr<const retrieval::CollaborativeModel> collaborative;  // null when the bundle has none
+  std::shared_ptr<const ranking::FusionModel> fusion;                  // null when the bundle uses none
   featurestore::FeatureUpdateOptions update;           // as the bundle's features were built
 };
 
@@ -206,43 +277,32 @@ absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std:
   if (want_ranker && manifest.collaborative.has_value()) {
     VREC_ASSIGN_OR_RETURN(b.collaborative, bundle::LoadBundleCollaborative(bundle_dir, manifest));
   }
+  if (want_ranker && manifest.fusion.has_value() && manifest.fusion->used) {
+    VREC_ASSIGN_OR_RETURN(b.fusion, bundle::LoadBundleFusion(bundle_dir, manifest));
+  }
   b.update.history_length = manifest.history_length;
   return b;
 }
 
-// Features as the past left them: the same update code as featurize and training.
-absl::StatusOr<std::unique_ptr<featurestore::FeatureReplay>> ReplayPast(
-    const ReplayData& data, const std::string& world_dir, const Catalog& catalog,
-    const featurestore::FeatureUpdateOptions& update) {
-  auto replay = std::make_unique<featurestore::FeatureReplay>(catalog, update);
-  VREC_RETURN_IF_ERROR(ForEachEventBlock(WorldEventsPath(world_dir), [&](absl::Span<const Event> block) {
-    for (const Event& e : block) {
-      if (data.InPast(e)) replay->Apply(e);
-    }
-    return absl::OkStatus();
-  }));
-  return replay;
-}
-
-// The feed model of the replay: the bundle's towers and ranker, an exact index over the
-// point-in-time item embeddings, the popularity snapshot of the view, exploration off.
-absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> PointInTimeFeedModel(
+// The feed model of the replay: the bundle's towers, ranker, collaborative tables and fusion
+// over the point-in-time index and popularity (pipeline/point_in_time.h).
+absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> ReplayFeedModel(
     const ReplayBundle& bundle, const featurestore::FeatureView& view,
-    std::shared_ptr<const retrieval::ExactIndex> index, TimestampMs now_ms, pipeline::FeedModelOptions options) {
-  options.rerank.explore_rate = 0;
-  VREC_ASSIGN_OR_RETURN(retrieval::PopularitySnapshot popularity,
-                        retrieval::BuildPopularitySnapshot(view, now_ms, options.popularity));
-  pipeline::FeedModelParts parts{bundle.version, bundle.model, std::move(index), bundle.ranker, bundle.collaborative,
-                                 std::move(popularity)};
-  return pipeline::MakeFeedModel(std::move(parts), options);
+    std::shared_ptr<const retrieval::ExactIndex> index, TimestampMs now_ms, const pipeline::FeedModelOptions& options) {
+  pipeline::FeedModelParts parts;
+  parts.version = bundle.version;
+  parts.two_tower = bundle.model;
+  parts.ranker = bundle.ranker;
+  parts.collaborative = bundle.collaborative;
+  parts.fusion = bundle.fusion;
+  return pipeline::PointInTimeFeedModel(view, std::move(index), now_ms, std::move(parts), options);
 }
 
 // A bundle as of the replay's split: its models, the past's features and a view of them, and
 // an exact index over every video that exists at the split, embedded as of the split.
 struct PointInTimeBundle {
   ReplayBundle bundle;
-  std::unique_ptr<featurestore::FeatureReplay> replay;
-  std::unique_ptr<featurestore::PointInTimeFeatureView> view;  // over *replay
+  pipeline::PointInTimeFeatures features;
   std::shared_ptr<const retrieval::ExactIndex> index;
 };
 
@@ -251,13 +311,10 @@ absl::StatusOr<PointInTimeBundle> LoadPointInTime(const ReplayData& data, const 
                                                   bool want_ranker) {
   PointInTimeBundle pit;
   VREC_ASSIGN_OR_RETURN(pit.bundle, LoadReplayBundle(data, bundle_dir, want_ranker));
-  VREC_ASSIGN_OR_RETURN(pit.replay, ReplayPast(data, world_dir, catalog, pit.bundle.update));
-  pit.view = std::make_unique<featurestore::PointInTimeFeatureView>(pit.replay.get(), data.split_ms);
-  retrieval::ItemEmbeddings items;
-  VREC_RETURN_IF_ERROR(EmbedCatalog(*pit.view, *pit.bundle.model, data.split_ms, &items));
-  VREC_ASSIGN_OR_RETURN(pit.index,
-                        retrieval::ExactIndex::Create(std::move(items.ids), std::move(items.vectors),
-                                                      pit.bundle.model->dim()));
+  VREC_ASSIGN_OR_RETURN(pit.features,
+                        pipeline::ReplayFeaturesAsOf(world_dir, catalog, pit.bundle.update,
+                                                     [&](const Event& e) { return data.InPast(e); }, data.split_ms));
+  VREC_ASSIGN_OR_RETURN(pit.index, pipeline::PointInTimeIndex(*pit.features.view, *pit.bundle.model, data.split_ms));
   return pit;
 }
 
@@ -278,9 +335,9 @@ absl::StatusOr<PointInTimePipeline> MakePointInTimePipeline(const ReplayData& da
   VREC_ASSIGN_OR_RETURN(PointInTimeBundle pit, LoadPointInTime(data, world_dir, catalog, bundle_dir, true));
   if (pit.bundle.ranker == nullptr) return absl::NotFoundError(absl::StrCat("bundle ", bundle_dir, " has no ranker"));
   PointInTimePipeline out;
-  VREC_ASSIGN_OR_RETURN(out.model, PointInTimeFeedModel(pit.bundle, *pit.view, pit.index, data.split_ms, options));
-  out.replay = std::move(pit.replay);
-  out.view = std::move(pit.view);
+  VREC_ASSIGN_OR_RETURN(out.model, ReplayFeedModel(pit.bundle, *pit.features.view, pit.index, data.split_ms, options));
+  out.replay = std::move(pit.features.replay);
+  out.view = std::move(pit.features.view);
   return out;
 }
 
@@ -291,8 +348,8 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
                         LoadPointInTime(data, world_dir, catalog, bundle_dir, options.full_pipeline));
   const ReplayBundle& bundle = pit.bundle;
   const retrieval::TwoTowerModel& model = *bundle.model;
-  const featurestore::FeatureReplay* replay = pit.replay.get();
-  const featurestore::PointInTimeFeatureView& view = *pit.view;
+  const featurestore::FeatureReplay* replay = pit.features.replay.get();
+  const featurestore::PointInTimeFeatureView& view = *pit.features.view;
   const retrieval::ExactIndex& items = *pit.index;
   const std::vector<VideoId>& available = items.ids();
   const featurestore::TransformOptions& t = model.config().transform;
@@ -352,7 +409,7 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
 
   // The full pipeline: the server's Recommend on point-in-time features, request by request.
   VREC_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::FeedModel> feed_model,
-                        PointInTimeFeedModel(bundle, view, pit.index, data.split_ms, options.feed));
+                        ReplayFeedModel(bundle, view, pit.index, data.split_ms, options.feed));
   std::vector<std::vector<VideoId>> pipeline_lists(data.cases.size());
   std::vector<double> recall(data.cases.size(), -1.0);
   std::vector<absl::Status> errors(std::max(1, options.threads));

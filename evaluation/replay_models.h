@@ -25,6 +25,7 @@
 #include "featurestore/feature_replay.h"
 #include "featurestore/point_in_time_view.h"
 #include "pipeline/recommender.h"
+#include "retrieval/collaborative_fit.h"
 #include "evaluation/replay.h"
 
 namespace vrec::evaluation {
@@ -36,6 +37,12 @@ struct ItemKnnOptions {
 };
 
 std::unique_ptr<ReplaySystem> MakeItemKnnSystem(const ReplayData& data, const ItemKnnOptions& options);
+
+// EASE (Steck 2019) on the past engagements, dense over the options' ease_cap most engaged
+// videos (retrieval/collaborative_fit.h), with its ease_lambda. The strongest classic
+// baseline on MicroLens and MovieLens.
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeEaseSystem(const ReplayData& data,
+                                                             const retrieval::CollabFitOptions& options);
 
 // Embeds every test user and available video with the bundle at `bundle_dir` and ranks
 // exactly, `depth` deep. FailedPrecondition if the bundle could have seen the test data: a

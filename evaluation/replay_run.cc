@@ -109,7 +109,7 @@ absl::Status ValidateReplayRun(const ReplayRunOptions& options) {
   for (const std::string& name : options.systems) {
     if (std::find(std::begin(kReplaySystems), std::end(kReplaySystems), name) == std::end(kReplaySystems)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "unknown system '", name, "' in --systems (known: random, most-popular, recent-popular, item-knn, "
+          "unknown system '", name, "' in --systems (known: random, most-popular, recent-popular, item-knn, ease, "
           "two-tower, full-pipeline, oracle)"));
     }
   }
@@ -143,6 +143,15 @@ absl::StatusOr<ReplayReport> EvaluateReplay(const ReplayRunOptions& run) {
   if (want("most-popular")) owned.push_back(MakeMostPopularSystem(data));
   if (want("recent-popular")) owned.push_back(MakeRecentPopularSystem(data));
   if (want("item-knn")) owned.push_back(MakeItemKnnSystem(data, ItemKnnOptions()));
+  if (want("ease")) {
+    retrieval::CollabFitOptions ease;
+    ease.ease_lambda = run.ease_lambda;
+    ease.ease_cap = run.ease_cap;
+    ease.threads = std::max(1, options.threads);
+    ease.show_progress = options.show_progress;
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySystem> system, MakeEaseSystem(data, ease));
+    owned.push_back(std::move(system));
+  }
   if ((want("two-tower") || want("full-pipeline")) && !models_dir.empty()) {
     if (bundle_version == 0) {
       VREC_ASSIGN_OR_RETURN(bundle_version, bundle::LatestBundle(models_dir));

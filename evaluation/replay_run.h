@@ -17,7 +17,7 @@
 namespace vrec::evaluation {
 
 // Every system `vrec replay` knows, in report order.
-inline constexpr const char* kReplaySystems[] = {"random",    "most-popular",  "recent-popular", "item-knn",
+inline constexpr const char* kReplaySystems[] = {"random",    "most-popular",  "recent-popular", "item-knn", "ease",
                                                  "two-tower", "full-pipeline", "oracle"};
 // ReplayRunOptions::impression_log: WORLD/impressions.jsonl when it exists.
 inline constexpr const char* kDefaultImpressionLog = "-";
@@ -32,6 +32,8 @@ struct ReplayRunOptions {
   int64_t bundle_version = 0;    // 0: the newest
   std::string impression_log = kDefaultImpressionLog;  // served feeds for slate replay ("": none)
   uint64_t max_slate_impressions = 200000;             // logged impressions slate replay re-ranks (0: all)
+  double ease_lambda = 200;   // the ease baseline's regularisation
+  int ease_cap = 20000;       // and the most engaged videos it covers
 };
 
 // InvalidArgument naming an unknown system or a missing --models.

@@ -47,7 +47,8 @@ absl::Status RankCandidates(const FeedModel& m, const featurestore::UserFeatures
 }  // namespace
 
 const char* FeedStageName(int stage) {
-  static constexpr const char* kNames[] = {"user_features", "retrieval", "video_features", "ranker", "rerank"};
+  static constexpr const char* kNames[] = {"user_features", "retrieval", "video_features", "ranker", "fusion",
+                                           "rerank"};
   return stage >= 0 && stage < kNumFeedStages ? kNames[stage] : "unknown";
 }
 
@@ -80,6 +81,7 @@ std::shared_ptr<const FeedModel> MakeFeedModel(FeedModelParts parts, const FeedM
   model->index = std::move(parts.index);
   model->ranker = std::move(parts.ranker);
   model->collaborative = std::move(parts.collaborative);
+  model->fusion = std::move(parts.fusion);
   model->rerank = options.rerank;
   return model;
 }
@@ -135,8 +137,9 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
     result.degraded.push_back(absl::StrCat("source_failed:", retrieval::SourceName(f.source)));
   lap(kStageRetrieval);
 
-  // 3-5. Every candidate through the ranker in one batch, then re-ranking. Without a ranker
-  // (or if it fails) the best candidates by retrieval score are served as they are.
+  // 3-5. Every candidate through the ranker in one batch, then the fusion (when the bundle has
+  // one), then re-ranking. Without either (or if they fail) the best candidates by retrieval
+  // score are served as they are.
   const std::vector<retrieval::Candidate>& candidates = result.candidates;
   thread_local std::vector<VideoId> ids;
   thread_local std::vector<featurestore::VideoRead> videos;
@@ -144,34 +147,59 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
   thread_local std::vector<ranking::SourceSignals> signals;
   thread_local std::vector<ranking::CrossInputs> cross;
   thread_local std::vector<ranking::RerankedItem> served;
+  bool have_videos = false;  // `videos` is aligned with the candidates
   if (m.ranker != nullptr && !candidates.empty()) {
     ids.clear();
     for (const retrieval::Candidate& c : candidates) ids.push_back(c.video);
     for (const featurestore::HistoryEntry& h : user.features.history) ids.push_back(h.video_id);  // for their creators
     VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
+    have_videos = true;
     lap(kStageVideoFeatures);
     absl::Status scored = RankCandidates(m, user.features, context, candidates, videos, &signals, &cross, &heads);
-    lap(kStageRanker);
     if (scored.ok()) {
-      thread_local std::vector<ranking::RerankInput> rerank;
-      rerank.resize(candidates.size());
-      result.ranker_scores.resize(candidates.size());
-      for (size_t i = 0; i < candidates.size(); ++i) {
-        const featurestore::VideoFeatures& v = videos[i].features;
-        result.ranker_scores[i] = m.ranker->Combine(&heads[i * ranking::kNumRankerHeads]);
-        rerank[i] = {result.ranker_scores[i], featurestore::CategoryHash(v.category), v.creator_id, v.upload_ms,
-                     candidates[i].from(retrieval::kSourceFresh)};
-      }
-      Rerank(rerank, request.count, now, m.rerank, request.request_id, &served);
-      lap(kStageRerank);
       result.ranked = true;
       result.score_weights = m.ranker->config().head_weights;
+      result.ranker_scores.resize(candidates.size());
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        result.ranker_scores[i] = m.ranker->Combine(&heads[i * ranking::kNumRankerHeads]);
+      }
     } else {
       result.ranker_status = scored;
       result.degraded.push_back("ranker_failed");
     }
+    lap(kStageRanker);
   }
-  if (!result.ranked) {
+  if (m.fusion != nullptr && !candidates.empty()) {
+    thread_local std::vector<float> fusion_inputs;
+    ranking::FusionInputs(candidates, result.ranker_scores, &fusion_inputs);
+    result.fusion_scores.resize(candidates.size());
+    absl::Status fused = m.fusion->Score(fusion_inputs, result.fusion_scores.data());
+    if (fused.ok()) {
+      result.fused = true;
+    } else {
+      result.fusion_scores.clear();
+      result.degraded.push_back("fusion_failed");
+    }
+    lap(kStageFusion);
+  }
+  const std::vector<float>& order = result.fused ? result.fusion_scores : result.ranker_scores;
+  if (result.fused || result.ranked) {
+    if (!have_videos) {
+      ids.clear();
+      for (const retrieval::Candidate& c : candidates) ids.push_back(c.video);
+      VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
+      lap(kStageVideoFeatures);
+    }
+    thread_local std::vector<ranking::RerankInput> rerank;
+    rerank.resize(candidates.size());
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      const featurestore::VideoFeatures& v = videos[i].features;
+      rerank[i] = {order[i], featurestore::CategoryHash(v.category), v.creator_id, v.upload_ms,
+                   candidates[i].from(retrieval::kSourceFresh)};
+    }
+    Rerank(rerank, request.count, now, m.rerank, request.request_id, &served);
+    lap(kStageRerank);
+  } else {
     const size_t n = std::min<size_t>(request.count, candidates.size());
     ids.assign(n, 0);
     served.assign(n, ranking::RerankedItem());
@@ -183,12 +211,13 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
     VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
     lap(kStageVideoFeatures);
   }
+  const bool ordered = result.fused || result.ranked;
 
   result.items.resize(served.size());
   for (size_t p = 0; p < served.size(); ++p) {
     const ranking::RerankedItem& r = served[p];
-    // Ranked: `videos` is aligned with the candidates; unranked: with the served items.
-    const featurestore::VideoRead& video = videos[result.ranked ? r.index : p];
+    // Ordered: `videos` is aligned with the candidates; otherwise with the served items.
+    const featurestore::VideoRead& video = videos[ordered ? r.index : p];
     FeedItem& item = result.items[p];
     item.video = candidates[r.index].video;
     item.score = r.score;
@@ -199,6 +228,7 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
     why.rules = r.rules;
     why.metadata = video.metadata;
     why.counters = video.counters;
+    if (result.fused) why.fusion_score = result.fusion_scores[r.index];
     if (result.ranked) {
       why.ranked = true;
       std::copy(&heads[r.index * ranking::kNumRankerHeads], &heads[(r.index + 1) * ranking::kNumRankerHeads],

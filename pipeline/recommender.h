@@ -10,7 +10,9 @@
 //   3. video features     one FeatureView::GetVideos for the candidates and the history
 //   4. ranker             every candidate featurized (ranking/candidate_featurizer.h) and
 //                         scored in one batched forward
-//   5. re-rank            freshness, diversity, exploration (ranking/reranker.h)
+//   5. fusion             when the bundle has one: every source's and the ranker's evidence
+//                         combined into the order (ranking/fusion.h)
+//   6. re-rank            freshness, diversity, exploration (ranking/reranker.h)
 //
 // A failing source or ranker degrades the result (the reasons are listed), never fails it:
 // without a ranker, or when it fails, the best candidates by retrieval score are served. Only
@@ -34,6 +36,7 @@
 #include "common/types.h"
 #include "featurestore/feature_view.h"
 #include "ranking/cross_features.h"
+#include "ranking/fusion.h"
 #include "ranking/ranker.h"
 #include "ranking/reranker.h"
 #include "retrieval/candidates.h"
@@ -62,6 +65,7 @@ struct FeedModel {
   std::shared_ptr<const retrieval::VectorIndex> index;        // null without a two-tower model
   std::shared_ptr<const ranking::RankerModel> ranker;         // null: order by retrieval score
   std::shared_ptr<const retrieval::CollaborativeModel> collaborative;  // null: no collaborative sources
+  std::shared_ptr<const ranking::FusionModel> fusion;          // null: the ranker's order
   std::unique_ptr<retrieval::Retriever> retriever;
   ranking::RerankOptions rerank;
 };
@@ -75,6 +79,7 @@ struct FeedModelParts {
   std::shared_ptr<const ranking::RankerModel> ranker;
   std::shared_ptr<const retrieval::CollaborativeModel> collaborative;
   retrieval::PopularitySnapshot popularity;
+  std::shared_ptr<const ranking::FusionModel> fusion;
 };
 
 // Wires the sources of a model version.
@@ -99,10 +104,11 @@ enum FeedStage : int {
   kStageRetrieval,
   kStageVideoFeatures,
   kStageRanker,
+  kStageFusion,
   kStageRerank,
   kNumFeedStages
 };
-// "user_features", "retrieval", "video_features", "ranker", "rerank".
+// "user_features", "retrieval", "video_features", "ranker", "fusion", "rerank".
 const char* FeedStageName(int stage);
 
 // Why one item is where it is.
@@ -111,6 +117,7 @@ struct ItemExplanation {
   bool ranked = false;               // the ranker scored it (heads, ranker_score, signals are set)
   std::array<float, ranking::kNumRankerHeads> heads{};
   float ranker_score = 0;            // the heads combined, before re-ranking
+  float fusion_score = 0;            // the fusion's score, when the result is fused
   ranking::SourceSignals signals;    // every source's evidence the ranker saw
   float freshness = 0;               // the ranker's freshness input
   float propensity = 1;              // probability of this placement under the serving policy
@@ -135,6 +142,8 @@ struct FeedResult {
   std::vector<FeedItem> items;       // served order
   std::vector<retrieval::Candidate> candidates;  // everything retrieved, best retrieval score first
   std::vector<float> ranker_scores;  // each candidate's combined ranker score (empty unranked)
+  bool fused = false;                // the fusion ordered the items (before re-ranking)
+  std::vector<float> fusion_scores;  // each candidate's fusion score (empty unfused)
   std::array<uint32_t, retrieval::kNumSources> produced{};  // candidates each source returned
   std::vector<retrieval::SourceFailure> source_failures;
   absl::Status ranker_status;        // why the ranker did not order the items, if it failed

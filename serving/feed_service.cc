@@ -96,6 +96,7 @@ std::string FeedResultJson(const pipeline::FeedResult& result, uint64_t request_
   w.Key("user_id").Uint(user_id);
   w.Key("cold_start").Bool(result.cold_start);
   w.Key("ranked").Bool(result.ranked);
+  w.Key("fused").Bool(result.fused);
   if (debug) {
     w.Key("candidates").Uint(result.candidates.size());
     w.Key("timings_ms").BeginObject();
@@ -138,6 +139,7 @@ std::string FeedResultJson(const pipeline::FeedResult& result, uint64_t request_
           w.Key(retrieval::SourceName(static_cast<retrieval::SourceId>(s))).Uint(c.source_rank[s]);
       }
       w.EndObject();
+      if (result.fused) w.Key("fusion_score").Double(why.fusion_score);
       if (why.ranked) {
         w.Key("heads").BeginObject();
         for (int h = 0; h < ranking::kNumRankerHeads; ++h) w.Key(ranking::RankerHeadName(h)).Double(why.heads[h]);

@@ -102,6 +102,7 @@ std::shared_ptr<const pipeline::FeedModel> ModelUpdater::MakeModel(retrieval::Po
     parts.index = index_;
     parts.ranker = bundle_->ranker;
     parts.collaborative = bundle_->collaborative;
+    parts.fusion = bundle_->fusion;
   }
   return pipeline::MakeFeedModel(std::move(parts), options_);
 }

@@ -19,7 +19,7 @@ absl::Status RunReplay(int argc, char** argv) {
   evaluation::ReplayOptions& options = run.replay;
   std::string world, protocol = "time-split", split_time, json_path, models_dir,
       systems_flag;
-  int64_t bundle_version = 0;
+  int64_t bundle_version = 0, ease_cap = run.ease_cap;
   std::string impression_log = evaluation::kDefaultImpressionLog;
   uint64_t max_slate_impressions = 200000;
   double new_video_days = 3.0;
@@ -34,7 +34,7 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.Int("deep-k", &deep_k, "also report Recall at this depth (candidate generation)");
   flags.String("systems", &systems_flag,
                "systems to evaluate, comma-separated (default: every one that can run: random, most-popular, "
-               "recent-popular, item-knn, two-tower, full-pipeline, oracle; two-tower and full-pipeline need "
+               "recent-popular, item-knn, ease, two-tower, full-pipeline, oracle; two-tower and full-pipeline need "
                "--models, the latter a bundle from train-ranker; oracle a synthetic world)");
   flags.String("models", &models_dir, "model bundles: evaluate the two-tower model of the newest one");
   flags.Int("bundle-version", &bundle_version, "with --models: this version instead of the newest");
@@ -53,6 +53,8 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.Uint32("new-user-history", &options.new_user_history,
                "slice: users with fewer past engaged videos than this are new users");
   flags.Double("new-video-days", &new_video_days, "slice: videos uploaded this many days before the test time are new");
+  flags.Double("ease-lambda", &run.ease_lambda, "the ease baseline's L2 regularisation");
+  flags.Int("ease-cap", &ease_cap, "the ease baseline covers this many of the most engaged videos (<= 50000)");
   flags.String("json", &json_path, "also write the results as JSON to this file");
   flags.Bool("progress", &options.show_progress, "print progress on stderr");
   flags.Require("world");
@@ -62,6 +64,9 @@ absl::Status RunReplay(int argc, char** argv) {
   if (k < 1 || k > 10000) return absl::InvalidArgumentError("--k must be in [1, 10000]");
   if (threads < 1 || threads > 256) return absl::InvalidArgumentError("--threads must be in [1, 256]");
   if (recent_days <= 0) return absl::InvalidArgumentError("--recent-days must be positive");
+  if (ease_cap < 1 || ease_cap > 50000 || !(run.ease_lambda > 0)) {
+    return absl::InvalidArgumentError("--ease-cap must be in [1, 50000] and --ease-lambda positive");
+  }
   if (deep_k < 1 || deep_k > 10000) return absl::InvalidArgumentError("--deep-k must be in [1, 10000]");
   options.k = static_cast<int>(k);
   options.deep_k = static_cast<int>(deep_k);
@@ -79,6 +84,7 @@ absl::Status RunReplay(int argc, char** argv) {
   run.bundle_version = bundle_version;
   run.impression_log = impression_log;
   run.max_slate_impressions = max_slate_impressions;
+  run.ease_cap = static_cast<int>(ease_cap);
   VREC_ASSIGN_OR_RETURN(const evaluation::ReplayReport report, evaluation::EvaluateReplay(run));
   std::printf("%s", report.table.c_str());
   if (!json_path.empty()) {
