@@ -47,6 +47,10 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   flags.Bool("keep-best", &o.keep_best, "export the epoch with the best validation slate NDCG");
   flags.Uint64("seed", &o.seed, "random seed");
   flags.Int("threads", &threads, "LibTorch threads");
+  flags.Bool("fusion", &o.fusion,
+             "then train the learned fusion of every source and the ranker on held-out engagements; the feed uses it "
+             "only when it beats the ranker and the best single source there");
+  flags.Uint32("fusion-queries", &o.fusion_options.max_queries, "held-out engagements the fusion learns from");
   flags.Bool("progress", &o.show_progress, "print progress on stderr");
   flags.Require("world");
   flags.Require("models");
@@ -85,6 +89,14 @@ absl::Status RunTrainRanker(int argc, char** argv) {
       s.train_seconds, s.examples_per_second, s.exported_epoch, m.heads[ranking::kHeadClick].auc,
       m.heads[ranking::kHeadWatch].auc, m.heads[ranking::kHeadLike].auc, m.heads[ranking::kHeadExposure].auc,
       m.slate_ndcg, baseline.c_str(), static_cast<unsigned long long>(s.validation_slates));
+  if (s.fusion.has_value()) {
+    const bundle::FusionInfo& f = *s.fusion;
+    std::printf(
+        "fusion: %s; validation NDCG@10 %.4f vs ranker %.4f and best source %s %.4f over %lld held-out engagements "
+        "(%.1f%% among the candidates), %.1f s\n",
+        f.used ? "in use" : "not used (it does not win)", f.validation_ndcg, f.ranker_ndcg, f.best_source.c_str(),
+        f.best_source_ndcg, static_cast<long long>(f.validation_queries), 100 * f.candidate_recall, f.seconds);
+  }
   return absl::OkStatus();
 }
 

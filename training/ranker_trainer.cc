@@ -717,6 +717,12 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   k.logged_slate_ndcg = summary.logged_slate_ndcg;
   m.complete = true;
   VREC_RETURN_IF_ERROR(WriteBundleManifest(bundle, m));
+  if (o.fusion) {
+    FusionTrainOptions fo = o.fusion_options;
+    fo.threads = o.threads;
+    fo.show_progress = o.show_progress;
+    VREC_ASSIGN_OR_RETURN(summary.fusion, TrainFusion(world_dir, bundle, fo));
+  }
   return summary;
 }
 

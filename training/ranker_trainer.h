@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,9 @@
 #include "common/event_log.h"
 #include "common/types.h"
 #include "featurestore/features.h"
+#include "bundle/manifest.h"
 #include "ranking/ranker.h"
+#include "training/fusion_trainer.h"
 
 namespace vrec::training {
 
@@ -54,6 +57,9 @@ struct RankerTrainOptions {
   bool keep_best = true;
   ranking::RankerConfig model;  // transform buckets are taken from the base bundle
   featurestore::FeatureUpdateOptions update;
+  // Then train the learned fusion on held-out engagements (training/fusion_trainer.h).
+  bool fusion = true;
+  FusionTrainOptions fusion_options;
   bool show_progress = true;
 };
 
@@ -77,6 +83,7 @@ struct RankerTrainSummary {
   std::vector<RankerEpochMetrics> epochs;
   int exported_epoch = 0;
   double logged_slate_ndcg = 0;  // NDCG@10 of the logged order of the same slates
+  std::optional<bundle::FusionInfo> fusion;  // when the fusion was trained
   // The log had no impressions: examples are engagements against sampled catalog videos, the
   // engagement heads see positives only, and there is no logged order to compare with.
   bool from_engagements = false;

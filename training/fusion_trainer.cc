@@ -1,0 +1,267 @@
+#include "training/fusion_trainer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "bundle/bundle.h"
+#include "common/leave_last_out.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "common/world.h"
+#include "pipeline/point_in_time.h"
+#include "ranking/fusion.h"
+#include "retrieval/collaborative_fit.h"
+#include "retrieval/two_tower.h"
+
+namespace vrec::training {
+namespace {
+
+struct HeldOut {
+  UserId user = 0;
+  VideoId video = 0;
+  TimestampMs time = 0;
+};
+
+// Where the target landed in one query's candidates, for every order the feed could use.
+struct QueryRanks {
+  bool validation = false;
+  int target = -1;                                   // candidate index, -1 if not retrieved
+  uint32_t ranker = 0;                               // 1-based rank by ranker score (0: none)
+  std::array<uint16_t, retrieval::kNumSources> source{};  // the target's rank in each source (0: absent)
+  size_t first_row = 0, rows = 0;                    // its rows in the inputs (kept queries only)
+};
+
+double Gain(uint32_t rank) { return rank >= 1 && rank <= 10 ? 1.0 / std::log2(1.0 + rank) : 0.0; }
+
+// The held-out engagements and the events before them, per the bundle's protocol.
+struct Split {
+  std::vector<HeldOut> queries;
+  std::function<bool(const Event&)> in_past;
+  TimestampMs as_of_ms = 0;  // the view's time
+  std::vector<Engagement> past;
+};
+
+absl::StatusOr<Split> MakeSplit(const std::string& world_dir, const bundle::BundleManifest& m) {
+  Split split;
+  VREC_ASSIGN_OR_RETURN(std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
+  if (m.protocol == "leave-last-out") {
+    auto held = std::make_shared<LeaveLastOutItems>(SplitLeaveLastOut(rows));
+    auto is_validation = [held](UserId u, VideoId v) {
+      return u < held->validation.size() && held->validation[u] == v && v != kInvalidId;
+    };
+    TimestampMs last = 0;
+    for (const Engagement& e : rows) {
+      last = std::max(last, e.time);
+      if (is_validation(e.user, e.video) && (split.queries.empty() || split.queries.back().user != e.user)) {
+        split.queries.push_back({e.user, e.video, e.time});
+      }
+    }
+    split.as_of_ms = last + 1;
+    split.in_past = [held, is_validation](const Event& e) {
+      return !held->IsTest(e.user_id, e.video_id) && !is_validation(e.user_id, e.video_id);
+    };
+    for (const Engagement& e : rows) {
+      if (!held->IsTest(e.user, e.video) && !is_validation(e.user, e.video)) split.past.push_back(e);
+    }
+    return split;
+  }
+  const TimestampMs cut = m.ranker->validation_from_ms, end = m.ranker->train_end_ms;
+  if (cut <= 0 || end <= cut) return absl::FailedPreconditionError("the ranker has no validation window");
+  split.as_of_ms = cut;
+  split.in_past = [cut](const Event& e) { return e.timestamp_ms < cut; };
+  ForEachUserRun(rows, [&](UserId user, auto begin, auto stop) {
+    absl::flat_hash_map<VideoId, bool> before;
+    for (auto it = begin; it != stop && it->time < cut; ++it) before[it->video] = true;
+    for (auto it = begin; it != stop; ++it) {
+      if (it->time < cut) {
+        split.past.push_back(*it);
+      } else if (it->time < end && !before.contains(it->video)) {
+        split.queries.push_back({user, it->video, cut});
+        break;
+      }
+    }
+  });
+  return split;
+}
+
+}  // namespace
+
+absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, const std::string& bundle_dir,
+                                               const FusionTrainOptions& o) {
+  if (o.max_queries < 10 || !(o.validation_share > 0 && o.validation_share < 1) || o.epochs < 1 ||
+      o.batch_queries < 1 || o.threads < 1) {
+    return absl::InvalidArgumentError("fusion: need max_queries >= 10, validation_share in (0, 1), epochs >= 1");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  VREC_ASSIGN_OR_RETURN(bundle::BundleManifest manifest, bundle::ReadBundleManifest(bundle_dir));
+  if (!manifest.ranker.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle_dir, " has no ranker to fuse"));
+  }
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const retrieval::TwoTowerModel> two_tower,
+                        bundle::LoadBundleTwoTower(bundle_dir, manifest));
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const ranking::RankerModel> ranker,
+                        bundle::LoadBundleRanker(bundle_dir, manifest));
+  VREC_ASSIGN_OR_RETURN(const Catalog catalog, ReadCatalog(world_dir));
+  VREC_ASSIGN_OR_RETURN(Split split, MakeSplit(world_dir, manifest));
+  Rng rng(o.seed);
+  for (size_t i = split.queries.size(); i > 1; --i) std::swap(split.queries[i - 1], split.queries[rng.UniformInt(i)]);
+  if (split.queries.size() > o.max_queries) split.queries.resize(o.max_queries);
+  if (split.queries.size() < 10) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("fusion: only ", split.queries.size(), " held-out engagements to learn from"));
+  }
+
+  // The feed as of the queries: collaborative tables fitted on their past only.
+  pipeline::FeedModelParts parts;
+  parts.version = "fusion-training";
+  parts.two_tower = two_tower;
+  parts.ranker = ranker;
+  if (manifest.collaborative.has_value()) {
+    retrieval::CollabFitOptions fit;
+    fit.ease_cap = manifest.collaborative->ease_cap;
+    fit.ease_lambda = manifest.collaborative->ease_lambda;
+    fit.neighbours = manifest.collaborative->neighbours;
+    fit.transition_neighbours = manifest.collaborative->transition_neighbours;
+    fit.threads = o.threads;
+    fit.show_progress = o.show_progress;
+    VREC_ASSIGN_OR_RETURN(retrieval::CollaborativeModel tables, retrieval::FitCollaborative(split.past, fit, nullptr));
+    parts.collaborative = std::make_shared<const retrieval::CollaborativeModel>(std::move(tables));
+  }
+  split.past = {};
+  featurestore::FeatureUpdateOptions update;
+  update.history_length = manifest.history_length;
+  VREC_ASSIGN_OR_RETURN(pipeline::PointInTimeFeatures features,
+                        pipeline::ReplayFeaturesAsOf(world_dir, catalog, update, split.in_past, split.as_of_ms));
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const retrieval::ExactIndex> index,
+                        pipeline::PointInTimeIndex(*features.view, *two_tower, split.as_of_ms));
+  VREC_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::FeedModel> feed,
+                        pipeline::PointInTimeFeedModel(*features.view, index, split.as_of_ms, std::move(parts),
+                                                       pipeline::FeedModelOptions()));
+
+  // Every query through the pipeline; rows kept for the queries whose target was retrieved.
+  const size_t n = split.queries.size();
+  const size_t validation_from = n - static_cast<size_t>(o.validation_share * n);
+  std::vector<QueryRanks> ranks(n);
+  std::vector<std::vector<float>> rows(n);
+  std::vector<absl::Status> errors(o.threads);
+  std::atomic<size_t> next{0};
+  retrieval::SetModelThreads(1);
+  auto work = [&](int worker) {
+    for (size_t q = next++; q < n; q = next++) {
+      const HeldOut& h = split.queries[q];
+      pipeline::FeedRequest request;
+      request.user_id = h.user;
+      request.count = 10;
+      request.now_ms = h.time;
+      absl::StatusOr<pipeline::FeedResult> result = pipeline::Recommend(request, *features.view, *feed);
+      if (!result.ok()) {
+        errors[worker] = result.status();
+        return;
+      }
+      QueryRanks& r = ranks[q];
+      r.validation = q >= validation_from;
+      const std::vector<retrieval::Candidate>& c = result->candidates;
+      for (size_t i = 0; i < c.size(); ++i) {
+        if (c[i].video == h.video) r.target = static_cast<int>(i);
+      }
+      if (r.target < 0) continue;
+      r.source = c[r.target].source_rank;
+      if (result->ranked) {
+        const float mine = result->ranker_scores[r.target];
+        r.ranker = 1;
+        for (size_t i = 0; i < c.size(); ++i) {
+          const float s = result->ranker_scores[i];
+          r.ranker += s > mine || (s == mine && static_cast<int>(i) < r.target);
+        }
+      }
+      ranking::FusionInputs(c, result->ranker_scores, &rows[q]);
+      r.rows = c.size();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int w = 1; w < o.threads; ++w) workers.emplace_back(work, w);
+  work(0);
+  for (std::thread& w : workers) w.join();
+  retrieval::SetModelThreads(o.threads);
+  for (const absl::Status& e : errors) VREC_RETURN_IF_ERROR(e);
+
+  std::vector<float> inputs;
+  std::vector<ranking::FusionModel::Query> train, validation;
+  size_t retrieved = 0;
+  for (size_t q = 0; q < n; ++q) {
+    QueryRanks& r = ranks[q];
+    if (r.target < 0) continue;
+    ++retrieved;
+    r.first_row = inputs.size() / ranking::kFusionFeatures;
+    inputs.insert(inputs.end(), rows[q].begin(), rows[q].end());
+    rows[q] = {};
+    (r.validation ? validation : train).push_back({r.first_row, r.rows, static_cast<size_t>(r.target)});
+  }
+  bundle::FusionInfo info;
+  info.hidden = o.hidden;
+  info.train_queries = static_cast<int64_t>(train.size());
+  info.validation_queries = static_cast<int64_t>(n - validation_from);
+  info.candidate_recall = static_cast<double>(retrieved) / n;
+  // The orders the fusion competes with, on the validation queries.
+  std::array<double, retrieval::kNumSources> source_gain{};
+  double ranker_gain = 0;
+  for (const QueryRanks& r : ranks) {
+    if (!r.validation || r.target < 0) continue;
+    ranker_gain += Gain(r.ranker);
+    for (int s = 0; s < retrieval::kNumSources; ++s) source_gain[s] += Gain(r.source[s]);
+  }
+  const double per_query = 1.0 / std::max<int64_t>(1, info.validation_queries);
+  info.ranker_ndcg = ranker_gain * per_query;
+  const int best = static_cast<int>(std::max_element(source_gain.begin(), source_gain.end()) - source_gain.begin());
+  info.best_source = retrieval::SourceName(static_cast<retrieval::SourceId>(best));
+  info.best_source_ndcg = source_gain[best] * per_query;
+
+  // Training, keeping the epoch with the best validation NDCG.
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> model, ranking::FusionModel::Create(o.hidden, o.seed));
+  const std::string best_path = bundle::BundleFusionPath(bundle_dir) + ".best";
+  std::vector<float> scores;
+  for (int epoch = 1; epoch <= o.epochs && !train.empty(); ++epoch) {
+    for (size_t i = train.size(); i > 1; --i) std::swap(train[i - 1], train[rng.UniformInt(i)]);
+    VREC_ASSIGN_OR_RETURN(const double loss, model->TrainEpoch(inputs, train, o.batch_queries, o.learning_rate));
+    double gain = 0;
+    for (const ranking::FusionModel::Query& q : validation) {
+      scores.resize(q.rows);
+      VREC_RETURN_IF_ERROR(model->Score(
+          absl::MakeConstSpan(inputs).subspan(q.first * ranking::kFusionFeatures, q.rows * ranking::kFusionFeatures),
+          scores.data()));
+      uint32_t rank = 1;
+      for (size_t i = 0; i < q.rows; ++i) rank += scores[i] > scores[q.target] || (scores[i] == scores[q.target] && i < q.target);
+      gain += Gain(rank);
+    }
+    const double ndcg = gain * per_query;
+    if (o.show_progress) {
+      std::fprintf(stderr, "fusion: epoch %d: loss %.4f, validation NDCG@10 %.4f (ranker %.4f, best source %s %.4f)\n",
+                   epoch, loss, ndcg, info.ranker_ndcg, info.best_source.c_str(), info.best_source_ndcg);
+    }
+    if (ndcg > info.validation_ndcg || epoch == 1) {
+      info.validation_ndcg = ndcg;
+      VREC_RETURN_IF_ERROR(model->Save(best_path));
+    }
+  }
+  info.used = !train.empty() && info.validation_ndcg > std::max(info.ranker_ndcg, info.best_source_ndcg);
+  std::error_code ec;
+  if (info.used) {
+    std::filesystem::rename(best_path, bundle::BundleFusionPath(bundle_dir), ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot write ", bundle::BundleFusionPath(bundle_dir)));
+  } else {
+    std::filesystem::remove(best_path, ec);
+  }
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  manifest.fusion = info;
+  VREC_RETURN_IF_ERROR(bundle::WriteBundleManifest(bundle_dir, manifest));
+  return info;
+}
+
+}  // namespace vrec::training
