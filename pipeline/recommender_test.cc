@@ -87,7 +87,22 @@ featurestore::TransformOptions SmallTransform() {
   return t;
 }
 
-std::shared_ptr<const FeedModel> MakeModel(const FakeFeatureView& view, bool with_ranker, FeedModelOptions options) {
+// Collaborative tables in which every video's neighbours are the next five ids.
+std::shared_ptr<const retrieval::CollaborativeModel> NextIdTables() {
+  auto model = std::make_shared<retrieval::CollaborativeModel>();
+  for (retrieval::NeighbourTable& t : model->tables) {
+    for (VideoId v = 1; v <= 60; ++v) {
+      std::vector<retrieval::ScoredVideo> row;
+      for (VideoId n = v + 1; n <= std::min<VideoId>(60, v + 5); ++n) row.push_back({n, 1.0f / (n - v)});
+      t.AddRow(v, row);
+    }
+    t.Finish();
+  }
+  return model;
+}
+
+std::shared_ptr<const FeedModel> MakeModel(const FakeFeatureView& view, bool with_ranker, FeedModelOptions options,
+                                           bool with_collaborative = false, bool with_fusion = false) {
   retrieval::TwoTowerConfig tc;
   tc.embedding_dim = 16;
   tc.hidden_dim = 32;
@@ -110,6 +125,8 @@ std::shared_ptr<const FeedModel> MakeModel(const FakeFeatureView& view, bool wit
   EXPECT_TRUE(popularity.ok());
   options.rerank.explore_rate = 0;
   FeedModelParts parts{"3", towers, index, ranker, nullptr, std::move(*popularity)};
+  if (with_collaborative) parts.collaborative = NextIdTables();
+  if (with_fusion) parts.fusion = std::move(*ranking::FusionModel::Create(8, 3));
   return MakeFeedModel(std::move(parts), options);
 }
 
@@ -197,6 +214,48 @@ TEST(RecommenderTest, QuotasBoundEachSourceAndAFailingStoreIsAnError) {
   EXPECT_EQ(result->items.size(), result->candidates.size());  // fewer candidates than asked for
   view.fail = true;
   EXPECT_EQ(Recommend(Request(7, 20), view, *model).status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace vrec::pipeline
+
+namespace vrec::pipeline {
+namespace {
+
+TEST(RecommenderTest, CollaborativeSourcesExpandTheEngagedVideosAndTheFusionOrders) {
+  FakeFeatureView view;
+  auto model = MakeModel(view, true, FeedModelOptions(), /*with_collaborative=*/true, /*with_fusion=*/true);
+  auto result = Recommend(Request(7, 10), view, *model);
+  ASSERT_TRUE(result.ok()) << result.status();
+  // The user engaged with 3, 9 and 14: the tables propose 4-8, 10-13, 15-19 (never the seen ones).
+  for (retrieval::SourceId s : {retrieval::kSourceItemKnn, retrieval::kSourceEase, retrieval::kSourceTransitions}) {
+    EXPECT_GT(result->produced[s], 0u) << retrieval::SourceName(s);
+  }
+  bool saw_ease = false;
+  for (const retrieval::Candidate& c : result->candidates) {
+    if (!c.from(retrieval::kSourceEase)) continue;
+    saw_ease = true;
+    EXPECT_TRUE((c.video >= 4 && c.video <= 8) || (c.video >= 10 && c.video <= 13) || (c.video >= 15 && c.video <= 19))
+        << c.video;
+    EXPECT_GT(c.source_rank[retrieval::kSourceEase], 0u);
+  }
+  EXPECT_TRUE(saw_ease);
+  EXPECT_TRUE(result->ranked);
+  EXPECT_TRUE(result->fused);
+  ASSERT_EQ(result->fusion_scores.size(), result->candidates.size());
+  ASSERT_EQ(result->items.size(), 10u);
+  for (const FeedItem& item : result->items) {
+    EXPECT_EQ(item.why.fusion_score, result->fusion_scores[item.why.candidate]);
+    EXPECT_GE(item.why.fusion_score, 0.0f);
+    EXPECT_LE(item.why.fusion_score, 1.0f);
+  }
+  // Without the ranker, the fusion still orders (from the sources alone).
+  auto unranked = MakeModel(view, false, FeedModelOptions(), true, true);
+  auto fused = Recommend(Request(7, 10), view, *unranked);
+  ASSERT_TRUE(fused.ok());
+  EXPECT_FALSE(fused->ranked);
+  EXPECT_TRUE(fused->fused);
+  EXPECT_EQ(fused->items.size(), 10u);
 }
 
 }  // namespace

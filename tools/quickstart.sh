@@ -47,18 +47,22 @@ current() {  # the complete bundles of this build's transforms that also match "
   grep -l "$1" $complete 2>/dev/null || true
 }
 
-echo "== 4/6 two-tower retrieval model and its index"
-if [ -z "$(current '^complete=1$')" ]; then
+echo "== 4/6 two-tower retrieval model, its index and the collaborative tables"
+# Bundles from before the collaborative sources (collab.bin) are retrained too.
+if [ -z "$(current '^collab.ease_videos=')" ]; then
   "$VREC" train-retrieval --world "$WORLD" --models "$MODELS" --epochs 3 --until-fraction 1
   "$VREC" build-index --world "$WORLD" --models "$MODELS"
 else
   echo "reusing the complete bundle in $MODELS (delete it to retrain)"
 fi
 
-echo "== 5/6 ranker (multi-task, on logged impressions)"
+echo "== 5/6 ranker (multi-task, on logged impressions) and the learned fusion"
 # A ranker bundle from an older build takes fewer cross features (kCrossFeatures in
-# ranking/cross_features.h) and the server refuses it: train a new one then.
-if [ -z "$(current '^ranker.cross_features=13$')" ]; then
+# ranking/cross_features.h) and the server refuses it, and one without collab.bin or a fusion
+# verdict predates them: train a new one then.
+ranker_ok=$(current '^ranker.cross_features=13$')
+[ -n "$ranker_ok" ] && ranker_ok=$(grep -l '^fusion.used=' $ranker_ok | xargs -r grep -l '^collab.ease_videos=' || true)
+if [ -z "$ranker_ok" ]; then
   "$VREC" train-ranker --world "$WORLD" --models "$MODELS" --max-examples 1000000
 else
   echo "reusing the ranker bundle in $MODELS (delete it to retrain)"
