@@ -26,6 +26,14 @@ absl::Status RunBuildIndex(int argc, char** argv) {
   flags.Double("recall-target", &o.recall_target, "recall@k the tuned efSearch must reach");
   flags.Uint32("recall-queries", &o.recall_queries, "user queries for the recall measurement");
   flags.Int("threads", &threads, "build threads");
+  int64_t ease_cap = o.collab.ease_cap, neighbours = o.collab.neighbours;
+  flags.Bool("collaborative", &o.collaborative,
+             "also fit the collaborative tables (item-kNN, EASE, next-item transitions) on the two-tower's training "
+             "window");
+  flags.Int("ease-cap", &ease_cap, "item-kNN and EASE cover this many of the most engaged videos (<= 50000; EASE "
+                                   "inverts a dense cap x cap matrix)");
+  flags.Double("ease-lambda", &o.collab.ease_lambda, "EASE's L2 regularisation");
+  flags.Int("neighbours", &neighbours, "neighbours kept per video (item-kNN, EASE)");
   flags.Bool("progress", &o.show_progress, "print progress on stderr");
   flags.Require("world");
   flags.Require("models");
@@ -34,6 +42,13 @@ absl::Status RunBuildIndex(int argc, char** argv) {
   if (m < 2 || m > 256 || ef_construction < 1 || ef_search < 0 || threads < 1 || version < 0) {
     return absl::InvalidArgumentError("need --m 2-256, --ef-construction >= 1, --ef-search >= 0, --threads >= 1");
   }
+  if (ease_cap < 1 || ease_cap > 50000 || neighbours < 1 || neighbours > 10000 || !(o.collab.ease_lambda > 0)) {
+    return absl::InvalidArgumentError("need --ease-cap 1-50000, --neighbours 1-10000, --ease-lambda > 0");
+  }
+  o.collab.ease_cap = static_cast<int>(ease_cap);
+  o.collab.neighbours = static_cast<int>(neighbours);
+  o.collab.threads = static_cast<int>(threads);
+  o.collab.show_progress = o.show_progress;
   o.version = version;
   o.hnsw.m = static_cast<int>(m);
   o.hnsw.ef_construction = static_cast<int>(ef_construction);
@@ -42,9 +57,10 @@ absl::Status RunBuildIndex(int argc, char** argv) {
   if (store.empty()) store = DefaultStoreDir(world);
   VREC_ASSIGN_OR_RETURN(training::IndexBuildSummary s, training::BuildBundleIndex(world, store, models, o));
   std::printf("indexed %llu videos into %s: embed %.1f s, HNSW build %.1f s, %.0f MB, recall@%d %.4f at efSearch %d; "
-              "bundle complete\n",
+              "collaborative tables %.1f s (EASE over %lld videos); bundle complete\n",
               static_cast<unsigned long long>(s.items), s.bundle_dir.c_str(), s.embed_seconds, s.build_seconds,
-              s.memory_bytes / 1e6, o.recall_k, s.recall, s.ef_search);
+              s.memory_bytes / 1e6, o.recall_k, s.recall, s.ef_search, s.collab_seconds,
+              static_cast<long long>(s.collab_ease_videos));
   return absl::OkStatus();
 }
 
