@@ -106,7 +106,7 @@ struct BundleManifest {
   int64_t version = 0;
   TimestampMs created_ms = 0;
   std::string world;                  // the world directory it was trained on
-  std::string protocol;               // "time-split" or "leave-last-out"
+  std::string protocol;               // "time-split", "leave-last-out" or "random"
   bool complete = false;              // the index is built: the bundle can serve
   retrieval::TwoTowerConfig two_tower;
   uint32_t history_length = 100;      // FeatureUpdateOptions::history_length of its features

@@ -126,11 +126,13 @@ absl::Status BuildTimeSplit(const std::string& world_dir, const Catalog& catalog
   return absl::OkStatus();
 }
 
-absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& catalog,
+absl::Status BuildHeldOut(const std::string& world_dir, const Catalog& catalog,
                                const ReplayOptions& options, ReplayData* data) {
   VREC_ASSIGN_OR_RETURN(const std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
-  data->held_out = SplitLeaveLastOut(rows);
-  const LeaveLastOutItems& items = data->held_out;
+  VREC_ASSIGN_OR_RETURN(data->held_out, SplitHeldOut(ReplayProtocolName(options.protocol), rows));
+  const HeldOutItems& items = data->held_out;
+  TimestampMs last = 0;
+  for (const Engagement& e : rows) last = std::max(last, e.time);
   // Popularity from everything but the held-out items; history is every other engaged video.
   retrieval::TrendingBuilder popular({});
   ForEachUserRun(rows, [&](UserId user, auto begin, auto end) {
@@ -145,16 +147,30 @@ absl::Status BuildLeaveLastOut(const std::string& world_dir, const Catalog& cata
       data->past_engagements.push_back(*it);
       test.history.push_back(it->video);
     }
-    if (!items.IsTest(user, items.test[user])) return;
-    test.as_of_ms = items.test_time[user];
-    test.relevance = {{items.test[user], 1}};
+    if (items.random) {
+      // Every test video of the user, asked once as of the end of the log.
+      for (auto it = begin; it != end; ++it) {
+        if (items.IsTest(user, it->video)) test.relevance.push_back({it->video, 1});
+      }
+      if (test.relevance.empty()) return;
+      std::sort(test.relevance.begin(), test.relevance.end());
+      test.relevance.erase(std::unique(test.relevance.begin(), test.relevance.end(),
+                                       [](const auto& a, const auto& b) { return a.first == b.first; }),
+                           test.relevance.end());
+      test.as_of_ms = last + 1;
+    } else {
+      if (!items.IsTest(user, items.test[user])) return;
+      test.as_of_ms = items.test_time[user];
+      test.relevance = {{items.test[user], 1}};
+    }
     std::sort(test.history.begin(), test.history.end());
     test.history.erase(std::unique(test.history.begin(), test.history.end()), test.history.end());
     data->split_ms = std::max(data->split_ms, test.as_of_ms);
     data->cases.push_back(std::move(test));
   });
   if (data->cases.empty()) {
-    return absl::InvalidArgumentError("no user has two or more engaged videos to leave one out");
+    return absl::InvalidArgumentError(items.random ? "the random split held out no engagement"
+                                                   : "no user has two or more engaged videos to leave one out");
   }
   retrieval::TrendingBuilder recent({data->split_ms + 1, options.recent_window_ms});
   for (const Engagement& row : rows) {
@@ -333,7 +349,18 @@ struct ListStats {
 absl::StatusOr<ReplayProtocol> ParseReplayProtocol(absl::string_view name) {
   if (name == "time-split") return ReplayProtocol::kTimeSplit;
   if (name == "leave-last-out") return ReplayProtocol::kLeaveLastOut;
-  return absl::InvalidArgumentError(absl::StrCat("unknown --protocol '", name, "' (time-split or leave-last-out)"));
+  if (name == "random") return ReplayProtocol::kRandom;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown --protocol '", name, "' (time-split, leave-last-out or random)"));
+}
+
+const char* ReplayProtocolName(ReplayProtocol protocol) {
+  switch (protocol) {
+    case ReplayProtocol::kTimeSplit: return "time-split";
+    case ReplayProtocol::kLeaveLastOut: return "leave-last-out";
+    case ReplayProtocol::kRandom: return "random";
+  }
+  return "unknown";
 }
 
 absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const Catalog& catalog,
@@ -348,7 +375,7 @@ absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const C
   if (options.protocol == ReplayProtocol::kTimeSplit) {
     VREC_RETURN_IF_ERROR(BuildTimeSplit(world_dir, catalog, manifest, options, &data));
   } else {
-    VREC_RETURN_IF_ERROR(BuildLeaveLastOut(world_dir, catalog, options, &data));
+    VREC_RETURN_IF_ERROR(BuildHeldOut(world_dir, catalog, options, &data));
   }
   return data;
 }
@@ -465,8 +492,8 @@ std::string FormatReplayTable(const ReplayData& data, const std::vector<SystemRe
                           static_cast<unsigned long long>(data.past_events),
                           static_cast<unsigned long long>(data.future_events));
   } else {
-    absl::StrAppendFormat(&out, "protocol leave-last-out: %llu training interactions, %llu held out\n",
-                          static_cast<unsigned long long>(data.past_events),
+    absl::StrAppendFormat(&out, "protocol %s: %llu training interactions, %llu held out\n",
+                          ReplayProtocolName(data.protocol), static_cast<unsigned long long>(data.past_events),
                           static_cast<unsigned long long>(data.future_events));
   }
   absl::StrAppendFormat(&out, "%zu test users (of %llu eligible), %zu candidate videos, k=%d\n\n",
@@ -503,7 +530,7 @@ std::string ReplayJson(const std::string& world_dir, const ReplayData& data,
   JsonWriter w;
   w.BeginObject();
   w.Key("world").String(world_dir);
-  w.Key("protocol").String(data.protocol == ReplayProtocol::kTimeSplit ? "time-split" : "leave-last-out");
+  w.Key("protocol").String(ReplayProtocolName(data.protocol));
   w.Key("split_ms").Int(data.split_ms);
   w.Key("k").Int(options.k);
   w.Key("deep_k").Int(options.deep_k);

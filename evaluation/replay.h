@@ -8,6 +8,10 @@
 //                   (graded, see RelevanceGrade), minus videos already engaged before T.
 //   leave-last-out  per user, the last distinct engaged video is the test item and all
 //                   earlier ones are history (the MicroLens protocol); rank over all videos.
+//   random          a seeded 25% of each video's engaged users are test pairs, the rest history
+//                   (the Microsoft Recommenders MovieLens protocol; common/leave_last_out.h);
+//                   every test user is asked once, as of the end of the log, and scored against
+//                   all their test videos; rank over all videos.
 // Systems only see the data a ReplayData exposes, which holds nothing from the future.
 #ifndef VREC_EVALUATION_REPLAY_H_
 #define VREC_EVALUATION_REPLAY_H_
@@ -28,9 +32,11 @@
 
 namespace vrec::evaluation {
 
-enum class ReplayProtocol { kTimeSplit, kLeaveLastOut };
+enum class ReplayProtocol { kTimeSplit, kLeaveLastOut, kRandom };
+// "time-split", "leave-last-out" or "random": the protocol's name in flags and MANIFESTs.
+const char* ReplayProtocolName(ReplayProtocol protocol);
 
-// "time-split" or "leave-last-out" (the --protocol flag of replay and train-retrieval);
+// "time-split", "leave-last-out" or "random" (the --protocol flag of replay and train-retrieval);
 // InvalidArgument otherwise.
 absl::StatusOr<ReplayProtocol> ParseReplayProtocol(absl::string_view name);
 
@@ -74,7 +80,7 @@ struct ReplayData {
   uint64_t future_events = 0;
   // Every past engagement, sorted by (user, time): what learned baselines may train on.
   std::vector<Engagement> past_engagements;
-  LeaveLastOutItems held_out;             // leave-last-out only
+  HeldOutItems held_out;                  // leave-last-out and random
   // By video id: category (0: unknown, else a dense index of the catalog's category names)
   // and upload time, for diversity and the new-video slice.
   std::vector<uint32_t> category_of;

@@ -211,7 +211,7 @@ class PrecomputedSystem : public ReplaySystem {
 absl::Status CheckBundleFitsReplay(const bundle::BundleManifest& manifest, const ReplayData& data,
                                    const std::string& dir) {
   const std::string& protocol = manifest.protocol;
-  const std::string want = data.protocol == ReplayProtocol::kTimeSplit ? "time-split" : "leave-last-out";
+  const std::string want = ReplayProtocolName(data.protocol);
   if (protocol != want) {
     return absl::FailedPreconditionError(absl::StrCat("bundle ", dir, " was trained with protocol '", protocol,
                                                       "'; this replay is ", want, " (train with --protocol ", want,

@@ -29,7 +29,7 @@ absl::Status RunReplay(int argc, char** argv) {
                 "Replays a world's log: each system recommends from the past only and is scored "
                 "on what users engaged with next.");
   flags.String("world", &world, "world directory");
-  flags.String("protocol", &protocol, "time-split or leave-last-out");
+  flags.String("protocol", &protocol, "time-split, leave-last-out or random (a seeded 75/25 split of each video's users)");
   flags.Int("k", &k, "list length scored (NDCG@k, Recall@k, HR@k, MAP@k)");
   flags.Int("deep-k", &deep_k, "also report Recall at this depth (candidate generation)");
   flags.String("systems", &systems_flag,

@@ -26,8 +26,9 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   flags.String("world", &world, "world directory");
   flags.String("models", &models, "directory of model bundles (a new version is added)");
   flags.String("protocol", &protocol,
-               "time-split (train before --until, validate on its last part) or leave-last-out (hold out each "
-               "user's last item, validate on the one before)");
+               "time-split (train before --until, validate on its last part), leave-last-out (hold out each "
+               "user's last item, validate on the one before) or random (hold out a seeded 25% of each video's "
+               "users, validate on 10% of the rest)");
   flags.String("until", &until, "time-split: train on events before this time");
   flags.Double("until-fraction", &o.until_fraction, "time-split without --until: this far through the log (0.9 = the replay's default split)");
   flags.Double("validation-fraction", &o.validation_fraction, "time-split: last part of the window used for validation");
@@ -53,8 +54,8 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   flags.Require("models");
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv));
   if (!run) return absl::OkStatus();
-  VREC_ASSIGN_OR_RETURN(const evaluation::ReplayProtocol parsed, evaluation::ParseReplayProtocol(protocol));
-  o.leave_last_out = parsed == evaluation::ReplayProtocol::kLeaveLastOut;
+  VREC_RETURN_IF_ERROR(evaluation::ParseReplayProtocol(protocol).status());
+  o.protocol = protocol;
   if (!until.empty()) {
     VREC_ASSIGN_OR_RETURN(o.until_ms, ParseTimestamp(until));
   }

@@ -51,11 +51,10 @@ struct Split {
 absl::StatusOr<Split> MakeSplit(const std::string& world_dir, const bundle::BundleManifest& m) {
   Split split;
   VREC_ASSIGN_OR_RETURN(std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
-  if (m.protocol == "leave-last-out") {
-    auto held = std::make_shared<LeaveLastOutItems>(SplitLeaveLastOut(rows));
-    auto is_validation = [held](UserId u, VideoId v) {
-      return u < held->validation.size() && held->validation[u] == v && v != kInvalidId;
-    };
+  if (m.protocol != "time-split") {
+    VREC_ASSIGN_OR_RETURN(HeldOutItems split_items, SplitHeldOut(m.protocol, rows));
+    auto held = std::make_shared<HeldOutItems>(std::move(split_items));
+    auto is_validation = [held](UserId u, VideoId v) { return held->IsValidation(u, v); };
     TimestampMs last = 0;
     for (const Engagement& e : rows) {
       last = std::max(last, e.time);
@@ -64,6 +63,10 @@ absl::StatusOr<Split> MakeSplit(const std::string& world_dir, const bundle::Bund
       }
     }
     split.as_of_ms = last + 1;
+    // Random splits have no order: every query is asked as of the end, as the replay asks.
+    if (held->random) {
+      for (HeldOut& q : split.queries) q.time = split.as_of_ms;
+    }
     split.in_past = [held, is_validation](const Event& e) {
       return !held->IsTest(e.user_id, e.video_id) && !is_validation(e.user_id, e.video_id);
     };

@@ -129,8 +129,8 @@ absl::StatusOr<IndexBuildSummary> BuildBundleIndex(const std::string& world_dir,
 absl::StatusOr<std::vector<Engagement>> TrainingEngagements(const std::string& world_dir,
                                                             const bundle::BundleManifest& manifest) {
   VREC_ASSIGN_OR_RETURN(std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
-  if (manifest.protocol == "leave-last-out") {
-    const LeaveLastOutItems held_out = SplitLeaveLastOut(rows);
+  if (manifest.protocol != "time-split") {
+    VREC_ASSIGN_OR_RETURN(const HeldOutItems held_out, SplitHeldOut(manifest.protocol, rows));
     rows.erase(std::remove_if(rows.begin(), rows.end(),
                               [&](const Engagement& e) { return held_out.IsTest(e.user, e.video); }),
                rows.end());

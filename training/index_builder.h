@@ -54,7 +54,7 @@ absl::StatusOr<std::vector<float>> SampleUserQueries(const Catalog& catalog, con
                                                      const retrieval::TwoTowerModel& model, uint32_t n, Rng& rng);
 
 // The engagements the bundle's two-tower model trained on, by (user, time): before
-// train.end_ms (time-split), or all but each user's test item (leave-last-out). The validation
+// train.end_ms (time-split), or all but the test items (leave-last-out, random). The validation
 // part is included: the exported tables learn from all the training data.
 absl::StatusOr<std::vector<Engagement>> TrainingEngagements(const std::string& world_dir,
                                                             const bundle::BundleManifest& manifest);

@@ -285,7 +285,7 @@ absl::Status BuildExamples(const std::string& world_dir, const Catalog& catalog,
 // test item is never seen and the validation item forms the validation slates.
 absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Catalog& catalog,
                                           const WorldManifest& manifest, const RankerTrainOptions& o,
-                                          const LeaveLastOutItems* held_out, RankerData* data) {
+                                          const HeldOutItems* held_out, RankerData* data) {
   const featurestore::TransformOptions& t = o.model.transform;
   featurestore::FeatureReplay replay(catalog, o.update);
   // pair -> (index << 1) | is_validation of its example, or kNotKept past the validation cap.
@@ -302,9 +302,8 @@ absl::Status BuildExamplesFromEngagements(const std::string& world_dir, const Ca
       if (held_out != nullptr && held_out->IsTest(e.user_id, e.video_id)) continue;  // never seen
       if (IsEngagement(e.type) && e.timestamp_ms >= data->from_ms) {
         const uint8_t bits = EngagementLabels(e, catalog);
-        const bool validation = held_out != nullptr ? (e.user_id < held_out->validation.size() &&
-                                                       held_out->validation[e.user_id] == e.video_id)
-                                                    : e.timestamp_ms >= data->validation_ms;
+        const bool validation =
+            held_out != nullptr ? held_out->IsValidation(e.user_id, e.video_id) : e.timestamp_ms >= data->validation_ms;
         std::vector<Example>& list = validation ? data->validation : data->train;
         auto [it, inserted] = first.try_emplace({e.user_id, e.video_id}, kNotKept);
         if (!inserted) {
@@ -537,10 +536,10 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   data.end_ms = std::min(data.end_ms, manifest.end_ms + 1);
   data.validation_ms =
       data.end_ms - static_cast<TimestampMs>(o.validation_fraction * (data.end_ms - manifest.start_ms));
-  const bool leave_last_out = base_manifest.protocol == "leave-last-out";
+  const bool held_out_items = base_manifest.protocol != "time-split";  // leave-last-out, random
   LabelMap labels;
   uint64_t impressions = 0;
-  if (!leave_last_out) {
+  if (!held_out_items) {
     VREC_RETURN_IF_ERROR(ReadLabels(world_dir, catalog, manifest, o, &data, &labels, &impressions));
   }
   if (impressions > 0) {
@@ -548,10 +547,10 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     labels = LabelMap();
   } else {
     // No logged feeds: engagements are the shown examples.
-    LeaveLastOutItems held_out;
-    if (leave_last_out) {
+    HeldOutItems held_out;
+    if (held_out_items) {
       VREC_ASSIGN_OR_RETURN(const std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
-      held_out = SplitLeaveLastOut(rows);
+      VREC_ASSIGN_OR_RETURN(held_out, SplitHeldOut(base_manifest.protocol, rows));
     }
     if (o.sampled_negatives == 0) {
       return absl::FailedPreconditionError(
@@ -564,7 +563,7 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
     }
     data.from_ms = manifest.start_ms;
     VREC_RETURN_IF_ERROR(BuildExamplesFromEngagements(world_dir, catalog, manifest, o,
-                                                      leave_last_out ? &held_out : nullptr, &data));
+                                                      held_out_items ? &held_out : nullptr, &data));
     if (o.max_examples > 0 && data.train.size() > o.max_examples * (1 + o.sampled_negatives)) {
       data.train.erase(data.train.begin(), data.train.end() - o.max_examples * (1 + o.sampled_negatives));
     }

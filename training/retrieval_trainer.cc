@@ -60,10 +60,11 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
                                            const featurestore::TransformOptions& t) {
   TrainingData data;
   data.start_ms = manifest.start_ms;
-  LeaveLastOutItems held_out;
-  if (o.leave_last_out) {
+  HeldOutItems held_out;
+  const bool held_out_items = o.protocol != "time-split";
+  if (held_out_items) {
     VREC_ASSIGN_OR_RETURN(const std::vector<Engagement> rows, ReadEngagementsByUser(WorldEventsPath(world_dir)));
-    held_out = SplitLeaveLastOut(rows);
+    VREC_ASSIGN_OR_RETURN(held_out, SplitHeldOut(o.protocol, rows));
     data.end_ms = manifest.end_ms + 1;
     data.validation_ms = data.end_ms;
   } else {
@@ -83,7 +84,7 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
     if (block.empty()) break;
     for (const Event& e : block) {
       if (e.timestamp_ms >= data.end_ms) break;
-      if (!snapshotted && !o.leave_last_out && e.timestamp_ms >= data.validation_ms) {
+      if (!snapshotted && !held_out_items && e.timestamp_ms >= data.validation_ms) {
         Snapshot(catalog, replay, data.validation_ms, t, &data);
         snapshotted = true;
       }
@@ -94,9 +95,8 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
         const featurestore::FeatureContext context{e.timestamp_ms, e.device};
         Example ex{featurestore::TransformUser(replay.user(e.user_id), context, t),
                    featurestore::TransformVideo(video, context, t), e.video_id};
-        const bool validation = o.leave_last_out ? (e.user_id < held_out.validation.size() &&
-                                                    held_out.validation[e.user_id] == e.video_id)
-                                                 : e.timestamp_ms >= data.validation_ms;
+        const bool validation =
+            held_out_items ? held_out.IsValidation(e.user_id, e.video_id) : e.timestamp_ms >= data.validation_ms;
         (validation ? data.validation : data.train).push_back(std::move(ex));
       }
       replay.Apply(e);
@@ -318,7 +318,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   m.version = version;
   m.created_ms = SystemClock::Get()->NowMs();
   m.world = world_dir;
-  m.protocol = o.leave_last_out ? "leave-last-out" : "time-split";
+  m.protocol = o.protocol;
   m.two_tower = o.model;
   m.history_length = o.update.history_length;
   bundle::RetrievalTraining& t = m.train;

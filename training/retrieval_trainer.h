@@ -24,10 +24,10 @@ namespace vrec::training {
 
 struct RetrievalTrainOptions {
   // Data window. time-split: train on events before until_ms (0: start + until_fraction of the
-  // log's span), validating on the last validation_fraction of that window. leave-last-out:
-  // each user's last engaged video is never seen (it is the replay's test item) and the one
-  // before it is the validation item.
-  bool leave_last_out = false;
+  // log's span), validating on the last validation_fraction of that window. leave-last-out and
+  // random (common/leave_last_out.h): the replay's test items are never seen and the
+  // validation items are validated on.
+  std::string protocol = "time-split";
   TimestampMs until_ms = 0;
   double until_fraction = 0.9;
   double validation_fraction = 0.1;
