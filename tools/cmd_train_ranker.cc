@@ -50,7 +50,7 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   flags.Bool("fusion", &o.fusion,
              "then train the learned fusion of every source and the ranker on held-out engagements; the feed uses it "
              "only when it beats the ranker and the best single source there");
-  flags.Uint32("fusion-queries", &o.fusion_options.max_queries, "held-out engagements the fusion learns from");
+  flags.Uint32("fusion-queries", &o.fusion_options.max_queries, "users with held-out engagements the fusion asks (each of their engagements is a query)");
   flags.Bool("progress", &o.show_progress, "print progress on stderr");
   flags.Require("world");
   flags.Require("models");

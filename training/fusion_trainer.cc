@@ -23,19 +23,25 @@
 namespace vrec::training {
 namespace {
 
+// One feed request of a user with held-out engagements; each engagement is one query.
 struct HeldOut {
   UserId user = 0;
-  VideoId video = 0;
   TimestampMs time = 0;
+  std::vector<VideoId> targets;  // distinct
 };
 
-// Where the target landed in one query's candidates, for every order the feed could use.
+// Where one target landed in its request's candidates, for every order the feed could use.
 struct QueryRanks {
-  bool validation = false;
   int target = -1;                                   // candidate index, -1 if not retrieved
   uint32_t ranker = 0;                               // 1-based rank by ranker score (0: none)
   std::array<uint16_t, retrieval::kNumSources> source{};  // the target's rank in each source (0: absent)
-  size_t first_row = 0, rows = 0;                    // its rows in the inputs (kept queries only)
+};
+
+struct RequestResult {
+  bool validation = false;
+  std::vector<QueryRanks> queries;  // one per target
+  std::vector<float> rows;          // FusionInputs of the candidates (when a target was retrieved)
+  size_t candidates = 0;
 };
 
 double Gain(uint32_t rank) { return rank >= 1 && rank <= 10 ? 1.0 / std::log2(1.0 + rank) : 0.0; }
@@ -58,9 +64,10 @@ absl::StatusOr<Split> MakeSplit(const std::string& world_dir, const bundle::Bund
     TimestampMs last = 0;
     for (const Engagement& e : rows) {
       last = std::max(last, e.time);
-      if (is_validation(e.user, e.video) && (split.queries.empty() || split.queries.back().user != e.user)) {
-        split.queries.push_back({e.user, e.video, e.time});
-      }
+      if (!is_validation(e.user, e.video)) continue;
+      if (split.queries.empty() || split.queries.back().user != e.user) split.queries.push_back({e.user, e.time, {}});
+      std::vector<VideoId>& targets = split.queries.back().targets;
+      if (std::find(targets.begin(), targets.end(), e.video) == targets.end()) targets.push_back(e.video);
     }
     split.as_of_ms = last + 1;
     // Random splits have no order: every query is asked as of the end, as the replay asks.
@@ -82,14 +89,15 @@ absl::StatusOr<Split> MakeSplit(const std::string& world_dir, const bundle::Bund
   ForEachUserRun(rows, [&](UserId user, auto begin, auto stop) {
     absl::flat_hash_map<VideoId, bool> before;
     for (auto it = begin; it != stop && it->time < cut; ++it) before[it->video] = true;
+    HeldOut request{user, cut, {}};
     for (auto it = begin; it != stop; ++it) {
       if (it->time < cut) {
         split.past.push_back(*it);
-      } else if (it->time < end && !before.contains(it->video)) {
-        split.queries.push_back({user, it->video, cut});
-        break;
+      } else if (it->time < end && before.emplace(it->video, true).second) {
+        request.targets.push_back(it->video);
       }
     }
+    if (!request.targets.empty()) split.queries.push_back(std::move(request));
   });
   return split;
 }
@@ -148,11 +156,10 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
                         pipeline::PointInTimeFeedModel(*features.view, index, split.as_of_ms, std::move(parts),
                                                        pipeline::FeedModelOptions()));
 
-  // Every query through the pipeline; rows kept for the queries whose target was retrieved.
+  // Every request through the pipeline; rows kept for the requests with a retrieved target.
   const size_t n = split.queries.size();
   const size_t validation_from = n - static_cast<size_t>(o.validation_share * n);
-  std::vector<QueryRanks> ranks(n);
-  std::vector<std::vector<float>> rows(n);
+  std::vector<RequestResult> results(n);
   std::vector<absl::Status> errors(o.threads);
   std::atomic<size_t> next{0};
   retrieval::SetModelThreads(1);
@@ -168,24 +175,33 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
         errors[worker] = result.status();
         return;
       }
-      QueryRanks& r = ranks[q];
-      r.validation = q >= validation_from;
+      RequestResult& out = results[q];
+      out.validation = q >= validation_from;
       const std::vector<retrieval::Candidate>& c = result->candidates;
-      for (size_t i = 0; i < c.size(); ++i) {
-        if (c[i].video == h.video) r.target = static_cast<int>(i);
-      }
-      if (r.target < 0) continue;
-      r.source = c[r.target].source_rank;
-      if (result->ranked) {
-        const float mine = result->ranker_scores[r.target];
-        r.ranker = 1;
+      bool any = false;
+      for (VideoId target : h.targets) {
+        QueryRanks r;
         for (size_t i = 0; i < c.size(); ++i) {
-          const float s = result->ranker_scores[i];
-          r.ranker += s > mine || (s == mine && static_cast<int>(i) < r.target);
+          if (c[i].video == target) r.target = static_cast<int>(i);
         }
+        if (r.target >= 0) {
+          any = true;
+          r.source = c[r.target].source_rank;
+          if (result->ranked) {
+            const float mine = result->ranker_scores[r.target];
+            r.ranker = 1;
+            for (size_t i = 0; i < c.size(); ++i) {
+              const float s = result->ranker_scores[i];
+              r.ranker += s > mine || (s == mine && static_cast<int>(i) < r.target);
+            }
+          }
+        }
+        out.queries.push_back(r);
       }
-      ranking::FusionInputs(c, result->ranker_scores, &rows[q]);
-      r.rows = c.size();
+      if (any) {
+        ranking::FusionInputs(c, result->ranker_scores, &out.rows);
+        out.candidates = c.size();
+      }
     }
   };
   std::vector<std::thread> workers;
@@ -197,26 +213,33 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
 
   std::vector<float> inputs;
   std::vector<ranking::FusionModel::Query> train, validation;
-  size_t retrieved = 0;
-  for (size_t q = 0; q < n; ++q) {
-    QueryRanks& r = ranks[q];
-    if (r.target < 0) continue;
-    ++retrieved;
-    r.first_row = inputs.size() / ranking::kFusionFeatures;
-    inputs.insert(inputs.end(), rows[q].begin(), rows[q].end());
-    rows[q] = {};
-    (r.validation ? validation : train).push_back({r.first_row, r.rows, static_cast<size_t>(r.target)});
+  size_t retrieved = 0, targets = 0, validation_targets = 0;
+  std::vector<QueryRanks> validation_ranks;  // every validation target, retrieved or not
+  for (RequestResult& r : results) {
+    const size_t first = inputs.size() / ranking::kFusionFeatures;
+    inputs.insert(inputs.end(), r.rows.begin(), r.rows.end());
+    r.rows = {};
+    for (const QueryRanks& q : r.queries) {
+      ++targets;
+      if (r.validation) {
+        ++validation_targets;
+        validation_ranks.push_back(q);
+      }
+      if (q.target < 0) continue;
+      ++retrieved;
+      (r.validation ? validation : train).push_back({first, r.candidates, static_cast<size_t>(q.target)});
+    }
   }
   bundle::FusionInfo info;
   info.hidden = o.hidden;
   info.train_queries = static_cast<int64_t>(train.size());
-  info.validation_queries = static_cast<int64_t>(n - validation_from);
-  info.candidate_recall = static_cast<double>(retrieved) / n;
+  info.validation_queries = static_cast<int64_t>(validation_targets);
+  info.candidate_recall = targets > 0 ? static_cast<double>(retrieved) / targets : 0.0;
   // The orders the fusion competes with, on the validation queries.
   std::array<double, retrieval::kNumSources> source_gain{};
   double ranker_gain = 0;
-  for (const QueryRanks& r : ranks) {
-    if (!r.validation || r.target < 0) continue;
+  for (const QueryRanks& r : validation_ranks) {
+    if (r.target < 0) continue;
     ranker_gain += Gain(r.ranker);
     for (int s = 0; s < retrieval::kNumSources; ++s) source_gain[s] += Gain(r.source[s]);
   }

@@ -2,8 +2,8 @@
 // and keeps it only when it beats both the ranker's order and the best single source.
 //
 // Queries are the engagements the bundle's models never trained on: each user's validation
-// item (leave-last-out), or each user's first new engaged video in the ranker's validation
-// window (time-split). For each, the pipeline runs as of the query's time
+// item (leave-last-out), validation pairs (random), or new engaged videos in the ranker's
+// validation window (time-split); one feed request per user answers all of that user's. For each, the pipeline runs as of the query's time
 // (pipeline/point_in_time.h) on the events before it, with collaborative tables fitted on those
 // events only (the bundle's own tables were refitted on everything); the candidates the sources
 // actually return, with the ranker's scores, are the fusion's inputs and the engaged video its
@@ -25,8 +25,10 @@
 namespace vrec::training {
 
 struct FusionTrainOptions {
-  uint32_t max_queries = 10000;   // held-out engagements sampled (deterministically)
-  double validation_share = 0.25;  // of them, for the decision
+  // Users with held-out engagements asked (deterministic sample); each of their held-out
+  // engagements is one query.
+  uint32_t max_queries = 6000;
+  double validation_share = 0.25;  // of those users, for the decision
   int hidden = 32;
   int epochs = 12;
   int batch_queries = 32;
