@@ -49,7 +49,7 @@ absl::Status RunTrainRanker(int argc, char** argv) {
   flags.Int("threads", &threads, "LibTorch threads");
   flags.Bool("fusion", &o.fusion,
              "then train the learned fusion of every source and the ranker on held-out engagements; the feed uses it "
-             "only when it beats the ranker and the best single source there");
+             "only when it is at least as good as the ranker and the best single source there");
   flags.Uint32("fusion-queries", &o.fusion_options.max_queries, "users with held-out engagements the fusion asks (each of their engagements is a query)");
   flags.Bool("progress", &o.show_progress, "print progress on stderr");
   flags.Require("world");
@@ -94,7 +94,7 @@ absl::Status RunTrainRanker(int argc, char** argv) {
     std::printf(
         "fusion: %s; validation NDCG@10 %.4f vs ranker %.4f and best source %s %.4f over %lld held-out engagements "
         "(%.1f%% among the candidates), %.1f s\n",
-        f.used ? "in use" : "not used (it does not win)", f.validation_ndcg, f.ranker_ndcg, f.best_source.c_str(),
+        f.used ? "in use" : "not used (it loses to the ranker or a single source)", f.validation_ndcg, f.ranker_ndcg, f.best_source.c_str(),
         f.best_source_ndcg, static_cast<long long>(f.validation_queries), 100 * f.candidate_recall, f.seconds);
   }
   return absl::OkStatus();

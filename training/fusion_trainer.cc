@@ -276,7 +276,10 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
       VREC_RETURN_IF_ERROR(model->Save(best_path));
     }
   }
-  info.used = !train.empty() && info.validation_ndcg > std::max(info.ranker_ndcg, info.best_source_ndcg);
+  // Ties go to the fusion: it reproduces a single source's order when that is the best there is,
+  // while the alternative when it is not used is the ranker's order.
+  info.used = !train.empty() && info.validation_ndcg >= std::max(info.ranker_ndcg, info.best_source_ndcg) &&
+              info.validation_ndcg > 0;
   std::error_code ec;
   if (info.used) {
     std::filesystem::rename(best_path, bundle::BundleFusionPath(bundle_dir), ec);

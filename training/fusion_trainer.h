@@ -1,5 +1,6 @@
 // Trains the learned fusion (ranking/fusion.h) of a ranker bundle on held-out next engagements,
-// and keeps it only when it beats both the ranker's order and the best single source.
+// and keeps it only when it is at least as good as both the ranker's order and the best single
+// source (a tie means it reproduces that source's order, which the ranker alone would not).
 //
 // Queries are the engagements the bundle's models never trained on: each user's validation
 // item (leave-last-out), validation pairs (random), or new engaged videos in the ranker's
