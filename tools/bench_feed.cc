@@ -31,87 +31,13 @@
 #include "common/status.h"
 #include "common/world.h"
 #include "tools/bench_util.h"
+#include "tools/http_connection.h"
 #include "tools/flags.h"
 
 namespace vrec {
 namespace {
 
-// One keep-alive connection to 127.0.0.1:port. Not thread-safe.
-class Connection {
- public:
-  explicit Connection(uint16_t port) : port_(port) {}
-  ~Connection() { Close(); }
-
-  // Sends a GET and reads the whole response; returns its status code, or -1 on a transport
-  // error (the connection is then reopened on the next call).
-  int Get(const std::string& target, std::string* body) {
-    if (fd_ < 0 && !Open()) return -1;
-    const std::string request = absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-      Close();
-      return -1;
-    }
-    buffer_.clear();
-    size_t header_end = std::string::npos;
-    while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Read()) return -1;
-    }
-    const std::string headers = absl::AsciiStrToLower(buffer_.substr(0, header_end));
-    int status = 0;
-    if (headers.size() < 12 || !absl::SimpleAtoi(headers.substr(9, 3), &status)) {
-      Close();
-      return -1;
-    }
-    size_t length = 0;
-    const size_t at = headers.find("content-length:");
-    if (at == std::string::npos ||
-        !absl::SimpleAtoi(absl::StripAsciiWhitespace(headers.substr(at + 15, headers.find("\r\n", at) - at - 15)),
-                          &length)) {
-      Close();
-      return -1;
-    }
-    while (buffer_.size() < header_end + 4 + length) {
-      if (!Read()) return -1;
-    }
-    body->assign(buffer_, header_end + 4, length);
-    return status;
-  }
-
- private:
-  bool Open() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) return false;
-    const int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port_);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
-      Close();
-      return false;
-    }
-    return true;
-  }
-  bool Read() {
-    char chunk[65536];
-    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0) {
-      Close();
-      return false;
-    }
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-  void Close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
-  uint16_t port_;
-  int fd_ = -1;
-  std::string buffer_;
-};
+using Connection = HttpConnection;
 
 }  // namespace
 
