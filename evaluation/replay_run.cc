@@ -184,6 +184,10 @@ absl::StatusOr<ReplayReport> EvaluateReplay(const ReplayRunOptions& run) {
       }
     }
   }
+  for (const auto& make : run.extra_systems) {
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySystem> system, make(data));
+    owned.push_back(std::move(system));
+  }
   if (want("oracle") && PathExists(WorldTruthPath(world))) {
     VREC_ASSIGN_OR_RETURN(data::SyntheticTruth truth, data::ReadSyntheticTruth(WorldTruthPath(world)));
     VREC_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySystem> oracle,

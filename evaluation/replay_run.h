@@ -7,6 +7,8 @@
 #define VREC_EVALUATION_REPLAY_RUN_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,9 @@ struct ReplayRunOptions {
   int64_t bundle_version = 0;    // 0: the newest
   std::string impression_log = kDefaultImpressionLog;  // served feeds for slate replay ("": none)
   uint64_t max_slate_impressions = 200000;             // logged impressions slate replay re-ranks (0: all)
+  // Systems the caller builds once the replay data exists, scored after the built-in ones (the
+  // command line's --server: the feeds of a running server over HTTP).
+  std::vector<std::function<absl::StatusOr<std::unique_ptr<ReplaySystem>>(const ReplayData&)>> extra_systems;
   double ease_lambda = 200;   // the ease baseline's regularisation
   int ease_cap = 20000;       // and the most engaged videos it covers
 };

@@ -100,11 +100,12 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
           done = true;  // the store reflects a prefix of the log
           break;
         }
-        replay.Apply(e);
+        ++summary.events_read;
+        if (!options.keep || options.keep(e)) replay.Apply(e);
       }
-      progress.Update(replay.applied());
+      progress.Update(summary.events_read);
     }
-    progress.Finish(replay.applied());
+    progress.Finish(summary.events_read);
   }
   const auto replayed = std::chrono::steady_clock::now();
   summary.replay_seconds = std::chrono::duration<double>(replayed - start).count();
@@ -124,7 +125,7 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
                    videos.end());
     }
     FeatureWriteBatch batch;
-    batch.watermark = replay.applied();
+    batch.watermark = summary.events_read;
     batch.as_of_ms = options.as_of_ms != INT64_MAX ? options.as_of_ms : replay.last_event_ms();
     FeatureWriteOptions bulk;
     bulk.disable_wal = true;

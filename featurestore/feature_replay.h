@@ -49,13 +49,17 @@ struct FeaturizeOptions {
   // Apply the log's events up to (not including) the first one at or after this time.
   // Default: all of them.
   TimestampMs as_of_ms = INT64_MAX;
+  // When set, only events for which it holds are applied (the others are held out, e.g. a
+  // replay protocol's test items); the store still reflects their place in the log.
+  std::function<bool(const Event&)> keep;
   FeatureUpdateOptions update;
   FeatureStoreOptions store;
   bool show_progress = true;
 };
 
 struct FeaturizeSummary {
-  uint64_t events_applied = 0;  // also the store's watermark
+  uint64_t events_applied = 0;
+  uint64_t events_read = 0;     // the store's watermark (applied plus held out)
   uint64_t users = 0;
   uint64_t videos = 0;
   TimestampMs as_of_ms = 0;     // the store's time: --as-of when given, else the last applied event

@@ -66,5 +66,32 @@ if [ -n "$port" ]; then
   kill -INT "$pid"
   wait "$pid"
 fi
+
+# The served feed scored by the replay over HTTP: the store as of the split, served read-only.
+T=2023-12-06
+run featurize-past "$VREC" featurize --world "$W" --store "$TMP/past" --as-of "$T"
+"$VREC" serve --world "$W" --store "$TMP/past" --models "$M" --read-only --exact-search --explore-rate 0 \
+  --impression-log '' --port 0 >"$TMP/serve2" 2>&1 &
+pid=$!
+port=""
+for _ in $(seq 1 300); do
+  port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/serve2")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+check "read-only server prints its port" test -n "$port"
+if [ -n "$port" ]; then
+  run replay-server "$VREC" replay --world "$W" --models "$M" --split-time "$T" \
+    --systems most-popular,full-pipeline --server "127.0.0.1:$port"
+  served=$(awk '$1 == "served-feed" {print $2; exit}' "$TMP/replay-server.out")
+  offline=$(awk '$1 == "full-pipeline" {print $2; exit}' "$TMP/replay-server.out")
+  popular=$(awk '$1 == "most-popular" {print $2; exit}' "$TMP/replay-server.out")
+  echo "NDCG@10: served-feed $served, full-pipeline $offline, most-popular $popular"
+  check "the replay scores the served feed" test -n "$served"
+  check "the served feed beats popularity" awk -v a="$served" -v b="$popular" 'BEGIN { exit !(a > b) }'
+  check "the served feed matches the replay's pipeline" awk -v a="$served" -v b="$offline" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.05) }'
+  kill -INT "$pid"
+  wait "$pid"
+fi
 echo "$failures failures"
 exit $((failures > 0))

@@ -11,6 +11,7 @@
 #include "evaluation/replay_run.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/served_feed.h"
 
 namespace vrec {
 
@@ -53,6 +54,10 @@ absl::Status RunReplay(int argc, char** argv) {
   flags.Uint32("new-user-history", &options.new_user_history,
                "slice: users with fewer past engaged videos than this are new users");
   flags.Double("new-video-days", &new_video_days, "slice: videos uploaded this many days before the test time are new");
+  std::string server;
+  flags.String("server", &server,
+               "also score the feeds of a running `vrec serve` at HOST:PORT over HTTP (system served-feed; serve "
+               "the replay's past: featurize --as-of T or --hold-out PROTOCOL, serve --read-only --clock world)");
   flags.Double("ease-lambda", &run.ease_lambda, "the ease baseline's L2 regularisation");
   flags.Int("ease-cap", &ease_cap, "the ease baseline covers this many of the most engaged videos (<= 50000)");
   flags.String("json", &json_path, "also write the results as JSON to this file");
@@ -85,6 +90,14 @@ absl::Status RunReplay(int argc, char** argv) {
   run.impression_log = impression_log;
   run.max_slate_impressions = max_slate_impressions;
   run.ease_cap = static_cast<int>(ease_cap);
+  if (!server.empty()) {
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<evaluation::ReplaySystem> served, MakeServedFeedSystem(server, 200));
+    auto shared = std::make_shared<std::unique_ptr<evaluation::ReplaySystem>>(std::move(served));
+    run.extra_systems.push_back(
+        [shared](const evaluation::ReplayData&) -> absl::StatusOr<std::unique_ptr<evaluation::ReplaySystem>> {
+          return std::move(*shared);
+        });
+  }
   VREC_ASSIGN_OR_RETURN(const evaluation::ReplayReport report, evaluation::EvaluateReplay(run));
   std::printf("%s", report.table.c_str());
   if (!json_path.empty()) {

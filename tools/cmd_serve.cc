@@ -30,6 +30,7 @@ absl::Status RunServe(int argc, char** argv) {
   featurestore::FeatureStoreOptions store_options;
   pipeline::FeedModelOptions model_options;
   std::string world, store_dir, models_dir, clock_mode = "auto", quotas, impression_log = "default";
+  bool read_only = false;
   ranking::RerankOptions& rerank = model_options.rerank;
   int64_t diversity_window = rerank.diversity_window, max_category = rerank.max_same_category,
           max_creator = rerank.max_same_creator, explore_position = rerank.explore_position,
@@ -64,6 +65,9 @@ absl::Status RunServe(int argc, char** argv) {
   flags.Double("explore-rate", &rerank.explore_rate, "re-ranking: share of feeds with an exploration slot (0: none)");
   flags.Int("explore-position", &explore_position, "re-ranking: the exploration slot (0-based)");
   flags.Int("explore-pool", &explore_pool, "re-ranking: fresh candidates the exploration slot draws from");
+  flags.Bool("read-only", &read_only,
+             "serve the feature store as it is: no catching up from the event log, no event ingestion (POST "
+             "/v1/events answers 503); for scoring a featurized past with `vrec replay --server`");
   flags.Bool("exact-search", &model_options.exact_search,
              "search the bundle's embeddings exactly instead of through its HNSW graph (slower; what the replay "
              "does, so served feeds can be compared with replayed ones)");
@@ -108,9 +112,13 @@ absl::Status RunServe(int argc, char** argv) {
   VREC_RETURN_IF_ERROR(ReadWorldManifest(world).status());
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<featurestore::FeatureStore> store,
                         featurestore::FeatureStore::Open(store_dir, store_options));
-  VREC_ASSIGN_OR_RETURN(
-      std::unique_ptr<serving::EventIngestor> ingestor,
-      serving::EventIngestor::Create(WorldEventsPath(world), store.get(), serving::EventIngestorOptions()));
+  // Read-only: the store is served as it is (no catching up from the log, POST /v1/events
+  // answers 503), e.g. a past featurized for `vrec replay --server`.
+  std::unique_ptr<serving::EventIngestor> ingestor;
+  if (!read_only) {
+    VREC_ASSIGN_OR_RETURN(ingestor, serving::EventIngestor::Create(WorldEventsPath(world), store.get(),
+                                                                  serving::EventIngestorOptions()));
+  }
   // A recorded world is served as if live: its last event is "now".
   const TimestampMs offset = store->as_of_ms() - SystemClock::Get()->NowMs();
   if (clock_mode == "auto") clock_mode = offset < -kMsPerDay ? "world" : "system";
@@ -125,7 +133,8 @@ absl::Status RunServe(int argc, char** argv) {
                "loaded %s: feature store %s reflects %llu logged events (%llu caught up from the log); model %s "
                "(%s%s); %zu trending videos; clock %s (now %s); in %.1f s\n",
                world.c_str(), store_dir.c_str(), static_cast<unsigned long long>(store->watermark()),
-               static_cast<unsigned long long>(ingestor->recovered_events()), model->version.c_str(),
+               static_cast<unsigned long long>(ingestor != nullptr ? ingestor->recovered_events() : 0),
+               model->version.c_str(),
                model->two_tower != nullptr ? (model_options.exact_search ? "two-tower, exact search" : "two-tower, HNSW")
                                            : "popularity only, no --models",
                model->ranker != nullptr ? ", with ranker" : (model->two_tower != nullptr ? ", no ranker" : ""),
