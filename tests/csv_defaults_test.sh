@@ -41,14 +41,19 @@ run train-ranker "$VREC" train-ranker --world "$W" --models "$M"
 check "the bundle has collaborative tables" grep -q '^collab.ease_videos=' "$M/2/MANIFEST"
 check "the bundle records the fusion's verdict" grep -q '^fusion.used=' "$M/2/MANIFEST"
 
-"$VREC" serve --world "$W" --models "$M" --port 0 >"$TMP/serve" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 1 300); do
-  port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/serve")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
+start_server() {  # start_server LOG serve-flags...: sets pid and port (empty if it never listened)
+  local log="$1"
+  shift
+  "$VREC" serve --world "$W" --port 0 "$@" >"$log" 2>&1 &
+  pid=$!
+  port=""
+  for _ in $(seq 1 300); do
+    port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+}
+start_server "$TMP/serve" --models "$M"
 check "server prints its port" test -n "$port"
 if [ -n "$port" ]; then
   exec 3<>"/dev/tcp/127.0.0.1/$port"
@@ -70,15 +75,8 @@ fi
 # The served feed scored by the replay over HTTP: the store as of the split, served read-only.
 T=2023-12-06
 run featurize-past "$VREC" featurize --world "$W" --store "$TMP/past" --as-of "$T"
-"$VREC" serve --world "$W" --store "$TMP/past" --models "$M" --read-only --exact-search --explore-rate 0 \
-  --impression-log '' --port 0 >"$TMP/serve2" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 1 300); do
-  port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$TMP/serve2")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
+start_server "$TMP/serve2" --store "$TMP/past" --models "$M" --read-only --exact-search --explore-rate 0 \
+  --impression-log ''
 check "read-only server prints its port" test -n "$port"
 if [ -n "$port" ]; then
   run replay-server "$VREC" replay --world "$W" --models "$M" --split-time "$T" \
