@@ -122,10 +122,11 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
   // 2. Candidates, minus everything the user has seen (watched, skipped, not interested: the
   // history and the earlier videos) and the request's exclusions.
   thread_local std::vector<VideoId> skip;
-  featurestore::SeenVideos(user.features, &skip);
+  featurestore::SeenVideos(user.features, &skip);  // sorted, unique
   result.seen_excluded = skip.size();
-  skip.insert(skip.end(), request.exclude.begin(), request.exclude.end());
-  std::sort(skip.begin(), skip.end());
+  const size_t seen = skip.size();
+  skip.insert(skip.end(), request.exclude.begin(), request.exclude.end());  // sorted, unique too
+  std::inplace_merge(skip.begin(), skip.begin() + seen, skip.end());
   skip.erase(std::unique(skip.begin(), skip.end()), skip.end());
   result.request_excluded = request.exclude.size();
   retrieval::RetrievalResult retrieved;
@@ -148,13 +149,20 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
   thread_local std::vector<ranking::CrossInputs> cross;
   thread_local std::vector<ranking::RerankedItem> served;
   bool have_videos = false;  // `videos` is aligned with the candidates
-  if (m.ranker != nullptr && !candidates.empty()) {
+  // The candidates' video features (and, for the ranker, the history's: their creators).
+  auto read_candidate_videos = [&](bool with_history) -> absl::Status {
     ids.clear();
     for (const retrieval::Candidate& c : candidates) ids.push_back(c.video);
-    for (const featurestore::HistoryEntry& h : user.features.history) ids.push_back(h.video_id);  // for their creators
+    if (with_history) {
+      for (const featurestore::HistoryEntry& h : user.features.history) ids.push_back(h.video_id);
+    }
     VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
     have_videos = true;
     lap(kStageVideoFeatures);
+    return absl::OkStatus();
+  };
+  if (m.ranker != nullptr && !candidates.empty()) {
+    VREC_RETURN_IF_ERROR(read_candidate_videos(/*with_history=*/true));
     absl::Status scored = RankCandidates(m, user.features, context, candidates, videos, &signals, &cross, &heads);
     if (scored.ok()) {
       result.ranked = true;
@@ -184,12 +192,7 @@ absl::StatusOr<FeedResult> Recommend(const FeedRequest& request, const featurest
   }
   const std::vector<float>& order = result.fused ? result.fusion_scores : result.ranker_scores;
   if (result.fused || result.ranked) {
-    if (!have_videos) {
-      ids.clear();
-      for (const retrieval::Candidate& c : candidates) ids.push_back(c.video);
-      VREC_RETURN_IF_ERROR(view.GetVideos(ids, now, &videos));
-      lap(kStageVideoFeatures);
-    }
+    if (!have_videos) VREC_RETURN_IF_ERROR(read_candidate_videos(/*with_history=*/false));
     thread_local std::vector<ranking::RerankInput> rerank;
     rerank.resize(candidates.size());
     for (size_t i = 0; i < candidates.size(); ++i) {

@@ -20,6 +20,11 @@ namespace {
 
 float RankInput(uint32_t rank) { return rank == 0 ? 0.0f : 1.0f / std::log2(1.0f + rank); }
 
+torch::nn::Sequential MakeNet(int hidden) {
+  return torch::nn::Sequential(torch::nn::Linear(kFusionFeatures, hidden), torch::nn::ReLU(),
+                               torch::nn::Linear(hidden, 1));
+}
+
 }  // namespace
 
 void FusionInputs(absl::Span<const retrieval::Candidate> candidates, absl::Span<const float> ranker_scores,
@@ -71,8 +76,7 @@ absl::StatusOr<std::unique_ptr<FusionModel>> FusionModel::Create(int hidden, uin
   if (hidden < 1 || hidden > 1024) return absl::InvalidArgumentError("fusion hidden size must be in [1, 1024]");
   torch::manual_seed(seed);
   auto holder = std::make_unique<FusionNetHolder>();
-  holder->net = torch::nn::Sequential(torch::nn::Linear(kFusionFeatures, hidden), torch::nn::ReLU(),
-                                      torch::nn::Linear(hidden, 1));
+  holder->net = MakeNet(hidden);
   return std::unique_ptr<FusionModel>(new FusionModel(hidden, std::move(holder)));
 }
 
@@ -80,8 +84,7 @@ absl::StatusOr<std::unique_ptr<FusionModel>> FusionModel::Load(const std::string
   auto model = Create(hidden, 0);
   if (!model.ok()) return model.status();
   try {
-    torch::nn::Sequential loaded = torch::nn::Sequential(torch::nn::Linear(kFusionFeatures, hidden), torch::nn::ReLU(),
-                                                         torch::nn::Linear(hidden, 1));
+    torch::nn::Sequential loaded = MakeNet(hidden);
     torch::load(loaded, path);
     // torch::load does not check shapes: compare every parameter with the config's.
     const auto want = (*model)->net_->net->parameters();

@@ -16,13 +16,6 @@ constexpr float kFusionK = 60.0f;
 
 }  // namespace
 
-void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list) {
-  std::sort(list->begin() + start, list->end(), [](const ScoredVideo& a, const ScoredVideo& b) {
-    return a.score != b.score ? a.score > b.score : a.video < b.video;
-  });
-  if (list->size() - start > n) list->resize(start + n);
-}
-
 const char* SourceName(SourceId source) {
   return source < kNumSources ? kSources[source].name : "unknown";
 }
@@ -54,7 +47,9 @@ void Retriever::Retrieve(const featurestore::UserFeatures& user, const featurest
   out->failures.clear();
   out->user_embedding.clear();
   out->produced.fill(0);
-  RetrievalQuery query{&user, context, skip, nullptr};
+  thread_local std::vector<VideoId> engaged;
+  featurestore::EngagedVideos(user, &engaged);
+  RetrievalQuery query{&user, context, skip, nullptr, engaged};
   if (has_model()) {
     const featurestore::UserInputs inputs = featurestore::TransformUser(user, context, model_->config().transform);
     out->user_embedding.resize(model_->dim());

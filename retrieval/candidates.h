@@ -70,6 +70,7 @@ struct RetrievalQuery {
   featurestore::FeatureContext context;
   absl::Span<const VideoId> skip;       // sorted: never returned (seen, excluded)
   const float* user_embedding = nullptr;  // the user tower's output, when a model is loaded
+  absl::Span<const VideoId> engaged;      // the user's engaged videos (featurestore::EngagedVideos)
 };
 
 // Whether `video` is in the query's sorted skip list.
@@ -91,10 +92,6 @@ struct FreshVideo {
   VideoId video = 0;
   TimestampMs upload_ms = 0;
 };
-
-// Orders (*list)[start, end) best first (score, then lower id: the order every source returns)
-// and keeps the first n of them.
-void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list);
 
 // Index-backed sources (the index must outlive them; the bundle keeps both alive).
 std::unique_ptr<CandidateSource> MakeTwoTowerSource(const VectorIndex* index);

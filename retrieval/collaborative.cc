@@ -62,16 +62,11 @@ void NeighbourTable::Finish() {
   for (uint32_t i = 0; i < keys_.size(); ++i) row_.emplace(keys_[i], i);
 }
 
-absl::Span<const VideoId> NeighbourTable::Neighbours(VideoId video) const {
+NeighbourTable::Row NeighbourTable::Find(VideoId video) const {
   auto it = row_.find(video);
   if (it == row_.end()) return {};
-  return absl::MakeConstSpan(neighbours_.data() + offsets_[it->second], offsets_[it->second + 1] - offsets_[it->second]);
-}
-
-absl::Span<const float> NeighbourTable::Weights(VideoId video) const {
-  auto it = row_.find(video);
-  if (it == row_.end()) return {};
-  return absl::MakeConstSpan(weights_.data() + offsets_[it->second], offsets_[it->second + 1] - offsets_[it->second]);
+  const uint32_t begin = offsets_[it->second], size = offsets_[it->second + 1] - begin;
+  return {absl::MakeConstSpan(neighbours_.data() + begin, size), absl::MakeConstSpan(weights_.data() + begin, size)};
 }
 
 size_t NeighbourTable::memory_bytes() const {
@@ -104,10 +99,8 @@ absl::Status NeighbourTable::ReadFrom(absl::string_view bytes, size_t* pos) {
   return absl::OkStatus();
 }
 
-void CollabInput(int table, const featurestore::UserFeatures& user, std::vector<ScoredVideo>* out) {
+void CollabInput(int table, absl::Span<const VideoId> engaged, std::vector<ScoredVideo>* out) {
   out->clear();
-  thread_local std::vector<VideoId> engaged;
-  featurestore::EngagedVideos(user, &engaged);
   if (table == kCollabTransitions) {
     for (int i = 0; i < kTransitionInputs && i < static_cast<int>(engaged.size()); ++i) {
       out->push_back({engaged[engaged.size() - 1 - i], 1.0f / (1 + i)});
@@ -126,9 +119,8 @@ void CollabScore(const NeighbourTable& table, absl::Span<const ScoredVideo> inpu
   inputs.clear();
   for (const ScoredVideo& in : input) {
     inputs.push_back(in.video);
-    const absl::Span<const VideoId> ids = table.Neighbours(in.video);
-    const absl::Span<const float> weights = table.Weights(in.video);
-    for (size_t i = 0; i < ids.size(); ++i) scores[ids[i]] += in.score * weights[i];
+    const NeighbourTable::Row row = table.Find(in.video);
+    for (size_t i = 0; i < row.neighbours.size(); ++i) scores[row.neighbours[i]] += in.score * row.weights[i];
   }
   std::sort(inputs.begin(), inputs.end());
   const size_t start = out->size();
@@ -139,14 +131,7 @@ void CollabScore(const NeighbourTable& table, absl::Span<const ScoredVideo> inpu
     }
     out->push_back({video, score});
   }
-  auto better = [](const ScoredVideo& a, const ScoredVideo& b) {
-    return a.score != b.score ? a.score > b.score : a.video < b.video;
-  };
-  if (out->size() - start > n) {
-    std::nth_element(out->begin() + start, out->begin() + start + n, out->end(), better);
-    out->resize(start + n);
-  }
-  std::sort(out->begin() + start, out->end(), better);
+  KeepBest(start, n, out);
 }
 
 absl::Status SaveCollaborative(const CollaborativeModel& model, const std::string& path) {

@@ -42,8 +42,14 @@ class NeighbourTable {
   // Builds the lookup; call once after the last AddRow (Load calls it).
   void Finish();
 
-  absl::Span<const VideoId> Neighbours(VideoId video) const;
-  absl::Span<const float> Weights(VideoId video) const;
+  struct Row {
+    absl::Span<const VideoId> neighbours;
+    absl::Span<const float> weights;  // aligned with neighbours
+  };
+  // The video's row (empty when the table has none).
+  Row Find(VideoId video) const;
+  absl::Span<const VideoId> Neighbours(VideoId video) const { return Find(video).neighbours; }
+  absl::Span<const float> Weights(VideoId video) const { return Find(video).weights; }
   size_t rows() const { return keys_.size(); }
   size_t entries() const { return neighbours_.size(); }
   size_t memory_bytes() const;
@@ -77,8 +83,9 @@ struct CollaborativeModel {
   NeighbourTable tables[kNumCollabTables];
 };
 
-// The input videos of `table` for `user` (see the top of this file), with their weights.
-void CollabInput(int table, const featurestore::UserFeatures& user, std::vector<ScoredVideo>* out);
+// The input videos of `table` for a user whose engaged videos are `engaged`
+// (featurestore::EngagedVideos, oldest first; see the top of this file), with their weights.
+void CollabInput(int table, absl::Span<const VideoId> engaged, std::vector<ScoredVideo>* out);
 
 // The best `n` videos for `input` under `table`, not in `skip` (sorted) and not in the input,
 // best first (score, then lower id).

@@ -21,7 +21,7 @@ class CollaborativeSource : public CandidateSource {
   SourceId id() const override { return id_; }
   absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
     thread_local std::vector<ScoredVideo> input;
-    CollabInput(table_, *query.user, &input);
+    CollabInput(table_, query.engaged, &input);
     CollabScore(model_->tables[table_], input, query.skip, n, out);
     return absl::OkStatus();
   }

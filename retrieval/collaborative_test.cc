@@ -57,7 +57,9 @@ TEST(CollaborativeTest, FitFindsTheCoEngagedVideosInEveryTable) {
   featurestore::UserFeatures user;
   user.history.push_back({1, 0, 1.0f, featurestore::HistoryEntry::kClicked});
   std::vector<ScoredVideo> input, out;
-  CollabInput(kCollabEase, user, &input);
+  std::vector<VideoId> engaged;
+  featurestore::EngagedVideos(user, &engaged);
+  CollabInput(kCollabEase, engaged, &input);
   ASSERT_EQ(input.size(), 1u);
   const std::vector<VideoId> skip = {3};
   CollabScore(model->tables[kCollabEase], input, skip, 10, &out);

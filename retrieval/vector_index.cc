@@ -1,6 +1,19 @@
 #include "retrieval/vector_index.h"
 
+#include <algorithm>
+
 namespace vrec::retrieval {
+
+void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list) {
+  auto better = [](const ScoredVideo& a, const ScoredVideo& b) {
+    return a.score != b.score ? a.score > b.score : a.video < b.video;
+  };
+  if (list->size() - start > n) {
+    std::nth_element(list->begin() + start, list->begin() + start + n, list->end(), better);
+    list->resize(start + n);
+  }
+  std::sort(list->begin() + start, list->end(), better);
+}
 
 void VectorIndex::SearchBatch(absl::Span<const float> queries, int k, std::vector<std::vector<ScoredVideo>>* out,
                               int ef) const {

@@ -26,6 +26,10 @@ struct ScoredVideo {
   float score = 0;
 };
 
+// Orders (*list)[start, end) best first (score, then lower id: the order every source returns)
+// and keeps the first n of them.
+void KeepBest(size_t start, size_t n, std::vector<ScoredVideo>* list);
+
 // Eight independent partial sums, so the compiler can keep them in one vector register. The
 // one inner product of retrieval: exact search, retrieval scores and the fresh source use it,
 // so a score does not depend on which of them computed it.

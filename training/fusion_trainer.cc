@@ -46,6 +46,14 @@ struct RequestResult {
 
 double Gain(uint32_t rank) { return rank >= 1 && rank <= 10 ? 1.0 / std::log2(1.0 + rank) : 0.0; }
 
+// The 1-based rank of scores[i] among all of them, best first, ties to the lower index (the
+// order FusionInputs ranks the ranker's scores in).
+uint32_t RankOf(absl::Span<const float> scores, size_t i) {
+  uint32_t rank = 1;
+  for (size_t j = 0; j < scores.size(); ++j) rank += scores[j] > scores[i] || (scores[j] == scores[i] && j < i);
+  return rank;
+}
+
 // The held-out engagements and the events before them, per the bundle's protocol.
 struct Split {
   std::vector<HeldOut> queries;
@@ -64,7 +72,11 @@ absl::StatusOr<Split> MakeSplit(const std::string& world_dir, const bundle::Bund
     TimestampMs last = 0;
     for (const Engagement& e : rows) {
       last = std::max(last, e.time);
-      if (!is_validation(e.user, e.video)) continue;
+      if (held->IsTest(e.user, e.video)) continue;
+      if (!is_validation(e.user, e.video)) {
+        split.past.push_back(e);
+        continue;
+      }
       if (split.queries.empty() || split.queries.back().user != e.user) split.queries.push_back({e.user, e.time, {}});
       std::vector<VideoId>& targets = split.queries.back().targets;
       if (std::find(targets.begin(), targets.end(), e.video) == targets.end()) targets.push_back(e.video);
@@ -77,9 +89,6 @@ absl::StatusOr<Split> MakeSplit(const std::string& world_dir, const bundle::Bund
     split.in_past = [held, is_validation](const Event& e) {
       return !held->IsTest(e.user_id, e.video_id) && !is_validation(e.user_id, e.video_id);
     };
-    for (const Engagement& e : rows) {
-      if (!held->IsTest(e.user, e.video) && !is_validation(e.user, e.video)) split.past.push_back(e);
-    }
     return split;
   }
   const TimestampMs cut = m.ranker->validation_from_ms, end = m.ranker->train_end_ms;
@@ -187,14 +196,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
         if (r.target >= 0) {
           any = true;
           r.source = c[r.target].source_rank;
-          if (result->ranked) {
-            const float mine = result->ranker_scores[r.target];
-            r.ranker = 1;
-            for (size_t i = 0; i < c.size(); ++i) {
-              const float s = result->ranker_scores[i];
-              r.ranker += s > mine || (s == mine && static_cast<int>(i) < r.target);
-            }
-          }
+          if (result->ranked) r.ranker = RankOf(result->ranker_scores, r.target);
         }
         out.queries.push_back(r);
       }
@@ -262,9 +264,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
       VREC_RETURN_IF_ERROR(model->Score(
           absl::MakeConstSpan(inputs).subspan(q.first * ranking::kFusionFeatures, q.rows * ranking::kFusionFeatures),
           scores.data()));
-      uint32_t rank = 1;
-      for (size_t i = 0; i < q.rows; ++i) rank += scores[i] > scores[q.target] || (scores[i] == scores[q.target] && i < q.target);
-      gain += Gain(rank);
+      gain += Gain(RankOf(scores, q.target));
     }
     const double ndcg = gain * per_query;
     if (o.show_progress) {
