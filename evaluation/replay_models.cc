@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <thread>
 #include <cmath>
 #include <cstdio>
 
@@ -412,39 +411,26 @@ absl::StatusOr<BundleSystems> MakeBundleSystems(const ReplayData& data, const st
                         ReplayFeedModel(bundle, view, pit.index, data.split_ms, options.feed));
   std::vector<std::vector<VideoId>> pipeline_lists(data.cases.size());
   std::vector<double> recall(data.cases.size(), -1.0);
-  std::vector<absl::Status> errors(std::max(1, options.threads));
-  std::atomic<size_t> next{0}, done{0};
-  retrieval::SetModelThreads(1);  // parallel requests, one thread each (as the server runs them)
-  auto work = [&](int worker) {
-    for (size_t c = next++; c < data.cases.size(); c = next++) {
-      const TestCase& test = data.cases[c];
-      absl::StatusOr<pipeline::FeedResult> result =
-          pipeline::Recommend(ReplayFeedRequest(test, static_cast<uint32_t>(options.depth)), view, *feed_model);
-      if (!result.ok()) {
-        errors[worker] = result.status();
-        return;
-      }
-      for (const pipeline::FeedItem& item : result->items) pipeline_lists[c].push_back(item.video);
-      if (!test.relevance.empty()) {
-        absl::flat_hash_set<VideoId> retrieved;
-        for (const retrieval::Candidate& candidate : result->candidates) retrieved.insert(candidate.video);
-        size_t relevant = 0;
-        for (const auto& [v, grade] : test.relevance) relevant += retrieved.contains(v);
-        recall[c] = double(relevant) / test.relevance.size();
-      }
-      const size_t finished = ++done;
-      if (options.show_progress && worker == 0) {
-        std::fprintf(stderr, "\rreplay: full pipeline %zu/%zu users", finished, data.cases.size());
-      }
-    }
-  };
-  std::vector<std::thread> workers;
-  for (int w = 1; w < options.threads; ++w) workers.emplace_back(work, w);
-  work(0);
-  for (std::thread& w : workers) w.join();
-  retrieval::SetModelThreads(std::max(1, options.threads));  // batched work after this uses them all
+  std::atomic<size_t> done{0};
+  VREC_RETURN_IF_ERROR(pipeline::RecommendEach(
+      data.cases.size(), options.threads, view, *feed_model,
+      [&](size_t c) { return ReplayFeedRequest(data.cases[c], static_cast<uint32_t>(options.depth)); },
+      [&](size_t c, pipeline::FeedResult& result) {
+        const TestCase& test = data.cases[c];
+        for (const pipeline::FeedItem& item : result.items) pipeline_lists[c].push_back(item.video);
+        if (!test.relevance.empty()) {
+          absl::flat_hash_set<VideoId> retrieved;
+          for (const retrieval::Candidate& candidate : result.candidates) retrieved.insert(candidate.video);
+          size_t relevant = 0;
+          for (const auto& [v, grade] : test.relevance) relevant += retrieved.contains(v);
+          recall[c] = double(relevant) / test.relevance.size();
+        }
+        const size_t finished = ++done;
+        if (options.show_progress && finished % 64 == 0) {
+          std::fprintf(stderr, "\rreplay: full pipeline %zu/%zu users", finished, data.cases.size());
+        }
+      }));
   if (options.show_progress) std::fprintf(stderr, "\rreplay: full pipeline %zu/%zu users\n", data.cases.size(), data.cases.size());
-  for (const absl::Status& e : errors) VREC_RETURN_IF_ERROR(e);
   absl::flat_hash_map<UserId, std::vector<VideoId>> by_user;
   double recall_sum = 0;
   uint64_t recall_cases = 0;

@@ -1,9 +1,15 @@
 #include "pipeline/point_in_time.h"
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "common/event_log.h"
 #include "common/status.h"
 #include "retrieval/item_embeddings.h"
 #include "retrieval/popularity.h"
+#include "retrieval/two_tower.h"
 
 namespace vrec::pipeline {
 
@@ -41,6 +47,34 @@ absl::StatusOr<std::shared_ptr<const FeedModel>> PointInTimeFeedModel(const feat
   VREC_ASSIGN_OR_RETURN(parts.popularity, retrieval::BuildPopularitySnapshot(view, as_of_ms, options.popularity));
   parts.index = std::move(index);
   return MakeFeedModel(std::move(parts), options);
+}
+
+absl::Status RecommendEach(size_t n, int threads, const featurestore::FeatureView& view, const FeedModel& model,
+                           const std::function<FeedRequest(size_t)>& make,
+                           const std::function<void(size_t, FeedResult&)>& consume) {
+  threads = std::max(1, threads);
+  std::vector<absl::Status> errors(threads);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  retrieval::SetModelThreads(1);
+  auto work = [&](int worker) {
+    for (size_t i = next++; i < n && !failed; i = next++) {
+      absl::StatusOr<FeedResult> result = Recommend(make(i), view, model);
+      if (!result.ok()) {
+        errors[worker] = result.status();
+        failed = true;
+        return;
+      }
+      consume(i, *result);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int w = 1; w < threads; ++w) workers.emplace_back(work, w);
+  work(0);
+  for (std::thread& w : workers) w.join();
+  retrieval::SetModelThreads(threads);
+  for (const absl::Status& e : errors) VREC_RETURN_IF_ERROR(e);
+  return absl::OkStatus();
 }
 
 }  // namespace vrec::pipeline

@@ -47,6 +47,14 @@ absl::StatusOr<std::shared_ptr<const FeedModel>> PointInTimeFeedModel(const feat
                                                                       TimestampMs as_of_ms, FeedModelParts parts,
                                                                       FeedModelOptions options);
 
+// Runs Recommend for requests 0..n-1 on `threads` threads, one model thread each (as the server
+// runs them; the model's thread count is `threads` again afterwards). make(i) builds request i;
+// consume(i, result) takes its result on the thread that computed it. Stops at the first error
+// and returns it.
+[[nodiscard]] absl::Status RecommendEach(size_t n, int threads, const featurestore::FeatureView& view,
+                                         const FeedModel& model, const std::function<FeedRequest(size_t)>& make,
+                                         const std::function<void(size_t, FeedResult&)>& consume);
+
 }  // namespace vrec::pipeline
 
 #endif  // VREC_PIPELINE_POINT_IN_TIME_H_

@@ -1,12 +1,10 @@
 #include "training/fusion_trainer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -169,49 +167,37 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
   const size_t n = split.queries.size();
   const size_t validation_from = n - static_cast<size_t>(o.validation_share * n);
   std::vector<RequestResult> results(n);
-  std::vector<absl::Status> errors(o.threads);
-  std::atomic<size_t> next{0};
-  retrieval::SetModelThreads(1);
-  auto work = [&](int worker) {
-    for (size_t q = next++; q < n; q = next++) {
-      const HeldOut& h = split.queries[q];
-      pipeline::FeedRequest request;
-      request.user_id = h.user;
-      request.count = 10;
-      request.now_ms = h.time;
-      absl::StatusOr<pipeline::FeedResult> result = pipeline::Recommend(request, *features.view, *feed);
-      if (!result.ok()) {
-        errors[worker] = result.status();
-        return;
-      }
-      RequestResult& out = results[q];
-      out.validation = q >= validation_from;
-      const std::vector<retrieval::Candidate>& c = result->candidates;
-      bool any = false;
-      for (VideoId target : h.targets) {
-        QueryRanks r;
-        for (size_t i = 0; i < c.size(); ++i) {
-          if (c[i].video == target) r.target = static_cast<int>(i);
+  VREC_RETURN_IF_ERROR(pipeline::RecommendEach(
+      n, o.threads, *features.view, *feed,
+      [&](size_t q) {
+        pipeline::FeedRequest request;
+        request.user_id = split.queries[q].user;
+        request.count = 10;
+        request.now_ms = split.queries[q].time;
+        return request;
+      },
+      [&](size_t q, pipeline::FeedResult& result) {
+        RequestResult& out = results[q];
+        out.validation = q >= validation_from;
+        const std::vector<retrieval::Candidate>& c = result.candidates;
+        bool any = false;
+        for (VideoId target : split.queries[q].targets) {
+          QueryRanks r;
+          for (size_t i = 0; i < c.size(); ++i) {
+            if (c[i].video == target) r.target = static_cast<int>(i);
+          }
+          if (r.target >= 0) {
+            any = true;
+            r.source = c[r.target].source_rank;
+            if (result.ranked) r.ranker = RankOf(result.ranker_scores, r.target);
+          }
+          out.queries.push_back(r);
         }
-        if (r.target >= 0) {
-          any = true;
-          r.source = c[r.target].source_rank;
-          if (result->ranked) r.ranker = RankOf(result->ranker_scores, r.target);
+        if (any) {
+          ranking::FusionInputs(c, result.ranker_scores, &out.rows);
+          out.candidates = c.size();
         }
-        out.queries.push_back(r);
-      }
-      if (any) {
-        ranking::FusionInputs(c, result->ranker_scores, &out.rows);
-        out.candidates = c.size();
-      }
-    }
-  };
-  std::vector<std::thread> workers;
-  for (int w = 1; w < o.threads; ++w) workers.emplace_back(work, w);
-  work(0);
-  for (std::thread& w : workers) w.join();
-  retrieval::SetModelThreads(o.threads);
-  for (const absl::Status& e : errors) VREC_RETURN_IF_ERROR(e);
+      }));
 
   std::vector<float> inputs;
   std::vector<ranking::FusionModel::Query> train, validation;
