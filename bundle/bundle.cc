@@ -153,15 +153,19 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
         "bundle ", bundle->dir, " is inconsistent: the index holds ", bundle->index->size(), " items of dimension ",
         bundle->index->dim(), ", the MANIFEST says ", m.index->items, " and the model ", bundle->two_tower->dim()));
   }
-  // A forward pass on an empty user: the towers end in an L2 normalisation.
+  // A forward pass on an empty user (a cold start): the pooled tower ends in an L2
+  // normalisation; the sequential tower's output is unnormalised but must be finite.
   std::vector<float> out(bundle->two_tower->dim());
   const featurestore::UserInputs empty;
   VREC_RETURN_IF_ERROR(bundle->two_tower->EmbedUsers(absl::MakeConstSpan(&empty, 1), out.data()));
   double norm = 0;
   for (float x : out) norm += double{x} * x;
-  if (!(std::abs(norm - 1.0) < 1e-3)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("bundle ", bundle->dir, ": the user tower's output has squared norm ", norm, ", not 1"));
+  const bool pooled = m.two_tower.user_tower == retrieval::UserTower::kPooled;
+  if (!std::isfinite(norm) || (pooled && !(std::abs(norm - 1.0) < 1e-3))) {
+    return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle->dir, ": the ",
+                                                      retrieval::UserTowerName(m.two_tower.user_tower),
+                                                      " user tower's output has squared norm ", norm,
+                                                      pooled ? ", not 1" : ""));
   }
   if (m.ranker.has_value()) {
     VREC_ASSIGN_OR_RETURN(bundle->ranker, LoadBundleRanker(bundle->dir, m));

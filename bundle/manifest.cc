@@ -107,6 +107,13 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
   m.complete = r.String("complete") == "1";
 
   retrieval::TwoTowerConfig& c = m.two_tower;
+  if (r.Has("model.user_tower")) {
+    const absl::StatusOr<retrieval::UserTower> tower = retrieval::ParseUserTower(r.String("model.user_tower"));
+    if (!tower.ok()) return absl::InvalidArgumentError(absl::StrCat("bundle ", bundle_dir, " MANIFEST: ", tower.status().message()));
+    c.user_tower = *tower;
+  }
+  r.OptionalInt("model.sequence_layers", &c.sequence_layers);
+  r.OptionalInt("model.sequence_heads", &c.sequence_heads);
   r.Int("model.embedding_dim", &c.embedding_dim);
   r.Int("model.id_dim", &c.id_dim);
   r.Int("model.category_dim", &c.category_dim);
@@ -132,6 +139,9 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
   r.OptionalDouble("train.examples_per_second", &t.examples_per_second);
   r.OptionalInt("train.exported_epoch", &t.exported_epoch);
   r.Suffixed("train.validation_recall_at_", &t.validation_k, &t.validation_recall);
+  t.full_softmax = r.String("train.full_softmax") == "1";
+  r.OptionalDouble("train.pooled_validation_recall", &t.pooled_recall);
+  r.OptionalDouble("train.sequential_validation_recall", &t.sequential_recall);
 
   if (r.Has("index.items")) {
     IndexInfo& i = m.index.emplace();
@@ -230,6 +240,11 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   f.Set("protocol", m.protocol);
   f.Set("complete", m.complete ? "1" : "0");
   const retrieval::TwoTowerConfig& c = m.two_tower;
+  f.Set("model.user_tower", retrieval::UserTowerName(c.user_tower));
+  if (c.user_tower == retrieval::UserTower::kSequential) {
+    f.SetInt("model.sequence_layers", c.sequence_layers);
+    f.SetInt("model.sequence_heads", c.sequence_heads);
+  }
   f.SetInt("model.embedding_dim", c.embedding_dim);
   f.SetInt("model.id_dim", c.id_dim);
   f.SetInt("model.category_dim", c.category_dim);
@@ -253,6 +268,9 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   f.Set("train.examples_per_second", Fixed(t.examples_per_second, 0));
   f.SetInt("train.exported_epoch", t.exported_epoch);
   if (t.validation_k > 0) f.Set(absl::StrCat("train.validation_recall_at_", t.validation_k), Fixed(t.validation_recall, 4));
+  f.Set("train.full_softmax", t.full_softmax ? "1" : "0");
+  if (t.pooled_recall >= 0) f.Set("train.pooled_validation_recall", Fixed(t.pooled_recall, 4));
+  if (t.sequential_recall >= 0) f.Set("train.sequential_validation_recall", Fixed(t.sequential_recall, 4));
   if (m.index.has_value()) {
     const IndexInfo& i = *m.index;
     f.SetInt("index.items", i.items);

@@ -48,6 +48,9 @@ struct RetrievalTraining {
   int exported_epoch = 0;
   int validation_k = 0;               // validation Recall@k of the exported epoch
   double validation_recall = 0;
+  bool full_softmax = false;          // the exported tower trained on a full softmax over the catalog
+  double pooled_recall = -1;          // each user tower's best validation recall (-1: not trained)
+  double sequential_recall = -1;
 };
 
 // The HNSW index (build-index).

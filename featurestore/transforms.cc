@@ -44,6 +44,7 @@ bool VideoInputs::operator==(const VideoInputs& o) const {
 }
 
 int64_t VideoBucket(VideoId video, uint32_t buckets) {
+  if (video < buckets - 1) return 1 + static_cast<int64_t>(video);  // a row of its own
   return 1 + static_cast<int64_t>(SplitMix64(video) % (buckets - 1));
 }
 
@@ -60,19 +61,15 @@ UserInputs TransformUser(const UserFeatures& u, const FeatureContext& c, const T
   // Most recent first; weight = signal strength x recency (7-day decay from the newest entry).
   TimestampMs newest_ms = 0;
   for (const HistoryEntry& h : u.history) newest_ms = std::max(newest_ms, h.time_ms);
-  int slot = 0;
-  for (auto it = u.history.rbegin(); it != u.history.rend() && slot < kUserHistory; ++it) {
-    if (it->signals & HistoryEntry::kNotInterested) continue;
+  ForEachHistorySlot(u, [&](int slot, const HistoryEntry& h) {
     float strength = 0.5f;
-    if (it->signals & HistoryEntry::kWatched) strength = 0.5f + it->watch_ratio;
-    if (it->signals & (HistoryEntry::kLiked | HistoryEntry::kShared)) strength += 1.0f;
-    if (it->signals & HistoryEntry::kSkipped) strength *= 0.25f;
-    in.history[slot] = VideoBucket(it->video_id, o.video_buckets);
-    in.history_weight[slot] = strength * Decay(newest_ms - it->time_ms, kWeekWindowMs);
-    ++slot;
-  }
+    if (h.signals & HistoryEntry::kWatched) strength = 0.5f + h.watch_ratio;
+    if (h.signals & (HistoryEntry::kLiked | HistoryEntry::kShared)) strength += 1.0f;
+    if (h.signals & HistoryEntry::kSkipped) strength *= 0.25f;
+    in.history[slot] = VideoBucket(h.video_id, o.video_buckets);
+    in.history_weight[slot] = strength * Decay(newest_ms - h.time_ms, kWeekWindowMs);
+  });
 
-  std::array<CategoryAffinity, kUserTopCategories> top{};
   std::vector<CategoryAffinity> sorted = u.affinity;
   std::sort(sorted.begin(), sorted.end(), [](const CategoryAffinity& a, const CategoryAffinity& b) {
     return a.week != b.week ? a.week > b.week : a.category < b.category;

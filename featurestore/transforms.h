@@ -3,7 +3,9 @@
 // model sees identical inputs offline and online. Inputs are plain arrays; the model code in
 // retrieval/ and ranking/ copies them into tensors.
 //
-// Categorical values become hashed ids in [1, buckets); 0 means unknown or padding. Counts
+// Categorical values become hashed ids in [1, buckets); 0 means unknown or padding. A video id
+// below buckets - 1 gets its own row (id + 1), so a table sized from the catalog has no
+// collisions; larger ids are hashed. Counts
 // enter as log1p, rates are smoothed towards a prior, times as log1p(days) and sin/cos cycles.
 //
 // What the user did is weighted relative to the user's own last event, never to the request
@@ -26,7 +28,8 @@ namespace vrec::featurestore {
 // The version of these transforms. A model trained on another version reads different inputs;
 // bundles record it (bundle/manifest.h) and loading refuses a mismatch. Version 2: history
 // and affinity weights relative to the user's last event (version 1: to the request time).
-inline constexpr int kTransformVersion = 2;
+// Version 3: video ids index rows directly where the table is large enough.
+inline constexpr int kTransformVersion = 3;
 
 // Per request: when and where the feed is shown.
 struct FeatureContext {
@@ -52,6 +55,17 @@ inline constexpr int kUserHistory = 32;
 inline constexpr int kUserTopCategories = 4;
 inline constexpr int kVideoDense = 16;
 inline constexpr int kVideoTags = 4;
+
+// Calls f(slot, entry) for the history entries that fill UserInputs::history, most recent
+// first (slot 0), skipping "not interested" entries, at most kUserHistory of them.
+template <typename F>
+void ForEachHistorySlot(const UserFeatures& u, F f) {
+  int slot = 0;
+  for (auto it = u.history.rbegin(); it != u.history.rend() && slot < kUserHistory; ++it) {
+    if (it->signals & HistoryEntry::kNotInterested) continue;
+    f(slot++, *it);
+  }
+}
 
 struct UserInputs {
   int64_t country = 0;
@@ -81,7 +95,7 @@ struct VideoInputs {
   bool operator==(const VideoInputs& o) const;
 };
 
-// Hashed id of a video in [1, buckets).
+// Row of a video in [1, buckets): id + 1 when it fits, else hashed.
 int64_t VideoBucket(VideoId video, uint32_t buckets);
 
 UserInputs TransformUser(const UserFeatures& user, const FeatureContext& context,

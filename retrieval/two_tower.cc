@@ -1,6 +1,7 @@
 #include "retrieval/two_tower.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -83,8 +84,43 @@ VideoBatch ToVideoBatch(absl::Span<const featurestore::VideoInputs> videos) {
   return b;
 }
 
+SequenceBlockImpl::SequenceBlockImpl(int64_t dim, int64_t heads, double dropout_p) : heads(heads) {
+  attention_norm = register_module("attention_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  qkv = register_module("qkv", torch::nn::Linear(dim, 3 * dim));
+  out = register_module("out", torch::nn::Linear(dim, dim));
+  ffn_norm = register_module("ffn_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  ffn_in = register_module("ffn_in", torch::nn::Linear(dim, dim));
+  ffn_out = register_module("ffn_out", torch::nn::Linear(dim, dim));
+  dropout = register_module("dropout", torch::nn::Dropout(dropout_p));
+}
+
+torch::Tensor SequenceBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed) {
+  const int64_t b = x.size(0), l = x.size(1), d = x.size(2), head_dim = d / heads;
+  // [B, L, 3, H, d/H] -> three [B, H, L, d/H].
+  const torch::Tensor parts = qkv(attention_norm(x)).view({b, l, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
+  torch::Tensor scores = parts[0].matmul(parts[1].transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
+  scores = scores.masked_fill(allowed.logical_not(), -1e9);
+  const torch::Tensor attention = dropout(torch::softmax(scores, -1));
+  const torch::Tensor mixed = attention.matmul(parts[2]).transpose(1, 2).reshape({b, l, d});
+  const torch::Tensor h = x + dropout(out(mixed));
+  return h + dropout(ffn_out(dropout(torch::relu(ffn_in(ffn_norm(h))))));
+}
+
 TwoTowerNetImpl::TwoTowerNetImpl(const TwoTowerConfig& c) : config(c) {
   const featurestore::TransformOptions& t = c.transform;
+  if (c.user_tower == UserTower::kSequential) {
+    const int64_t d = c.embedding_dim;
+    items = register_module("items", torch::nn::Embedding(torch::nn::EmbeddingOptions(t.video_buckets, d).padding_idx(0)));
+    positions = register_module("positions", torch::nn::Embedding(featurestore::kUserHistory, d));
+    blocks = register_module("blocks", torch::nn::ModuleList());
+    for (int i = 0; i < c.sequence_layers; ++i) blocks->push_back(SequenceBlock(d, c.sequence_heads, c.sequence_dropout));
+    final_norm = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+    input_dropout = register_module("input_dropout", torch::nn::Dropout(c.sequence_dropout));
+    torch::NoGradGuard no_grad;
+    torch::nn::init::xavier_uniform_(items->weight);
+    items->weight[0].zero_();
+    return;
+  }
   video_ids = register_module("video_ids", SparseTable(t.video_buckets, c.id_dim));
   categories = register_module("categories", SparseTable(t.category_buckets, c.category_dim));
   tags = register_module("tags", SparseTable(t.tag_buckets, c.category_dim));
@@ -98,7 +134,30 @@ TwoTowerNetImpl::TwoTowerNetImpl(const TwoTowerConfig& c) : config(c) {
   item_mlp = register_module("item_mlp", Mlp(item_in, c.hidden_dim, c.embedding_dim));
 }
 
+std::pair<torch::Tensor, torch::Tensor> TwoTowerNetImpl::EncodeSequence(const torch::Tensor& history) {
+  // Only as many positions as the longest history in the batch (histories are packed, most
+  // recent first, padding 0 at the end).
+  const torch::Tensor present = history.gt(0);
+  const int64_t longest = std::max<int64_t>(1, present.sum(1).max().item<int64_t>());
+  const torch::Tensor ids = history.narrow(1, 0, longest);
+  // Position 0 always takes part: a user without history reads out the position embedding
+  // alone (the cold-start query).
+  torch::Tensor keep = present.narrow(1, 0, longest).clone();
+  keep.select(1, 0).fill_(true);
+  const int64_t d = config.embedding_dim;
+  torch::Tensor x = items(ids) * std::sqrt(static_cast<double>(d)) + positions->weight.narrow(0, 0, longest).unsqueeze(0);
+  x = input_dropout(x) * keep.unsqueeze(-1);
+  // Causal in time: position i (i-th most recent) attends to itself and to older positions.
+  const torch::Tensor causal = torch::ones({longest, longest}, torch::kBool).triu();
+  const torch::Tensor allowed = (causal.unsqueeze(0) & keep.unsqueeze(1)).unsqueeze(1);  // [B, 1, L, L]
+  for (const std::shared_ptr<torch::nn::Module>& block : *blocks) {
+    x = block->as<SequenceBlock>()->forward(x, allowed) * keep.unsqueeze(-1);
+  }
+  return {final_norm(x), keep};
+}
+
 torch::Tensor TwoTowerNetImpl::EmbedUsers(const UserBatch& b) {
+  if (config.user_tower == UserTower::kSequential) return EncodeSequence(b.history).first.select(1, 0);
   const featurestore::TransformOptions& t = config.transform;
   const int64_t offsets[6] = {int64_t{0},
                               t.country_buckets,
@@ -116,6 +175,7 @@ torch::Tensor TwoTowerNetImpl::EmbedUsers(const UserBatch& b) {
 }
 
 torch::Tensor TwoTowerNetImpl::EmbedVideos(const VideoBatch& b) {
+  if (config.user_tower == UserTower::kSequential) return items(b.video);
   const featurestore::TransformOptions& t = config.transform;
   const torch::Tensor id = video_ids(b.video);
   const torch::Tensor category = categories(b.categorical.select(1, 0));
@@ -130,11 +190,13 @@ torch::Tensor TwoTowerNetImpl::EmbedVideos(const VideoBatch& b) {
 }
 
 std::vector<torch::Tensor> TwoTowerNetImpl::SparseParameters() {
+  if (config.user_tower == UserTower::kSequential) return {};
   return {video_ids->weight, categories->weight, tags->weight, creators->weight, user_small->weight,
           item_small->weight};
 }
 
 std::vector<torch::Tensor> TwoTowerNetImpl::DenseParameters() {
+  if (config.user_tower == UserTower::kSequential) return parameters();
   std::vector<torch::Tensor> out;
   for (const torch::Tensor& p : user_mlp->parameters()) out.push_back(p);
   for (const torch::Tensor& p : item_mlp->parameters()) out.push_back(p);
@@ -143,8 +205,24 @@ std::vector<torch::Tensor> TwoTowerNetImpl::DenseParameters() {
 
 }  // namespace internal
 
+const char* UserTowerName(UserTower tower) {
+  return tower == UserTower::kSequential ? "sequential" : "pooled";
+}
+
+absl::StatusOr<UserTower> ParseUserTower(const std::string& name) {
+  if (name == "pooled") return UserTower::kPooled;
+  if (name == "sequential") return UserTower::kSequential;
+  return absl::InvalidArgumentError(absl::StrCat("unknown user tower '", name, "' (pooled or sequential)"));
+}
+
 absl::Status TwoTowerConfig::Validate() const {
   if (embedding_dim < 2 || embedding_dim > 1024) return absl::InvalidArgumentError("embedding dim must be in [2, 1024]");
+  if (user_tower == UserTower::kSequential &&
+      (sequence_layers < 1 || sequence_heads < 1 || embedding_dim % sequence_heads != 0 || sequence_dropout < 0 ||
+       sequence_dropout >= 1)) {
+    return absl::InvalidArgumentError(
+        "the sequential tower needs at least one layer and head, heads dividing the embedding dim, and dropout in [0, 1)");
+  }
   if (id_dim < 1 || category_dim < 1 || hidden_dim < 1) return absl::InvalidArgumentError("layer widths must be positive");
   const featurestore::TransformOptions& t = transform;
   for (uint32_t b : {t.video_buckets, t.category_buckets, t.creator_buckets, t.tag_buckets, t.language_buckets,

@@ -1,9 +1,16 @@
-// The two-tower retrieval model: a user tower (profile, context, pooled embeddings of the recent
-// history and top categories, dense activity features) and an item tower (hashed video id,
-// category, tags, creator, language, duration bucket, dense counters), each ending in an
-// L2-normalised embedding, so a user's affinity for a video is a dot product and candidate
-// generation is a nearest-neighbour search. Training (training/) and serving share this one
-// definition. The header is LibTorch-free; the modules are in internal/two_tower_net.h.
+// The two-tower retrieval model: a user's affinity for a video is the dot product of a user
+// embedding and a video embedding, so candidate generation is a nearest-neighbour search in the
+// item index. Two user towers share the item side's id space:
+// - pooled: profile, context, the weighted mean of the recent history's and top categories'
+//   embeddings and dense activity features through an MLP; the item tower embeds the video id,
+//   category, tags, creator, language, duration and dense counters through an MLP. Both ends
+//   are L2-normalised (cosine, trained with a temperature).
+// - sequential (SASRec-style): causal self-attention over the user's recent history in order
+//   (most recent first, learned position embeddings), read out at the most recent position; a
+//   video's embedding is its id's row of the same table the history is embedded with. Scores
+//   are plain dot products.
+// Training (training/) and serving share this one definition. The header is LibTorch-free;
+// the modules are in internal/two_tower_net.h.
 #ifndef VREC_RETRIEVAL_TWO_TOWER_H_
 #define VREC_RETRIEVAL_TWO_TOWER_H_
 
@@ -19,11 +26,19 @@
 
 namespace vrec::retrieval {
 
+enum class UserTower { kPooled, kSequential };
+const char* UserTowerName(UserTower tower);  // "pooled", "sequential"
+absl::StatusOr<UserTower> ParseUserTower(const std::string& name);
+
 struct TwoTowerConfig {
+  UserTower user_tower = UserTower::kPooled;
   int embedding_dim = 64;   // output dimension of both towers
   int id_dim = 32;          // hashed video-id embedding width (shared by both towers)
   int category_dim = 16;    // category, tag and creator embedding width
-  int hidden_dim = 256;     // hidden layer of each tower's MLP
+  int hidden_dim = 256;     // hidden layer of each tower's MLP (pooled)
+  int sequence_layers = 2;  // self-attention blocks (sequential)
+  int sequence_heads = 2;
+  float sequence_dropout = 0.2f;  // training only
   featurestore::TransformOptions transform;  // hash bucket counts; must match the features fed in
 
   [[nodiscard]] absl::Status Validate() const;
@@ -44,7 +59,7 @@ class TwoTowerModel {
 
   [[nodiscard]] absl::Status Save(const std::string& path) const;
 
-  // Row-major embeddings, one row of embedding_dim floats per input, L2-normalised.
+  // Row-major embeddings, one row of embedding_dim floats per input (L2-normalised when pooled).
   [[nodiscard]] absl::Status EmbedUsers(absl::Span<const featurestore::UserInputs> users, float* out) const;
   [[nodiscard]] absl::Status EmbedVideos(absl::Span<const featurestore::VideoInputs> videos, float* out) const;
 

@@ -18,6 +18,9 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   std::string world, models, protocol = "time-split", until;
   int64_t epochs = o.epochs, batch = o.batch_size, dim = o.model.embedding_dim, threads = o.threads,
           negatives = o.uniform_negatives, k = o.validation_k, min_grade = o.min_grade;
+  int64_t sequence_epochs = o.sequential.epochs, sequence_batch = o.sequential.batch_size,
+          layers = o.model.sequence_layers, heads = o.model.sequence_heads;
+  double dropout = o.model.sequence_dropout;
   uint32_t video_buckets = 0;
   bool logq = o.logq_correction;
   FlagSet flags("vrec train-retrieval",
@@ -32,12 +35,23 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   flags.String("until", &until, "time-split: train on events before this time");
   flags.Double("until-fraction", &o.until_fraction, "time-split without --until: this far through the log (0.9 = the replay's default split)");
   flags.Double("validation-fraction", &o.validation_fraction, "time-split: last part of the window used for validation");
+  flags.String("user-tower", &o.user_tower,
+               "auto (train the pooled and the sequential tower, export the better on validation), pooled or "
+               "sequential");
   flags.Int("min-grade", &min_grade, "positives have relevance grade >= this (1 click, 2 long watch, 3 like/share)");
   flags.Int("epochs", &epochs, "passes over the training examples");
   flags.Int("batch-size", &batch, "examples per step (and in-batch negatives)");
   flags.Double("learning-rate", &o.learning_rate, "Adam learning rate of the dense layers");
   flags.Double("sparse-learning-rate", &o.sparse_learning_rate, "Adagrad learning rate of the embedding tables");
-  flags.Double("temperature", &o.temperature, "softmax temperature");
+  flags.Double("temperature", &o.temperature, "softmax temperature (pooled tower)");
+  flags.Int("sequence-epochs", &sequence_epochs, "sequential tower: passes over the training examples");
+  flags.Int("sequence-batch-size", &sequence_batch, "sequential tower: examples per step");
+  flags.Double("sequence-learning-rate", &o.sequential.learning_rate, "sequential tower: Adam learning rate");
+  flags.Int("sequence-layers", &layers, "sequential tower: self-attention blocks");
+  flags.Int("sequence-heads", &heads, "sequential tower: attention heads (dividing --dim)");
+  flags.Double("dropout", &dropout, "sequential tower: dropout while training");
+  flags.Uint64("full-softmax-max", &o.sequential.full_softmax_max,
+               "sequential tower: full softmax over the catalog up to this many videos, else in-batch negatives");
   flags.Bool("logq", &logq, "logQ correction of in-batch negatives");
   flags.Int("uniform-negatives", &negatives, "extra uniformly sampled negatives per batch");
   flags.Int("dim", &dim, "embedding dimension");
@@ -60,11 +74,19 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
     VREC_ASSIGN_OR_RETURN(o.until_ms, ParseTimestamp(until));
   }
   if (epochs < 1 || epochs > 1000 || batch < 2 || batch > 65536 || dim < 2 || dim > 1024 || threads < 1 ||
-      threads > 256 || negatives < 0 || negatives > 65536 || k < 1 || min_grade < 1 || min_grade > 3) {
+      threads > 256 || negatives < 0 || negatives > 65536 || k < 1 || min_grade < 1 || min_grade > 3 ||
+      sequence_epochs < 1 || sequence_epochs > 1000 || sequence_batch < 2 || sequence_batch > 65536 || layers < 1 ||
+      layers > 16 || heads < 1 || heads > 64) {
     return absl::InvalidArgumentError(
-        "out-of-range flag: --epochs 1-1000, --batch-size 2-65536, --dim 2-1024, --threads 1-256, "
-        "--uniform-negatives 0-65536, --k >= 1, --min-grade 1-3");
+        "out-of-range flag: --epochs and --sequence-epochs 1-1000, --batch-size and --sequence-batch-size 2-65536, "
+        "--dim 2-1024, --threads 1-256, --uniform-negatives 0-65536, --k >= 1, --min-grade 1-3, --sequence-layers "
+        "1-16, --sequence-heads 1-64");
   }
+  o.sequential.epochs = static_cast<int>(sequence_epochs);
+  o.sequential.batch_size = static_cast<int>(sequence_batch);
+  o.model.sequence_layers = static_cast<int>(layers);
+  o.model.sequence_heads = static_cast<int>(heads);
+  o.model.sequence_dropout = static_cast<float>(dropout);
   o.epochs = static_cast<int>(epochs);
   o.batch_size = static_cast<int>(batch);
   o.model.embedding_dim = static_cast<int>(dim);
@@ -77,13 +99,17 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   VREC_ASSIGN_OR_RETURN(training::RetrievalTrainSummary s, training::TrainRetrieval(world, models, o));
   std::vector<std::string> recalls;
   for (double r : s.validation_recall) recalls.push_back(absl::StrFormat("%.4f", r));
+  std::string towers;
+  if (s.pooled_recall >= 0) absl::StrAppendFormat(&towers, " pooled %.4f", s.pooled_recall);
+  if (s.sequential_recall >= 0) absl::StrAppendFormat(&towers, " sequential %.4f", s.sequential_recall);
   std::printf(
-      "trained two-tower bundle %s: %llu examples (%s to %s), %d epochs in %.1f s (%.0f examples/s); validation "
-      "Recall@%d by epoch: %s (exported epoch %d); next: vrec build-index --world %s --models %s\n",
+      "trained two-tower bundle %s: %llu examples (%s to %s) in %.1f s; best validation Recall@%d by user tower:%s; "
+      "exported the %s tower, epoch %d (Recall@%d by epoch: %s, %.0f examples/s); next: vrec build-index --world %s "
+      "--models %s\n",
       s.bundle_dir.c_str(), static_cast<unsigned long long>(s.train_examples),
-      FormatTimestamp(s.train_start_ms).c_str(), FormatTimestamp(s.train_end_ms).c_str(), o.epochs, s.train_seconds,
-      s.examples_per_second, o.validation_k, absl::StrJoin(recalls, ", ").c_str(), s.exported_epoch, world.c_str(),
-      models.c_str());
+      FormatTimestamp(s.train_start_ms).c_str(), FormatTimestamp(s.train_end_ms).c_str(), s.train_seconds,
+      o.validation_k, towers.c_str(), s.user_tower.c_str(), s.exported_epoch, o.validation_k,
+      absl::StrJoin(recalls, ", ").c_str(), s.examples_per_second, world.c_str(), models.c_str());
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -29,6 +30,10 @@ struct Example {
   featurestore::UserInputs user;
   featurestore::VideoInputs video;
   VideoId video_id;
+  UserId user_id;
+  // Bit j: the history entry in slot j is an engagement the sequential tower may learn to
+  // predict from the older slots (not a validation item, not a skip).
+  uint32_t next_mask = 0;
 };
 
 struct TrainingData {
@@ -93,8 +98,14 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
       if (RelevanceGrade(e.type, e.watch_time_ms, video.duration_ms) >= o.min_grade &&
           seen_positive.insert((uint64_t{e.user_id} << 32) | e.video_id).second) {
         const featurestore::FeatureContext context{e.timestamp_ms, e.device};
-        Example ex{featurestore::TransformUser(replay.user(e.user_id), context, t),
-                   featurestore::TransformVideo(video, context, t), e.video_id};
+        const featurestore::UserFeatures& user = replay.user(e.user_id);
+        Example ex{featurestore::TransformUser(user, context, t), featurestore::TransformVideo(video, context, t),
+                   e.video_id, e.user_id};
+        featurestore::ForEachHistorySlot(user, [&](int slot, const featurestore::HistoryEntry& h) {
+          if (featurestore::IsEngagedEntry(h) && !(held_out_items && held_out.IsValidation(e.user_id, h.video_id))) {
+            ex.next_mask |= uint32_t{1} << slot;
+          }
+        });
         const bool validation =
             held_out_items ? held_out.IsValidation(e.user_id, e.video_id) : e.timestamp_ms >= data.validation_ms;
         (validation ? data.validation : data.train).push_back(std::move(ex));
@@ -156,54 +167,72 @@ double ValidationRecall(retrieval::internal::TwoTowerNet& net, const TrainingDat
   return sample.empty() ? 0.0 : double(hits) / sample.size();
 }
 
-}  // namespace
+// Mean cross-entropy of hidden [N, d] against every row of `outputs` [C, d], targets in [0, C)
+// or -100 (ignored). The logits are computed a few rows at a time so that no buffer passes
+// glibc's mmap threshold (32 MB): a larger one is mapped and unmapped every step, and its page
+// faults cost more than the matrix products.
+torch::Tensor ChunkedSoftmaxLoss(const torch::Tensor& hidden, const torch::Tensor& outputs,
+                                 const torch::Tensor& targets) {
+  const int64_t n = hidden.size(0);
+  const int64_t rows = std::max<int64_t>(1, (int64_t{24} << 20) / (4 * std::max<int64_t>(1, outputs.size(0))));
+  const torch::Tensor counted = targets.ne(-100).sum().clamp_min(1).to(torch::kFloat32);
+  const auto sum = torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum);
+  torch::Tensor total = torch::zeros({}, torch::kFloat32);
+  for (int64_t start = 0; start < n; start += rows) {
+    const int64_t len = std::min(rows, n - start);
+    total = total + torch::nn::functional::cross_entropy(hidden.narrow(0, start, len).matmul(outputs.t()),
+                                                         targets.narrow(0, start, len), sum);
+  }
+  return total / counted;
+}
 
-absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_dir, const std::string& models_dir,
-                                                     const RetrievalTrainOptions& options) {
-  RetrievalTrainOptions o = options;
-  if (o.epochs < 1 || o.batch_size < 2 || o.temperature <= 0 || o.validation_k < 1 || o.threads < 1 ||
-      o.uniform_negatives < 0 || o.until_fraction <= 0 || o.until_fraction > 1 || o.validation_fraction <= 0 ||
-      o.validation_fraction >= 1) {
-    return absl::InvalidArgumentError(
-        "need epochs >= 1, batch size >= 2, temperature > 0, k >= 1, threads >= 1, uniform negatives >= 0, "
-        "until fraction in (0, 1] and validation fraction in (0, 1)");
-  }
-  VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world_dir));
-  VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
-  if (o.model.transform.video_buckets == 0) {
-    o.model.transform.video_buckets = SmallestPowerOfTwoAtLeast(2 * uint64_t{catalog.video_id_limit()});
-  }
-  VREC_RETURN_IF_ERROR(o.model.Validate());
-  VREC_ASSIGN_OR_RETURN(TrainingData data, BuildExamples(world_dir, catalog, manifest, o, o.model.transform));
-  if (o.max_examples > 0 && data.train.size() > o.max_examples) {
-    data.train.erase(data.train.begin(), data.train.end() - o.max_examples);  // keep the most recent
-  }
-  if (data.train.size() < static_cast<size_t>(o.batch_size)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "only ", data.train.size(), " positive examples for batch size ", o.batch_size,
-        " (positives are engagements of grade >= ", o.min_grade, "; try --min-grade 1 or a smaller --batch-size)"));
-  }
+std::string CheckpointPath(const std::string& bundle, retrieval::UserTower tower, int epoch) {
+  return absl::StrCat(bundle, "/checkpoints/", retrieval::UserTowerName(tower), "-epoch-", epoch, ".pt");
+}
 
-  VREC_ASSIGN_OR_RETURN(const int64_t version, bundle::NextBundleVersion(models_dir));
-  const std::string bundle = bundle::BundleDir(models_dir, version);
-  VREC_RETURN_IF_ERROR(MakeDirs(bundle + "/checkpoints"));
+// One user tower's training run: per-epoch loss and validation recall, a checkpoint per epoch.
+struct TowerRun {
+  retrieval::TwoTowerConfig config;
+  int epochs = 0;
+  int batch_size = 0;
+  bool full_softmax = false;
+  std::vector<double> recall, loss;
+  int best_epoch = 0;  // 1-based: the exported epoch (best validation recall with keep_best, else the last)
+  double seconds = 0, examples_per_second = 0;
+  double best_recall() const { return recall[best_epoch - 1]; }
+};
+
+// The pooled tower: in-batch sampled softmax over cosine scores with a temperature, Adam on the
+// dense layers and Adagrad on the sparse tables. The sequential tower: Adam on everything, and a
+// full softmax over every candidate video while the catalog has at most full_softmax_max of them
+// (beyond that, the same in-batch sampled softmax on plain dot products).
+absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingData& data,
+                                    const std::vector<size_t>& validation_sample, const RetrievalTrainOptions& o,
+                                    const std::string& bundle) {
+  const bool sequential = tower == retrieval::UserTower::kSequential;
+  TowerRun run;
+  run.config = o.model;
+  run.config.user_tower = tower;
+  run.epochs = sequential ? o.sequential.epochs : o.epochs;
+  run.batch_size = std::min<int>(sequential ? o.sequential.batch_size : o.batch_size, data.train.size());
+  run.full_softmax = sequential && data.candidates.size() <= o.sequential.full_softmax_max;
+  const int batch_size = run.batch_size;
+  const double inverse_temperature = sequential ? 1.0 : 1.0 / o.temperature;
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::TwoTowerModel> model,
-                        retrieval::TwoTowerModel::Create(o.model, o.seed));
-
-  RetrievalTrainSummary summary;
-  summary.bundle_dir = bundle;
-  summary.version = version;
-  summary.train_examples = data.train.size();
-  summary.validation_examples = data.validation.size();
-  summary.train_start_ms = data.start_ms;
-  summary.train_end_ms = data.end_ms;
+                        retrieval::TwoTowerModel::Create(run.config, o.seed));
+  const char* job = sequential ? "train-retrieval (sequential)" : "train-retrieval (pooled)";
   try {
-    torch::set_num_threads(o.threads);
     torch::manual_seed(o.seed);
     retrieval::internal::TwoTowerNet& net = model->net().net;
     net->train();
-    torch::optim::Adam dense(net->DenseParameters(), torch::optim::AdamOptions(o.learning_rate));
-    torch::optim::Adagrad sparse(net->SparseParameters(), torch::optim::AdagradOptions(o.sparse_learning_rate));
+    torch::optim::Adam dense(net->DenseParameters(),
+                             torch::optim::AdamOptions(sequential ? o.sequential.learning_rate : o.learning_rate));
+    std::vector<torch::Tensor> sparse_parameters = net->SparseParameters();
+    std::unique_ptr<torch::optim::Adagrad> sparse;
+    if (!sparse_parameters.empty()) {
+      sparse = std::make_unique<torch::optim::Adagrad>(sparse_parameters,
+                                                       torch::optim::AdagradOptions(o.sparse_learning_rate));
+    }
 
     // Sampling probability of each video as an in-batch negative: its share of the positives.
     std::vector<std::pair<VideoId, float>> frequency;
@@ -221,96 +250,249 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
     auto log_q = [&](VideoId v) {
       return std::log(std::lower_bound(frequency.begin(), frequency.end(), std::make_pair(v, 0.0f))->second);
     };
+    // Full softmax: the output columns are the candidates' rows of the item table; column_of
+    // maps a row to its column (-100, ignored by the loss, for a row that is no candidate).
+    std::vector<int64_t> rows;
+    std::vector<int64_t> column_of;
+    if (run.full_softmax) {
+      column_of.assign(run.config.transform.video_buckets, -100);
+      for (const featurestore::VideoInputs& v : data.candidates) {
+        if (column_of[v.video] < 0) {
+          column_of[v.video] = static_cast<int64_t>(rows.size());
+          rows.push_back(v.video);
+        }
+      }
+    }
+    const torch::Tensor row_index = torch::tensor(rows, torch::kInt64);
+    const torch::Tensor column_lookup = torch::tensor(column_of, torch::kInt64);
+    // Sampled softmax for the sequential tower: log of each row's share of the targets.
+    std::vector<float> row_log_q;
+    if (sequential && !run.full_softmax) {
+      std::vector<double> count(run.config.transform.video_buckets, 0.0);
+      double total = 0;
+      for (const Example& ex : data.train) {
+        count[ex.video.video] += 1;
+        total += 1;
+      }
+      row_log_q.resize(count.size());
+      for (size_t r = 0; r < count.size(); ++r) row_log_q[r] = std::log(std::max(count[r], 0.5) / total);
+    }
+    const torch::Tensor log_q_of_row = torch::tensor(row_log_q, torch::kFloat32);
 
     Rng rng(o.seed);
-    std::vector<size_t> sample(data.validation.size());
-    for (size_t i = 0; i < sample.size(); ++i) sample[i] = i;
-    for (size_t i = sample.size(); i > 1; --i) std::swap(sample[i - 1], sample[rng.UniformInt(i)]);
-    if (sample.size() > o.max_validation) sample.resize(o.max_validation);
-
-    std::vector<size_t> order(data.train.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    const size_t steps_per_epoch = data.train.size() / o.batch_size;
-    StepProgress progress("train-retrieval", o.epochs, steps_per_epoch, o.batch_size, o.show_progress);
-    std::vector<featurestore::UserInputs> users(o.batch_size);
-    std::vector<featurestore::VideoInputs> videos(o.batch_size);
-    std::vector<VideoId> batch_ids(o.batch_size);
-    std::vector<float> correction(o.batch_size);
+    // The pooled tower learns from every example. The sequential tower learns from every
+    // position of a history at once, so it takes every kUserHistory-th example of each user
+    // (newest first): together their histories cover each engagement about once per epoch.
+    std::vector<size_t> order;
+    if (sequential) {
+      absl::flat_hash_map<UserId, uint32_t> later;
+      for (size_t i = data.train.size(); i-- > 0;) {
+        if (later[data.train[i].user_id]++ % featurestore::kUserHistory == 0) order.push_back(i);
+      }
+    } else {
+      order.resize(data.train.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    }
+    const size_t steps_per_epoch = order.size() / batch_size;
+    StepProgress progress(job, run.epochs, steps_per_epoch, batch_size, o.show_progress);
+    std::vector<featurestore::UserInputs> users(batch_size);
+    std::vector<featurestore::VideoInputs> videos(batch_size);
+    std::vector<VideoId> batch_ids(batch_size);
+    std::vector<int64_t> next_rows(size_t{batch_size} * featurestore::kUserHistory);  // 0: no target
+    std::vector<float> correction(batch_size);
     std::vector<featurestore::VideoInputs> negatives(o.uniform_negatives);
     std::vector<VideoId> negative_ids(o.uniform_negatives);
     const float uniform_correction =
         o.uniform_negatives > 0 ? std::log(static_cast<float>(o.uniform_negatives) / data.candidates.size()) : 0.0f;
-    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    for (int epoch = 1; epoch <= run.epochs; ++epoch) {
       for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.UniformInt(i)]);
       double loss_sum = 0.0;
       for (size_t step = 0; step < steps_per_epoch; ++step) {
-        for (int i = 0; i < o.batch_size; ++i) {
-          const Example& ex = data.train[order[step * o.batch_size + i]];
+        for (int i = 0; i < batch_size; ++i) {
+          const Example& ex = data.train[order[step * batch_size + i]];
           users[i] = ex.user;
           videos[i] = ex.video;
           batch_ids[i] = ex.video_id;
-          // Expected count of this video among the batch's negatives: B * q.
-          correction[i] = o.logq_correction ? log_q(ex.video_id) + std::log(static_cast<float>(o.batch_size)) : 0.0f;
-        }
-        const torch::Tensor u = net->EmbedUsers(retrieval::internal::ToUserBatch(users));
-        const torch::Tensor v = net->EmbedVideos(retrieval::internal::ToVideoBatch(videos));
-        torch::Tensor logits = u.matmul(v.t()) / o.temperature -
-                               torch::from_blob(correction.data(), {o.batch_size}, torch::kFloat32).unsqueeze(0);
-        // Accidental hits: the positive video elsewhere in the batch is not a negative.
-        const torch::Tensor ids = torch::from_blob(batch_ids.data(), {o.batch_size}, torch::kInt32).to(torch::kInt64);
-        const torch::Tensor same = ids.unsqueeze(1).eq(ids.unsqueeze(0)) &
-                                   torch::eye(o.batch_size, torch::kBool).logical_not();
-        logits = logits.masked_fill(same, -1e9);
-        if (o.uniform_negatives > 0) {
-          for (int j = 0; j < o.uniform_negatives; ++j) {
-            const size_t c = rng.UniformInt(data.candidates.size());
-            negatives[j] = data.candidates[c];
-            negative_ids[j] = data.candidate_ids[c];
+          if (sequential) {
+            // Position 0 predicts the example's video; position p >= 1 (which has seen slots
+            // p and older) predicts slot p - 1.
+            int64_t* next = &next_rows[size_t{i} * featurestore::kUserHistory];
+            next[0] = ex.video.video;
+            for (int p = 1; p < featurestore::kUserHistory; ++p) {
+              next[p] = ex.user.history[p] > 0 && (ex.next_mask >> (p - 1) & 1) ? ex.user.history[p - 1] : 0;
+            }
           }
-          const torch::Tensor n = net->EmbedVideos(retrieval::internal::ToVideoBatch(negatives));
-          torch::Tensor extra = u.matmul(n.t()) / o.temperature - uniform_correction;
-          const torch::Tensor neg_ids =
-              torch::from_blob(negative_ids.data(), {o.uniform_negatives}, torch::kInt32).to(torch::kInt64);
-          extra = extra.masked_fill(ids.unsqueeze(1).eq(neg_ids.unsqueeze(0)), -1e9);
-          logits = torch::cat({logits, extra}, 1);
+          // Expected count of this video among the batch's negatives: B * q.
+          correction[i] = o.logq_correction ? log_q(ex.video_id) + std::log(static_cast<float>(batch_size)) : 0.0f;
         }
-        const torch::Tensor loss =
-            torch::nn::functional::cross_entropy(logits, torch::arange(o.batch_size, torch::kInt64));
-        loss_sum += OptimizerStep(loss, dense, sparse);
+        torch::Tensor loss;
+        if (sequential) {
+          const retrieval::internal::UserBatch batch = retrieval::internal::ToUserBatch(users);
+          const auto [states, keep] = net->EncodeSequence(batch.history);  // [B, L, d]
+          const int64_t length = states.size(1);
+          const torch::Tensor next =
+              torch::from_blob(next_rows.data(), {batch_size, featurestore::kUserHistory}, torch::kInt64)
+                  .narrow(1, 0, length)
+                  .reshape({-1});
+          const torch::Tensor valid = next.gt(0).nonzero().squeeze(1);
+          const torch::Tensor hidden = states.reshape({-1, states.size(2)}).index_select(0, valid);  // [N, d]
+          const torch::Tensor target_rows = next.index_select(0, valid);
+          if (run.full_softmax) {
+            loss = ChunkedSoftmaxLoss(hidden, net->items->weight.index_select(0, row_index),
+                                      column_lookup.index_select(0, target_rows));
+          } else {
+            // In-batch sampled softmax over the batch's targets, logQ-corrected.
+            const int64_t n = target_rows.size(0);
+            torch::Tensor logits = hidden.matmul(net->items(target_rows).t()) -
+                                   (log_q_of_row.index_select(0, target_rows) + std::log(static_cast<double>(n)))
+                                       .unsqueeze(0);
+            const torch::Tensor same = target_rows.unsqueeze(1).eq(target_rows.unsqueeze(0)) &
+                                       torch::eye(n, torch::kBool).logical_not();
+            logits = logits.masked_fill(same, -1e9);
+            loss = torch::nn::functional::cross_entropy(logits, torch::arange(n, torch::kInt64));
+          }
+        } else {
+          const torch::Tensor u = net->EmbedUsers(retrieval::internal::ToUserBatch(users));
+          const torch::Tensor v = net->EmbedVideos(retrieval::internal::ToVideoBatch(videos));
+          torch::Tensor logits = u.matmul(v.t()) * inverse_temperature -
+                                 torch::from_blob(correction.data(), {batch_size}, torch::kFloat32).unsqueeze(0);
+          // Accidental hits: the positive video elsewhere in the batch is not a negative.
+          const torch::Tensor ids = torch::from_blob(batch_ids.data(), {batch_size}, torch::kInt32).to(torch::kInt64);
+          const torch::Tensor same =
+              ids.unsqueeze(1).eq(ids.unsqueeze(0)) & torch::eye(batch_size, torch::kBool).logical_not();
+          logits = logits.masked_fill(same, -1e9);
+          if (o.uniform_negatives > 0) {
+            for (int j = 0; j < o.uniform_negatives; ++j) {
+              const size_t c = rng.UniformInt(data.candidates.size());
+              negatives[j] = data.candidates[c];
+              negative_ids[j] = data.candidate_ids[c];
+            }
+            const torch::Tensor n = net->EmbedVideos(retrieval::internal::ToVideoBatch(negatives));
+            torch::Tensor extra = u.matmul(n.t()) * inverse_temperature - uniform_correction;
+            const torch::Tensor neg_ids =
+                torch::from_blob(negative_ids.data(), {o.uniform_negatives}, torch::kInt32).to(torch::kInt64);
+            extra = extra.masked_fill(ids.unsqueeze(1).eq(neg_ids.unsqueeze(0)), -1e9);
+            logits = torch::cat({logits, extra}, 1);
+          }
+          loss = torch::nn::functional::cross_entropy(logits, torch::arange(batch_size, torch::kInt64));
+        }
+        loss_sum += sparse ? OptimizerStep(loss, dense, *sparse) : OptimizerStep(loss, dense);
         progress.Step(epoch, step, loss_sum / (step + 1));
       }
-      const double recall = ValidationRecall(net, data, sample, o.validation_k);
-      summary.validation_recall.push_back(recall);
-      summary.epoch_loss.push_back(loss_sum / std::max<size_t>(1, steps_per_epoch));
+      const double recall = ValidationRecall(net, data, validation_sample, o.validation_k);
+      run.recall.push_back(recall);
+      run.loss.push_back(loss_sum / std::max<size_t>(1, steps_per_epoch));
       if (o.show_progress) {
-        std::fprintf(stderr, "train-retrieval: epoch %d: loss %.4f, validation Recall@%d %.4f over %zu examples\n", epoch,
-                     summary.epoch_loss.back(), o.validation_k, recall, sample.size());
+        std::fprintf(stderr, "%s: epoch %d: loss %.4f, validation Recall@%d %.4f over %zu examples\n", job, epoch,
+                     run.loss.back(), o.validation_k, recall, validation_sample.size());
       }
-      VREC_RETURN_IF_ERROR(model->Save(absl::StrCat(bundle, "/checkpoints/epoch-", epoch, ".pt")));
+      VREC_RETURN_IF_ERROR(model->Save(CheckpointPath(bundle, tower, epoch)));
     }
-    summary.train_seconds = progress.seconds();
-    summary.examples_per_second = progress.examples_per_second(summary.train_seconds);
+    run.seconds = progress.seconds();
+    run.examples_per_second = progress.examples_per_second(run.seconds);
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("training failed: ", e.what_without_backtrace()));
+    return absl::InternalError(absl::StrCat("training the ", retrieval::UserTowerName(tower),
+                                            " tower failed: ", e.what_without_backtrace()));
   }
-  // The exported model: the last epoch, or with keep_best the epoch of best validation recall
-  // (its checkpoint).
-  summary.exported_epoch = static_cast<int>(summary.validation_recall.size());
+  run.best_epoch = static_cast<int>(run.recall.size());
   if (o.keep_best) {
-    summary.exported_epoch = static_cast<int>(
-        std::max_element(summary.validation_recall.begin(), summary.validation_recall.end()) -
-        summary.validation_recall.begin()) + 1;
+    run.best_epoch = static_cast<int>(std::max_element(run.recall.begin(), run.recall.end()) - run.recall.begin()) + 1;
   }
+  return run;
+}
+
+}  // namespace
+
+absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_dir, const std::string& models_dir,
+                                                     const RetrievalTrainOptions& options) {
+  RetrievalTrainOptions o = options;
+  if (o.epochs < 1 || o.batch_size < 2 || o.temperature <= 0 || o.validation_k < 1 || o.threads < 1 ||
+      o.uniform_negatives < 0 || o.until_fraction <= 0 || o.until_fraction > 1 || o.validation_fraction <= 0 ||
+      o.validation_fraction >= 1 || o.sequential.epochs < 1 || o.sequential.batch_size < 2 ||
+      o.sequential.learning_rate <= 0) {
+    return absl::InvalidArgumentError(
+        "need epochs >= 1, batch size >= 2, temperature > 0, k >= 1, threads >= 1, uniform negatives >= 0, "
+        "until fraction in (0, 1], validation fraction in (0, 1), and for the sequential tower epochs >= 1, batch "
+        "size >= 2 and a positive learning rate");
+  }
+  std::vector<retrieval::UserTower> towers;
+  if (o.user_tower == "auto") {
+    towers = {retrieval::UserTower::kPooled, retrieval::UserTower::kSequential};
+  } else {
+    VREC_ASSIGN_OR_RETURN(const retrieval::UserTower tower, retrieval::ParseUserTower(o.user_tower));
+    towers = {tower};
+  }
+  VREC_ASSIGN_OR_RETURN(WorldManifest manifest, ReadWorldManifest(world_dir));
+  VREC_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(world_dir));
+  if (o.model.transform.video_buckets == 0) {
+    o.model.transform.video_buckets = SmallestPowerOfTwoAtLeast(2 * uint64_t{catalog.video_id_limit()});
+  }
+  for (const retrieval::UserTower tower : towers) {
+    retrieval::TwoTowerConfig config = o.model;
+    config.user_tower = tower;
+    VREC_RETURN_IF_ERROR(config.Validate());
+  }
+  VREC_ASSIGN_OR_RETURN(TrainingData data, BuildExamples(world_dir, catalog, manifest, o, o.model.transform));
+  if (o.max_examples > 0 && data.train.size() > o.max_examples) {
+    data.train.erase(data.train.begin(), data.train.end() - o.max_examples);  // keep the most recent
+  }
+  if (data.train.size() < 2) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "only ", data.train.size(), " positive examples (positives are engagements of grade >= ", o.min_grade,
+        "; try --min-grade 1)"));
+  }
+
+  VREC_ASSIGN_OR_RETURN(const int64_t version, bundle::NextBundleVersion(models_dir));
+  const std::string bundle = bundle::BundleDir(models_dir, version);
+  VREC_RETURN_IF_ERROR(MakeDirs(bundle + "/checkpoints"));
+  torch::set_num_threads(o.threads);
+
+  // The same validation examples for every tower.
+  Rng rng(o.seed);
+  std::vector<size_t> sample(data.validation.size());
+  for (size_t i = 0; i < sample.size(); ++i) sample[i] = i;
+  for (size_t i = sample.size(); i > 1; --i) std::swap(sample[i - 1], sample[rng.UniformInt(i)]);
+  if (sample.size() > o.max_validation) sample.resize(o.max_validation);
+
+  std::vector<TowerRun> runs;
+  for (const retrieval::UserTower tower : towers) {
+    VREC_ASSIGN_OR_RETURN(TowerRun run, TrainTower(tower, data, sample, o, bundle));
+    runs.push_back(std::move(run));
+  }
+  // The tower with the better validation recall (the pooled one on a tie).
+  const TowerRun* chosen = &runs[0];
+  for (const TowerRun& run : runs) {
+    if (run.best_recall() > chosen->best_recall()) chosen = &run;
+  }
+
+  RetrievalTrainSummary summary;
+  summary.bundle_dir = bundle;
+  summary.version = version;
+  summary.train_examples = data.train.size();
+  summary.validation_examples = data.validation.size();
+  summary.train_start_ms = data.start_ms;
+  summary.train_end_ms = data.end_ms;
+  summary.user_tower = retrieval::UserTowerName(chosen->config.user_tower);
+  summary.validation_recall = chosen->recall;
+  summary.epoch_loss = chosen->loss;
+  summary.exported_epoch = chosen->best_epoch;
+  for (const TowerRun& run : runs) {
+    summary.train_seconds += run.seconds;
+    (run.config.user_tower == retrieval::UserTower::kSequential ? summary.sequential_recall : summary.pooled_recall) =
+        run.best_recall();
+  }
+  summary.examples_per_second = chosen->examples_per_second;
   std::error_code copy_error;
-  std::filesystem::copy_file(absl::StrCat(bundle, "/checkpoints/epoch-", summary.exported_epoch, ".pt"),
+  std::filesystem::copy_file(CheckpointPath(bundle, chosen->config.user_tower, chosen->best_epoch),
                              bundle::BundleModelPath(bundle), std::filesystem::copy_options::overwrite_existing,
                              copy_error);
   if (copy_error) {
     return absl::InternalError(
         absl::StrCat("cannot export the model to ", bundle::BundleModelPath(bundle), ": ", copy_error.message()));
   }
-  if (o.show_progress && summary.exported_epoch != o.epochs) {
-    std::fprintf(stderr, "train-retrieval: exporting epoch %d (best validation recall)\n", summary.exported_epoch);
+  if (o.show_progress) {
+    std::fprintf(stderr, "train-retrieval: exporting the %s tower, epoch %d (validation Recall@%d %.4f)\n",
+                 summary.user_tower.c_str(), chosen->best_epoch, o.validation_k, chosen->best_recall());
   }
 
   bundle::BundleManifest m;
@@ -319,7 +501,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   m.created_ms = SystemClock::Get()->NowMs();
   m.world = world_dir;
   m.protocol = o.protocol;
-  m.two_tower = o.model;
+  m.two_tower = chosen->config;
   m.history_length = o.update.history_length;
   bundle::RetrievalTraining& t = m.train;
   t.start_ms = data.start_ms;
@@ -327,9 +509,12 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   t.validation_from_ms = data.validation_ms;
   t.examples = static_cast<int64_t>(data.train.size());
   t.validation_examples = static_cast<int64_t>(std::min<size_t>(data.validation.size(), o.max_validation));
-  t.epochs = o.epochs;
-  t.batch_size = o.batch_size;
-  t.temperature = o.temperature;
+  t.epochs = chosen->epochs;
+  t.batch_size = chosen->batch_size;
+  t.temperature = chosen->config.user_tower == retrieval::UserTower::kSequential ? 1.0 : o.temperature;
+  t.full_softmax = chosen->full_softmax;
+  t.pooled_recall = summary.pooled_recall;
+  t.sequential_recall = summary.sequential_recall;
   t.logq_correction = o.logq_correction;
   t.uniform_negatives = o.uniform_negatives;
   t.min_grade = o.min_grade;
@@ -337,7 +522,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   t.examples_per_second = summary.examples_per_second;
   t.exported_epoch = summary.exported_epoch;
   t.validation_k = o.validation_k;
-  t.validation_recall = summary.validation_recall[summary.exported_epoch - 1];
+  t.validation_recall = chosen->best_recall();
   m.complete = false;
   VREC_RETURN_IF_ERROR(WriteBundleManifest(bundle, m));
   return summary;

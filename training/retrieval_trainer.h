@@ -1,6 +1,10 @@
 // `vrec train-retrieval`: trains the two-tower model on point-in-time examples and exports a
 // model bundle (retrieval/bundle.h) for build-index to complete.
 //
+// Two user towers (retrieval/two_tower.h) train on the same examples: the pooled one and the
+// sequential (SASRec-style) one. By default both are trained and the one with the better
+// validation recall is exported; the MANIFEST records the choice and both recalls.
+//
 // Examples are positive engagements (by default relevance grade >= 2: a long watch, a like or a
 // share) with the user's and the video's features as they were just before the event. The
 // loss is an in-batch sampled softmax over the batch's videos (plus optional uniformly sampled
@@ -40,6 +44,15 @@ struct RetrievalTrainOptions {
   double temperature = 0.05;
   bool logq_correction = true;
   int uniform_negatives = 0;     // extra negatives per batch, sampled uniformly over videos
+  // "auto": train both user towers, export the better on validation; or "pooled", "sequential".
+  std::string user_tower = "auto";
+  // The sequential tower's own schedule (the fields above configure the pooled one).
+  struct Sequential {
+    int epochs = 10;
+    int batch_size = 128;
+    double learning_rate = 1e-3;        // Adam, every parameter
+    uint64_t full_softmax_max = 100000;  // full softmax over the candidates up to this many, else in-batch
+  } sequential;
   uint64_t seed = 1;
   int threads = 2;               // LibTorch intra-op threads
   int validation_k = 100;
@@ -56,11 +69,14 @@ struct RetrievalTrainSummary {
   int64_t version = 0;
   uint64_t train_examples = 0;
   uint64_t validation_examples = 0;
-  std::vector<double> validation_recall;  // per epoch
+  std::string user_tower;                 // the exported tower: "pooled" or "sequential"
+  double pooled_recall = -1;              // each trained tower's best validation recall (-1: not trained)
+  double sequential_recall = -1;
+  std::vector<double> validation_recall;  // per epoch, of the exported tower
   int exported_epoch = 0;                 // 1-based epoch whose weights the bundle holds
   std::vector<double> epoch_loss;
   double examples_per_second = 0;
-  double train_seconds = 0;
+  double train_seconds = 0;               // every tower
   TimestampMs train_start_ms = 0, train_end_ms = 0;
 };
 

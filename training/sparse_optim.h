@@ -36,6 +36,14 @@ inline double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& 
   return loss.item<double>();
 }
 
+// The same with one optimiser over every parameter.
+inline double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& optimizer) {
+  optimizer.zero_grad();
+  loss.backward();
+  optimizer.step();
+  return loss.item<double>();
+}
+
 // Counts a training loop's steps from construction and, when `show`, prints
 // "<job>: epoch E/N step S/T loss L, R examples/s, ETA X s" at most every 2 s and at the end
 // of each epoch.

@@ -31,16 +31,37 @@ struct VideoBatch {
 UserBatch ToUserBatch(absl::Span<const featurestore::UserInputs> users);
 VideoBatch ToVideoBatch(absl::Span<const featurestore::VideoInputs> videos);
 
+// One pre-norm transformer block of the sequential user tower.
+struct SequenceBlockImpl : torch::nn::Module {
+  SequenceBlockImpl(int64_t dim, int64_t heads, double dropout);
+  // x [B, L, D]; allowed [B, 1, L, L] (query i may attend to key j).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed);
+
+  int64_t heads;
+  torch::nn::LayerNorm attention_norm{nullptr}, ffn_norm{nullptr};
+  torch::nn::Linear qkv{nullptr}, out{nullptr}, ffn_in{nullptr}, ffn_out{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(SequenceBlock);
+
 struct TwoTowerNetImpl : torch::nn::Module {
   explicit TwoTowerNetImpl(const TwoTowerConfig& config);
 
-  // [B, dim], L2-normalised.
+  // [B, dim] (L2-normalised when pooled).
   torch::Tensor EmbedUsers(const UserBatch& batch);
   torch::Tensor EmbedVideos(const VideoBatch& batch);
 
   // Parameters of the sparse embedding tables (trained with a sparse optimiser) and the rest.
+  // The sequential tower has no sparse tables (its full-softmax output touches every row).
   std::vector<torch::Tensor> SparseParameters();
   std::vector<torch::Tensor> DenseParameters();
+
+  // Sequential tower: the state after every history position, [B, L, dim] for the batch's
+  // longest history L (position i has seen the i-th most recent video and older ones only),
+  // and which positions hold a video ([B, L] bool; position 0 always counts). Position 0 is the
+  // user embedding; position i >= 1 predicts the video at position i - 1, which training uses to
+  // learn from every step of a history at once.
+  std::pair<torch::Tensor, torch::Tensor> EncodeSequence(const torch::Tensor& history);
 
   TwoTowerConfig config;
   torch::nn::Embedding video_ids{nullptr};   // shared: item id and user history
@@ -51,6 +72,13 @@ struct TwoTowerNetImpl : torch::nn::Module {
   torch::nn::Embedding item_small{nullptr};  // language, duration bucket (offset)
   torch::nn::Sequential user_mlp{nullptr};
   torch::nn::Sequential item_mlp{nullptr};
+  // Sequential tower only.
+  torch::nn::Embedding items{nullptr};       // video id -> embedding: history tokens and item vectors
+  torch::nn::Embedding positions{nullptr};   // recency position in the history
+  torch::nn::ModuleList blocks{nullptr};
+  torch::nn::LayerNorm final_norm{nullptr};
+  torch::nn::Dropout input_dropout{nullptr};
+
 };
 TORCH_MODULE(TwoTowerNet);
 
