@@ -37,6 +37,14 @@ std::vector<std::string> Sources(const std::string& body) {
   return out;
 }
 
+// Builds the newest bundle's index over the world's features, checking recall on 200 queries.
+absl::StatusOr<training::IndexBuildSummary> BuildIndex(const std::string& world, const std::string& models) {
+  training::IndexBuildOptions options;
+  options.recall_queries = 200;
+  options.show_progress = false;
+  return training::BuildBundleIndex(world, world + "/features", models, options);
+}
+
 // A real server over the bundle: a known user and a brand-new user get two-tower feeds, a
 // newer bundle is swapped in, and a corrupt one is refused while the good one keeps serving.
 void ServeBundleAndCheckFeeds(const std::string& world, const std::string& models) {
@@ -155,10 +163,7 @@ void AutoChoosesATowerByValidation(const std::string& world) {
   EXPECT_NEAR(manifest->train.pooled_recall, trained->pooled_recall, 1e-6);
   EXPECT_NEAR(manifest->train.sequential_recall, trained->sequential_recall, 1e-6);
 
-  training::IndexBuildOptions ib;
-  ib.recall_queries = 200;
-  ib.show_progress = false;
-  auto built = training::BuildBundleIndex(world, world + "/features", models, ib);
+  auto built = BuildIndex(world, models);
   ASSERT_TRUE(built.ok()) << built.status();
   // HNSW over unnormalised inner products (the sequential tower) finds fewer of the exact
   // neighbours than over cosines at the same efSearch (0.83 measured here).
@@ -184,7 +189,7 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   ASSERT_TRUE(featurestore::Featurize(world, world + "/features", f).ok());
 
   training::RetrievalTrainOptions o;
-  o.user_tower = "pooled";  // the sequential tower and the automatic choice: SequentialTowerIsChosenByValidation
+  o.user_tower = "pooled";  // the sequential tower and the automatic choice: AutoChoosesATowerByValidation
   o.epochs = 3;
   o.batch_size = 256;
   o.max_validation = 500;
@@ -202,10 +207,7 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   EXPECT_EQ(trained->exported_epoch, static_cast<int>(best - trained->validation_recall.begin()) + 1);
   EXPECT_EQ(bundle::LatestCompleteBundle(models).status().code(), absl::StatusCode::kNotFound);  // no index yet
 
-  training::IndexBuildOptions ib;
-  ib.recall_queries = 200;
-  ib.show_progress = false;
-  auto built = training::BuildBundleIndex(world, world + "/features", models, ib);
+  auto built = BuildIndex(world, models);
   ASSERT_TRUE(built.ok()) << built.status();
   EXPECT_GE(built->recall, 0.95);
   ASSERT_EQ(*bundle::LatestCompleteBundle(models), 1);

@@ -311,8 +311,6 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
         for (int i = 0; i < batch_size; ++i) {
           const Example& ex = data.train[order[step * batch_size + i]];
           users[i] = ex.user;
-          videos[i] = ex.video;
-          batch_ids[i] = ex.video_id;
           if (sequential) {
             // Position 0 predicts the example's video; position p >= 1 (which has seen slots
             // p and older) predicts slot p - 1.
@@ -321,9 +319,12 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
             for (int p = 1; p < featurestore::kUserHistory; ++p) {
               next[p] = ex.user.history[p] > 0 && (ex.next_mask >> (p - 1) & 1) ? ex.user.history[p - 1] : 0;
             }
+          } else {
+            videos[i] = ex.video;
+            batch_ids[i] = ex.video_id;
+            // Expected count of this video among the batch's negatives: B * q.
+            correction[i] = o.logq_correction ? log_q(ex.video_id) + std::log(static_cast<float>(batch_size)) : 0.0f;
           }
-          // Expected count of this video among the batch's negatives: B * q.
-          correction[i] = o.logq_correction ? log_q(ex.video_id) + std::log(static_cast<float>(batch_size)) : 0.0f;
         }
         torch::Tensor loss;
         if (sequential) {
