@@ -34,6 +34,7 @@ std::string BundleDir(const std::string& models_dir, int64_t version) {
 }
 std::string BundleManifestPath(const std::string& d) { return d + "/MANIFEST"; }
 std::string BundleModelPath(const std::string& d) { return d + "/two_tower.pt"; }
+std::string BundleHeldOutModelPath(const std::string& d) { return d + "/two_tower_held_out.pt"; }
 std::string BundleItemsPath(const std::string& d) { return d + "/items.bin"; }
 std::string BundleIndexPath(const std::string& d) { return d + "/hnsw.index"; }
 std::string BundleRankerPath(const std::string& d) { return d + "/ranker.pt"; }
@@ -69,14 +70,19 @@ absl::StatusOr<int64_t> LatestBundle(const std::string& models_dir) {
 }
 
 absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
-                                                                             const BundleManifest& manifest) {
+                                                                             const BundleManifest& manifest,
+                                                                             TwoTowerWeights which) {
   if (manifest.transform_version != featurestore::kTransformVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "bundle ", bundle_dir, " was trained on feature transforms version ", manifest.transform_version,
         " and this build computes version ", featurestore::kTransformVersion,
         " (featurestore/transforms.h); train new models with vrec train-retrieval, build-index and train-ranker"));
   }
-  return retrieval::TwoTowerModel::Load(BundleModelPath(bundle_dir), manifest.two_tower);
+  std::string path = BundleModelPath(bundle_dir);
+  if (which == TwoTowerWeights::kHeldOut && std::filesystem::exists(BundleHeldOutModelPath(bundle_dir))) {
+    path = BundleHeldOutModelPath(bundle_dir);
+  }
+  return retrieval::TwoTowerModel::Load(path, manifest.two_tower);
 }
 
 absl::StatusOr<std::shared_ptr<const ranking::RankerModel>> LoadBundleRanker(const std::string& bundle_dir,

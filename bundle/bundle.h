@@ -36,6 +36,9 @@ namespace vrec::bundle {
 std::string BundleDir(const std::string& models_dir, int64_t version);
 std::string BundleManifestPath(const std::string& bundle_dir);
 std::string BundleModelPath(const std::string& bundle_dir);
+// The two-tower model as validated, before the refit on the validation part: what learning on
+// that part (the fusion) must use. Older bundles lack it; their model is the validated one.
+std::string BundleHeldOutModelPath(const std::string& bundle_dir);
 std::string BundleItemsPath(const std::string& bundle_dir);
 std::string BundleIndexPath(const std::string& bundle_dir);
 std::string BundleRankerPath(const std::string& bundle_dir);
@@ -67,8 +70,12 @@ struct Bundle {
 absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& models_dir, int64_t version);
 
 // The parts on their own, for offline jobs that read one bundle directory.
-absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(const std::string& bundle_dir,
-                                                                             const BundleManifest& manifest);
+enum class TwoTowerWeights {
+  kServed,   // two_tower.pt
+  kHeldOut,  // the validated model that never saw the validation part (BundleHeldOutModelPath)
+};
+absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(
+    const std::string& bundle_dir, const BundleManifest& manifest, TwoTowerWeights which = TwoTowerWeights::kServed);
 // NotFound when the bundle has no collaborative tables.
 absl::StatusOr<std::shared_ptr<const retrieval::CollaborativeModel>> LoadBundleCollaborative(
     const std::string& bundle_dir, const BundleManifest& manifest);

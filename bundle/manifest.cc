@@ -138,6 +138,7 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
   r.OptionalInt("train.seed", &t.seed);
   r.OptionalDouble("train.examples_per_second", &t.examples_per_second);
   r.OptionalInt("train.exported_epoch", &t.exported_epoch);
+  r.OptionalInt("train.refit_epochs", &t.refit_epochs);
   r.Suffixed("train.validation_recall_at_", &t.validation_k, &t.validation_recall);
   t.full_softmax = r.String("train.full_softmax") == "1";
   r.OptionalDouble("train.pooled_validation_recall", &t.pooled_recall);
@@ -180,6 +181,13 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
     r.OptionalDouble("fusion.best_source_ndcg_at_10", &u.best_source_ndcg);
     r.OptionalDouble("fusion.candidate_recall", &u.candidate_recall);
     r.OptionalDouble("fusion.seconds", &u.seconds);
+  }
+  if (r.Has("rules.diversity")) {
+    RulesInfo& u = m.rules.emplace();
+    u.keep.diversity = r.String("rules.diversity") == "1";
+    u.keep.freshness_boost = r.String("rules.freshness_boost") == "1";
+    r.OptionalDouble("rules.all_rules_ndcg_at_10", &u.all_rules_ndcg);
+    r.OptionalDouble("rules.validation_ndcg_at_10", &u.validation_ndcg);
   }
 
   if (r.Has("ranker.hidden_dim")) {
@@ -267,6 +275,7 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   f.SetInt("train.seed", static_cast<int64_t>(t.seed));
   f.Set("train.examples_per_second", Fixed(t.examples_per_second, 0));
   f.SetInt("train.exported_epoch", t.exported_epoch);
+  f.SetInt("train.refit_epochs", t.refit_epochs);
   if (t.validation_k > 0) f.Set(absl::StrCat("train.validation_recall_at_", t.validation_k), Fixed(t.validation_recall, 4));
   f.Set("train.full_softmax", t.full_softmax ? "1" : "0");
   if (t.pooled_recall >= 0) f.Set("train.pooled_validation_recall", Fixed(t.pooled_recall, 4));
@@ -306,6 +315,13 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
     f.Set("fusion.best_source_ndcg_at_10", Fixed(u.best_source_ndcg, 4));
     f.Set("fusion.candidate_recall", Fixed(u.candidate_recall, 4));
     f.Set("fusion.seconds", Fixed(u.seconds, 1));
+  }
+  if (m.rules.has_value()) {
+    const RulesInfo& u = *m.rules;
+    f.Set("rules.diversity", u.keep.diversity ? "1" : "0");
+    f.Set("rules.freshness_boost", u.keep.freshness_boost ? "1" : "0");
+    f.Set("rules.all_rules_ndcg_at_10", Fixed(u.all_rules_ndcg, 4));
+    f.Set("rules.validation_ndcg_at_10", Fixed(u.validation_ndcg, 4));
   }
   if (m.ranker.has_value()) {
     const RankerInfo& k = *m.ranker;

@@ -23,6 +23,7 @@
 #include "common/world.h"
 #include "featurestore/transforms.h"
 #include "ranking/ranker.h"
+#include "ranking/reranker.h"
 #include "retrieval/collaborative.h"
 #include "retrieval/two_tower.h"
 
@@ -45,7 +46,8 @@ struct RetrievalTraining {
   int min_grade = 0;
   uint64_t seed = 0;
   double examples_per_second = 0;
-  int exported_epoch = 0;
+  int exported_epoch = 0;             // the validated epoch (of the held-out model)
+  int refit_epochs = 0;               // > 0: two_tower.pt is a refit on all the data, this many epochs
   int validation_k = 0;               // validation Recall@k of the exported epoch
   double validation_recall = 0;
   bool full_softmax = false;          // the exported tower trained on a full softmax over the catalog
@@ -103,6 +105,13 @@ struct FusionInfo {
   double seconds = 0;
 };
 
+// The re-ranking rules measured on the fusion's validation queries (train-ranker).
+struct RulesInfo {
+  ranking::RuleChoice keep;          // the rules the feed applies
+  double all_rules_ndcg = 0;         // validation NDCG@10 of the feed with every rule
+  double validation_ndcg = 0;        // with the kept ones only
+};
+
 struct BundleManifest {
   int format_version = kBundleFormatVersion;
   std::string kind;                   // "two_tower" or "two_tower+ranker"
@@ -119,6 +128,7 @@ struct BundleManifest {
   std::optional<RankerInfo> ranker;
   std::optional<retrieval::CollaborativeInfo> collaborative;  // collab.bin is in the bundle
   std::optional<FusionInfo> fusion;   // a fusion was trained (used or not)
+  std::optional<RulesInfo> rules;     // absent: every rule applies
 };
 
 // Parses the key=value entries. InvalidArgument naming a missing or malformed key;

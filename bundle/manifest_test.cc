@@ -35,6 +35,12 @@ BundleManifest Sample() {
   r.base_version = 3;
   r.train_end_ms = 1767000000000;
   r.validation_auc = {0.6, 0.7, 0.8, 0.9};
+  m.train.exported_epoch = 7;
+  m.train.refit_epochs = 7;
+  RulesInfo& rules = m.rules.emplace();
+  rules.keep.diversity = false;
+  rules.all_rules_ndcg = 0.05;
+  rules.validation_ndcg = 0.06;
   return m;
 }
 
@@ -64,6 +70,11 @@ TEST(ManifestTest, RoundTripsThroughTheFile) {
   EXPECT_EQ(read->ranker->cross_features, 13);
   EXPECT_EQ(read->ranker->base_version, 3);
   EXPECT_DOUBLE_EQ(read->ranker->validation_auc[ranking::kHeadExposure], 0.9);
+  EXPECT_EQ(read->train.refit_epochs, 7);
+  ASSERT_TRUE(read->rules.has_value());
+  EXPECT_FALSE(read->rules->keep.diversity);
+  EXPECT_TRUE(read->rules->keep.freshness_boost);
+  EXPECT_DOUBLE_EQ(read->rules->validation_ndcg, 0.06);
   // The keys stay the ones earlier builds wrote (bundles keep loading).
   const KeyValueFile file = FormatBundleManifest(m);
   EXPECT_EQ(file.GetOr("model.embedding_dim", ""), "32");

@@ -248,6 +248,7 @@ struct ReplayBundle {
   std::shared_ptr<const ranking::RankerModel> ranker;  // null when the bundle has none or it is not wanted
   std::shared_ptr<const retrieval::CollaborativeModel> collaborative;  // null when the bundle has none
   std::shared_ptr<const ranking::FusionModel> fusion;                  // null when the bundle uses none
+  ranking::RuleChoice rules;                                           // the re-ranking rules it keeps
   featurestore::FeatureUpdateOptions update;           // as the bundle's features were built
 };
 
@@ -279,6 +280,7 @@ absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std:
   if (want_ranker && manifest.fusion.has_value() && manifest.fusion->used) {
     VREC_ASSIGN_OR_RETURN(b.fusion, bundle::LoadBundleFusion(bundle_dir, manifest));
   }
+  if (manifest.rules.has_value()) b.rules = manifest.rules->keep;
   b.update.history_length = manifest.history_length;
   return b;
 }
@@ -294,6 +296,7 @@ absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> ReplayFeedModel(
   parts.ranker = bundle.ranker;
   parts.collaborative = bundle.collaborative;
   parts.fusion = bundle.fusion;
+  parts.rules = bundle.rules;
   return pipeline::PointInTimeFeedModel(view, std::move(index), now_ms, std::move(parts), options);
 }
 

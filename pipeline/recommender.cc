@@ -82,7 +82,7 @@ std::shared_ptr<const FeedModel> MakeFeedModel(FeedModelParts parts, const FeedM
   model->ranker = std::move(parts.ranker);
   model->collaborative = std::move(parts.collaborative);
   model->fusion = std::move(parts.fusion);
-  model->rerank = options.rerank;
+  model->rerank = options.bundle_rules ? ranking::WithRules(options.rerank, parts.rules) : options.rerank;
   return model;
 }
 

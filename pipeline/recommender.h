@@ -56,6 +56,8 @@ struct FeedModelOptions {
   // Where a bundle is loaded (serving/model_updater.h): search its embeddings exactly instead
   // of through its HNSW graph (the parity test; small catalogs). Default false.
   bool exact_search = false;
+  // Apply the bundle's measured rule choice (FeedModelParts::rules) to `rerank`. Default true.
+  bool bundle_rules = true;
 };
 
 struct FeedModel {
@@ -80,6 +82,7 @@ struct FeedModelParts {
   std::shared_ptr<const retrieval::CollaborativeModel> collaborative;
   retrieval::PopularitySnapshot popularity;
   std::shared_ptr<const ranking::FusionModel> fusion;
+  ranking::RuleChoice rules;  // the bundle's (bundle::BundleManifest::rules); default: every rule
 };
 
 // Wires the sources of a model version.

@@ -176,6 +176,23 @@ TEST(RecommenderTest, RanksCandidatesFromEverySourceAndExplainsThem) {
   }
 }
 
+TEST(RecommenderTest, TheBundlesRuleChoiceDropsRulesUnlessTheFlagsSayOtherwise) {
+  FakeFeatureView view;
+  FeedModelOptions options;
+  auto popularity = retrieval::BuildPopularitySnapshot(view, kNow, options.popularity);
+  ASSERT_TRUE(popularity.ok());
+  FeedModelParts parts;
+  parts.popularity = *popularity;
+  parts.rules = {/*diversity=*/false, /*freshness_boost=*/true};
+  auto model = MakeFeedModel(parts, options);
+  EXPECT_EQ(model->rerank.max_same_category, 0);
+  EXPECT_EQ(model->rerank.max_same_creator, 0);
+  EXPECT_EQ(model->rerank.freshness_boost, options.rerank.freshness_boost);
+  options.bundle_rules = false;
+  model = MakeFeedModel(parts, options);
+  EXPECT_EQ(model->rerank.max_same_category, options.rerank.max_same_category);
+}
+
 TEST(RecommenderTest, ColdStartIsServedNotAnError) {
   FakeFeatureView view;
   auto model = MakeModel(view, true, FeedModelOptions());

@@ -7,6 +7,15 @@
 
 namespace vrec::ranking {
 
+RerankOptions WithRules(RerankOptions options, const RuleChoice& choice) {
+  if (!choice.diversity) {
+    options.max_same_category = 0;
+    options.max_same_creator = 0;
+  }
+  if (!choice.freshness_boost) options.freshness_boost = 0;
+  return options;
+}
+
 absl::Status RerankOptions::Validate() const {
   if (!(freshness_boost >= 0) || freshness_window_ms <= 0) {
     return absl::InvalidArgumentError("freshness boost must be >= 0 and its window positive");

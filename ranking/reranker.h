@@ -36,6 +36,18 @@ struct RerankOptions {
   [[nodiscard]] absl::Status Validate() const;
 };
 
+// The rules a bundle keeps. train-ranker measures the feed's validation NDCG@10 with each rule
+// on and off (training/fusion_trainer.h) and turns off the ones that lower it on this data (a
+// category limit where categories are coarse, a freshness boost where timestamps are
+// positions).
+struct RuleChoice {
+  bool diversity = true;        // max_same_category / max_same_creator
+  bool freshness_boost = true;
+};
+
+// `options` with the rules `choice` drops switched off.
+RerankOptions WithRules(RerankOptions options, const RuleChoice& choice);
+
 // One scored candidate.
 struct RerankInput {
   float score = 0;              // the ranker's combined score (higher is better), >= 0

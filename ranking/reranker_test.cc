@@ -60,6 +60,22 @@ TEST(RerankTest, LimitsCategoryAndCreatorRepeatsInTheWindow) {
   EXPECT_TRUE(out[1].rules & kRuleDiversityRelaxed);
 }
 
+TEST(RerankTest, RuleChoiceSwitchesOffOnlyTheDroppedRules) {
+  const RerankOptions all;
+  const RerankOptions kept = WithRules(all, RuleChoice());
+  EXPECT_EQ(kept.max_same_category, all.max_same_category);
+  EXPECT_EQ(kept.freshness_boost, all.freshness_boost);
+  const RerankOptions no_diversity = WithRules(all, RuleChoice{false, true});
+  EXPECT_EQ(no_diversity.max_same_category, 0);
+  EXPECT_EQ(no_diversity.max_same_creator, 0);
+  EXPECT_EQ(no_diversity.freshness_boost, all.freshness_boost);
+  const RerankOptions no_boost = WithRules(all, RuleChoice{true, false});
+  EXPECT_EQ(no_boost.freshness_boost, 0.0f);
+  EXPECT_EQ(no_boost.max_same_category, all.max_same_category);
+  EXPECT_EQ(no_boost.explore_rate, all.explore_rate);
+  EXPECT_TRUE(no_boost.Validate().ok());
+}
+
 TEST(RerankTest, FreshnessBoostLiftsANewUploadPastAnOlderOne) {
   const TimestampMs now = 100 * kMsPerDay;
   std::vector<RerankInput> in = {{1.0f, 0, kInvalidId, now - 50 * kMsPerDay, false},

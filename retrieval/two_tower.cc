@@ -116,8 +116,14 @@ TwoTowerNetImpl::TwoTowerNetImpl(const TwoTowerConfig& c) : config(c) {
     for (int i = 0; i < c.sequence_layers; ++i) blocks->push_back(SequenceBlock(d, c.sequence_heads, c.sequence_dropout));
     final_norm = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
     input_dropout = register_module("input_dropout", torch::nn::Dropout(c.sequence_dropout));
+    // Xavier-normal on every matrix, as SASRec does. The item table's fan counts the videos it
+    // holds (half its rows: the table is twice the id range), not its spare rows; default
+    // N(0, 1) positions would drown the items' identity (scaled to about 0.1) twenty to one.
     torch::NoGradGuard no_grad;
-    torch::nn::init::xavier_uniform_(items->weight);
+    for (torch::Tensor& p : parameters()) {
+      if (p.dim() == 2) torch::nn::init::xavier_normal_(p);
+    }
+    items->weight.normal_(0.0, std::sqrt(2.0 / (t.video_buckets / 2.0 + d)));
     items->weight[0].zero_();
     return;
   }

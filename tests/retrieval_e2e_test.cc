@@ -206,6 +206,23 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
   const auto best = std::max_element(trained->validation_recall.begin(), trained->validation_recall.end());
   EXPECT_EQ(trained->exported_epoch, static_cast<int>(best - trained->validation_recall.begin()) + 1);
   EXPECT_EQ(bundle::LatestCompleteBundle(models).status().code(), absl::StatusCode::kNotFound);  // no index yet
+  // The served model is refit on the training and validation parts for the chosen epoch count;
+  // the validated one stays beside it for the fusion.
+  EXPECT_EQ(trained->refit_epochs, trained->exported_epoch);
+  {
+    auto m = bundle::ReadBundleManifest(trained->bundle_dir);
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(m->train.refit_epochs, trained->exported_epoch);
+    auto served = bundle::LoadBundleTwoTower(trained->bundle_dir, *m);
+    auto held_out = bundle::LoadBundleTwoTower(trained->bundle_dir, *m, bundle::TwoTowerWeights::kHeldOut);
+    ASSERT_TRUE(served.ok() && held_out.ok());
+    featurestore::UserInputs user;
+    user.history[0] = 5;
+    std::vector<float> a((*served)->dim()), b((*served)->dim());
+    ASSERT_TRUE((*served)->EmbedUsers(absl::MakeConstSpan(&user, 1), a.data()).ok());
+    ASSERT_TRUE((*held_out)->EmbedUsers(absl::MakeConstSpan(&user, 1), b.data()).ok());
+    EXPECT_NE(a, b) << "the refit trained on more data from a fresh start";
+  }
 
   auto built = BuildIndex(world, models);
   ASSERT_TRUE(built.ok()) << built.status();

@@ -71,6 +71,9 @@ absl::Status RunServe(int argc, char** argv) {
   flags.Bool("exact-search", &model_options.exact_search,
              "search the bundle's embeddings exactly instead of through its HNSW graph (slower; what the replay "
              "does, so served feeds can be compared with replayed ones)");
+  flags.Bool("bundle-rules", &model_options.bundle_rules,
+             "drop the re-ranking rules the bundle measured as lowering its validation NDCG (MANIFEST rules.*; "
+             "--nobundle-rules applies the flags' rules as given)");
   flags.String("address", &server_options.address, "listen address");
   flags.Uint32("port", &port, "listen port (0 picks a free one and prints it)");
   flags.Uint32("threads", &threads, "server threads");

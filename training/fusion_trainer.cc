@@ -123,7 +123,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
     return absl::FailedPreconditionError(absl::StrCat("bundle ", bundle_dir, " has no ranker to fuse"));
   }
   VREC_ASSIGN_OR_RETURN(std::shared_ptr<const retrieval::TwoTowerModel> two_tower,
-                        bundle::LoadBundleTwoTower(bundle_dir, manifest));
+                        bundle::LoadBundleTwoTower(bundle_dir, manifest, bundle::TwoTowerWeights::kHeldOut));
   VREC_ASSIGN_OR_RETURN(std::shared_ptr<const ranking::RankerModel> ranker,
                         bundle::LoadBundleRanker(bundle_dir, manifest));
   VREC_ASSIGN_OR_RETURN(const Catalog catalog, ReadCatalog(world_dir));
@@ -153,6 +153,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
     parts.collaborative = std::make_shared<const retrieval::CollaborativeModel>(std::move(tables));
   }
   split.past = {};
+  pipeline::FeedModelParts rule_parts = parts;  // for measuring the rules, below
   featurestore::FeatureUpdateOptions update;
   update.history_length = manifest.history_length;
   VREC_ASSIGN_OR_RETURN(pipeline::PointInTimeFeatures features,
@@ -273,6 +274,56 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
   } else {
     std::filesystem::remove(best_path, ec);
   }
+
+  // The re-ranking rules: the validation queries' feeds (ordered as served: by the fusion when
+  // used) with each combination of the rules; a rule stays unless dropping it raises NDCG@10.
+  if (info.used) {
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> fused,
+                          ranking::FusionModel::Load(bundle::BundleFusionPath(bundle_dir), info.hidden));
+    rule_parts.fusion = std::move(fused);
+  }
+  bundle::RulesInfo rules;
+  double best_ndcg = -1;
+  for (const bool diversity : {true, false}) {
+    for (const bool freshness : {true, false}) {
+      pipeline::FeedModelParts variant = rule_parts;
+      variant.rules = {diversity, freshness};
+      VREC_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::FeedModel> model,
+                            pipeline::PointInTimeFeedModel(*features.view, index, split.as_of_ms, std::move(variant),
+                                                           pipeline::FeedModelOptions()));
+      std::vector<double> gain(n - validation_from, 0.0);
+      VREC_RETURN_IF_ERROR(pipeline::RecommendEach(
+          n - validation_from, o.threads, *features.view, *model,
+          [&](size_t q) {
+            pipeline::FeedRequest request;
+            request.user_id = split.queries[validation_from + q].user;
+            request.count = 10;
+            request.now_ms = split.queries[validation_from + q].time;
+            return request;
+          },
+          [&](size_t q, pipeline::FeedResult& result) {
+            for (VideoId target : split.queries[validation_from + q].targets) {
+              for (size_t p = 0; p < result.items.size(); ++p) {
+                if (result.items[p].video == target) gain[q] += Gain(static_cast<uint32_t>(p + 1));
+              }
+            }
+          }));
+      double total = 0;
+      for (double g : gain) total += g;
+      const double ndcg = total * per_query;
+      if (o.show_progress) {
+        std::fprintf(stderr, "rules: diversity %s, freshness boost %s: validation NDCG@10 %.4f\n",
+                     diversity ? "on" : "off", freshness ? "on" : "off", ndcg);
+      }
+      if (diversity && freshness) rules.all_rules_ndcg = ndcg;
+      if (ndcg > best_ndcg) {
+        best_ndcg = ndcg;
+        rules.keep = {diversity, freshness};
+        rules.validation_ndcg = ndcg;
+      }
+    }
+  }
+  manifest.rules = rules;
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   manifest.fusion = info;
   VREC_RETURN_IF_ERROR(bundle::WriteBundleManifest(bundle_dir, manifest));

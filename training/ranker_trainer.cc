@@ -687,6 +687,9 @@ absl::StatusOr<RankerTrainSummary> TrainRanker(const std::string& world_dir, con
   if (base_manifest.collaborative.has_value()) {
     VREC_RETURN_IF_ERROR(LinkInto(bundle::BundleCollabPath(base_dir), bundle::BundleCollabPath(bundle)));
   }
+  if (std::filesystem::exists(bundle::BundleHeldOutModelPath(base_dir))) {
+    VREC_RETURN_IF_ERROR(LinkInto(bundle::BundleHeldOutModelPath(base_dir), bundle::BundleHeldOutModelPath(bundle)));
+  }
 
   bundle::BundleManifest m = base_manifest;
   m.version = version;

@@ -32,8 +32,10 @@ struct Example {
   VideoId video_id;
   UserId user_id;
   // Bit j: the history entry in slot j is an engagement the sequential tower may learn to
-  // predict from the older slots (not a validation item, not a skip).
+  // predict from the older slots (not a skip, and not a validation item until the refit).
   uint32_t next_mask = 0;
+  uint32_t held_mask = 0;  // the engaged slots that hold validation items, for the refit
+  uint64_t position = 0;   // in the log: train and validation examples merge back in this order
 };
 
 struct TrainingData {
@@ -41,6 +43,9 @@ struct TrainingData {
   std::vector<Example> validation;
   std::vector<featurestore::VideoInputs> candidates;  // every video that could be recommended at validation time
   std::vector<VideoId> candidate_ids;
+  // Every video uploaded before end_ms: the refit's candidates (validation adds the newest).
+  std::vector<featurestore::VideoInputs> final_candidates;
+  std::vector<VideoId> final_candidate_ids;
   TimestampMs start_ms = 0, validation_ms = 0, end_ms = 0;
 };
 
@@ -51,12 +56,13 @@ uint32_t SmallestPowerOfTwoAtLeast(uint64_t n) {
 }
 
 void Snapshot(const Catalog& catalog, const featurestore::FeatureReplay& replay, TimestampMs now,
-              const featurestore::TransformOptions& t, TrainingData* data) {
+              const featurestore::TransformOptions& t, std::vector<featurestore::VideoInputs>* candidates,
+              std::vector<VideoId>* ids) {
   const featurestore::FeatureContext context{now, Device::kUnknown};
   for (const Video& v : catalog.videos()) {
     if (v.upload_ms >= now) continue;
-    data->candidates.push_back(featurestore::TransformVideo(replay.video(v.id), context, t));
-    data->candidate_ids.push_back(v.id);
+    candidates->push_back(featurestore::TransformVideo(replay.video(v.id), context, t));
+    ids->push_back(v.id);
   }
 }
 
@@ -90,7 +96,7 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
     for (const Event& e : block) {
       if (e.timestamp_ms >= data.end_ms) break;
       if (!snapshotted && !held_out_items && e.timestamp_ms >= data.validation_ms) {
-        Snapshot(catalog, replay, data.validation_ms, t, &data);
+        Snapshot(catalog, replay, data.validation_ms, t, &data.candidates, &data.candidate_ids);
         snapshotted = true;
       }
       if (held_out.IsTest(e.user_id, e.video_id)) continue;  // the replay's test item: never seen in training
@@ -101,10 +107,11 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
         const featurestore::UserFeatures& user = replay.user(e.user_id);
         Example ex{featurestore::TransformUser(user, context, t), featurestore::TransformVideo(video, context, t),
                    e.video_id, e.user_id};
+        ex.position = read + static_cast<uint64_t>(&e - block.data());
         featurestore::ForEachHistorySlot(user, [&](int slot, const featurestore::HistoryEntry& h) {
-          if (featurestore::IsEngagedEntry(h) && !(held_out_items && held_out.IsValidation(e.user_id, h.video_id))) {
-            ex.next_mask |= uint32_t{1} << slot;
-          }
+          if (!featurestore::IsEngagedEntry(h)) return;
+          const bool held = held_out_items && held_out.IsValidation(e.user_id, h.video_id);
+          (held ? ex.held_mask : ex.next_mask) |= uint32_t{1} << slot;
         });
         const bool validation =
             held_out_items ? held_out.IsValidation(e.user_id, e.video_id) : e.timestamp_ms >= data.validation_ms;
@@ -117,7 +124,9 @@ absl::StatusOr<TrainingData> BuildExamples(const std::string& world_dir, const C
     if (!block.empty() && block.back().timestamp_ms >= data.end_ms) break;
   }
   progress.Finish(read);
-  if (!snapshotted) Snapshot(catalog, replay, std::min(data.validation_ms, replay.last_event_ms() + 1), t, &data);
+  const TimestampMs last = replay.last_event_ms() + 1;
+  if (!snapshotted) Snapshot(catalog, replay, std::min(data.validation_ms, last), t, &data.candidates, &data.candidate_ids);
+  Snapshot(catalog, replay, std::min(data.end_ms, last), t, &data.final_candidates, &data.final_candidate_ids);
   // Validation items must be among the candidates (videos that existed then).
   std::vector<VideoId> sorted_ids = data.candidate_ids;
   std::sort(sorted_ids.begin(), sorted_ids.end());
@@ -186,11 +195,13 @@ torch::Tensor ChunkedSoftmaxLoss(const torch::Tensor& hidden, const torch::Tenso
   return total / counted;
 }
 
-std::string CheckpointPath(const std::string& bundle, retrieval::UserTower tower, int epoch) {
-  return absl::StrCat(bundle, "/checkpoints/", retrieval::UserTowerName(tower), "-epoch-", epoch, ".pt");
+std::string CheckpointPath(const std::string& bundle, retrieval::UserTower tower, int epoch, bool refit = false) {
+  return absl::StrCat(bundle, "/checkpoints/", retrieval::UserTowerName(tower), refit ? "-refit" : "", "-epoch-",
+                      epoch, ".pt");
 }
 
 // One user tower's training run: per-epoch loss and validation recall, a checkpoint per epoch.
+// A refit run has no validation and exports its last epoch.
 struct TowerRun {
   retrieval::TwoTowerConfig config;
   int epochs = 0;
@@ -206,21 +217,24 @@ struct TowerRun {
 // dense layers and Adagrad on the sparse tables. The sequential tower: Adam on everything, and a
 // full softmax over every candidate video while the catalog has at most full_softmax_max of them
 // (beyond that, the same in-batch sampled softmax on plain dot products).
+// refit_epochs > 0: a refit of that many epochs on `data` (which then has no validation part).
 absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingData& data,
                                     const std::vector<size_t>& validation_sample, const RetrievalTrainOptions& o,
-                                    const std::string& bundle) {
+                                    const std::string& bundle, int refit_epochs = 0) {
   const bool sequential = tower == retrieval::UserTower::kSequential;
+  const bool refit = refit_epochs > 0;
   TowerRun run;
   run.config = o.model;
   run.config.user_tower = tower;
-  run.epochs = sequential ? o.sequential.epochs : o.epochs;
+  run.epochs = refit ? refit_epochs : sequential ? o.sequential.epochs : o.epochs;
   run.batch_size = std::min<int>(sequential ? o.sequential.batch_size : o.batch_size, data.train.size());
   run.full_softmax = sequential && data.candidates.size() <= o.sequential.full_softmax_max;
   const int batch_size = run.batch_size;
   const double inverse_temperature = sequential ? 1.0 : 1.0 / o.temperature;
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::TwoTowerModel> model,
                         retrieval::TwoTowerModel::Create(run.config, o.seed));
-  const char* job = sequential ? "train-retrieval (sequential)" : "train-retrieval (pooled)";
+  const std::string job =
+      absl::StrCat("train-retrieval (", retrieval::UserTowerName(tower), refit ? ", refit on all the data)" : ")");
   try {
     torch::manual_seed(o.seed);
     retrieval::internal::TwoTowerNet& net = model->net().net;
@@ -294,7 +308,7 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
       for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     }
     const size_t steps_per_epoch = order.size() / batch_size;
-    StepProgress progress(job, run.epochs, steps_per_epoch, batch_size, o.show_progress);
+    StepProgress progress(job.c_str(), run.epochs, steps_per_epoch, batch_size, o.show_progress);
     std::vector<featurestore::UserInputs> users(batch_size);
     std::vector<featurestore::VideoInputs> videos(batch_size);
     std::vector<VideoId> batch_ids(batch_size);
@@ -380,14 +394,16 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
         loss_sum += sparse ? OptimizerStep(loss, dense, *sparse) : OptimizerStep(loss, dense);
         progress.Step(epoch, step, loss_sum / (step + 1));
       }
-      const double recall = ValidationRecall(net, data, validation_sample, o.validation_k);
+      const double recall = refit ? 0.0 : ValidationRecall(net, data, validation_sample, o.validation_k);
       run.recall.push_back(recall);
       run.loss.push_back(loss_sum / std::max<size_t>(1, steps_per_epoch));
-      if (o.show_progress) {
-        std::fprintf(stderr, "%s: epoch %d: loss %.4f, validation Recall@%d %.4f over %zu examples\n", job, epoch,
-                     run.loss.back(), o.validation_k, recall, validation_sample.size());
+      if (o.show_progress && refit) {
+        std::fprintf(stderr, "%s: epoch %d: loss %.4f\n", job.c_str(), epoch, run.loss.back());
+      } else if (o.show_progress) {
+        std::fprintf(stderr, "%s: epoch %d: loss %.4f, validation Recall@%d %.4f over %zu examples\n", job.c_str(),
+                     epoch, run.loss.back(), o.validation_k, recall, validation_sample.size());
       }
-      VREC_RETURN_IF_ERROR(model->Save(CheckpointPath(bundle, tower, epoch)));
+      VREC_RETURN_IF_ERROR(model->Save(CheckpointPath(bundle, tower, epoch, refit)));
     }
     run.seconds = progress.seconds();
     run.examples_per_second = progress.examples_per_second(run.seconds);
@@ -396,7 +412,7 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
                                             " tower failed: ", e.what_without_backtrace()));
   }
   run.best_epoch = static_cast<int>(run.recall.size());
-  if (o.keep_best) {
+  if (o.keep_best && !refit) {
     run.best_epoch = static_cast<int>(std::max_element(run.recall.begin(), run.recall.end()) - run.recall.begin()) + 1;
   }
   return run;
@@ -471,6 +487,32 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   summary.version = version;
   summary.train_examples = data.train.size();
   summary.validation_examples = data.validation.size();
+  // The validated model (the chosen tower's best epoch) has never seen the validation part: the
+  // fusion learns on that part with it. The served model is refit on everything for as many
+  // epochs (the validation only picked the tower and the epoch count).
+  std::error_code copy_error;
+  std::filesystem::copy_file(CheckpointPath(bundle, chosen->config.user_tower, chosen->best_epoch),
+                             bundle::BundleHeldOutModelPath(bundle), std::filesystem::copy_options::overwrite_existing,
+                             copy_error);
+  std::string exported = bundle::BundleHeldOutModelPath(bundle);
+  if (!copy_error && o.refit && !data.validation.empty()) {
+    TrainingData all;
+    all.train.reserve(data.train.size() + data.validation.size());
+    std::merge(std::make_move_iterator(data.train.begin()), std::make_move_iterator(data.train.end()),
+               std::make_move_iterator(data.validation.begin()), std::make_move_iterator(data.validation.end()),
+               std::back_inserter(all.train),
+               [](const Example& a, const Example& b) { return a.position < b.position; });
+    data.train = {};
+    data.validation = {};
+    for (Example& ex : all.train) ex.next_mask |= ex.held_mask;
+    all.candidates = std::move(data.final_candidates);
+    all.candidate_ids = std::move(data.final_candidate_ids);
+    VREC_ASSIGN_OR_RETURN(const TowerRun refit,
+                          TrainTower(chosen->config.user_tower, all, {}, o, bundle, chosen->best_epoch));
+    summary.train_seconds += refit.seconds;
+    summary.refit_epochs = refit.epochs;
+    exported = CheckpointPath(bundle, chosen->config.user_tower, refit.epochs, /*refit=*/true);
+  }
   summary.train_start_ms = data.start_ms;
   summary.train_end_ms = data.end_ms;
   summary.user_tower = retrieval::UserTowerName(chosen->config.user_tower);
@@ -483,17 +525,18 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
         run.best_recall();
   }
   summary.examples_per_second = chosen->examples_per_second;
-  std::error_code copy_error;
-  std::filesystem::copy_file(CheckpointPath(bundle, chosen->config.user_tower, chosen->best_epoch),
-                             bundle::BundleModelPath(bundle), std::filesystem::copy_options::overwrite_existing,
-                             copy_error);
+  if (!copy_error) {
+    std::filesystem::copy_file(exported, bundle::BundleModelPath(bundle),
+                               std::filesystem::copy_options::overwrite_existing, copy_error);
+  }
   if (copy_error) {
     return absl::InternalError(
         absl::StrCat("cannot export the model to ", bundle::BundleModelPath(bundle), ": ", copy_error.message()));
   }
   if (o.show_progress) {
-    std::fprintf(stderr, "train-retrieval: exporting the %s tower, epoch %d (validation Recall@%d %.4f)\n",
-                 summary.user_tower.c_str(), chosen->best_epoch, o.validation_k, chosen->best_recall());
+    std::fprintf(stderr, "train-retrieval: exporting the %s tower, epoch %d (validation Recall@%d %.4f)%s\n",
+                 summary.user_tower.c_str(), chosen->best_epoch, o.validation_k, chosen->best_recall(),
+                 summary.refit_epochs > 0 ? ", refit on all the data" : "");
   }
 
   bundle::BundleManifest m;
@@ -522,6 +565,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   t.seed = o.seed;
   t.examples_per_second = summary.examples_per_second;
   t.exported_epoch = summary.exported_epoch;
+  t.refit_epochs = summary.refit_epochs;
   t.validation_k = o.validation_k;
   t.validation_recall = chosen->best_recall();
   m.complete = false;

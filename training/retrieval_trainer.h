@@ -59,6 +59,9 @@ struct RetrievalTrainOptions {
   uint32_t max_validation = 2000;
   uint64_t max_examples = 0;     // 0: all
   bool keep_best = true;         // export the epoch with the best validation recall, not the last
+  // Export a refit of the chosen tower on the training and validation parts together, for the
+  // chosen epoch count (the validated model stays in the bundle for the fusion).
+  bool refit = true;
   retrieval::TwoTowerConfig model;  // video_buckets 0: sized from the catalog
   featurestore::FeatureUpdateOptions update;
   bool show_progress = true;
@@ -73,7 +76,8 @@ struct RetrievalTrainSummary {
   double pooled_recall = -1;              // each trained tower's best validation recall (-1: not trained)
   double sequential_recall = -1;
   std::vector<double> validation_recall;  // per epoch, of the exported tower
-  int exported_epoch = 0;                 // 1-based epoch whose weights the bundle holds
+  int exported_epoch = 0;                 // 1-based epoch whose weights the bundle holds (validated)
+  int refit_epochs = 0;                   // > 0: the exported model is that long a refit on all the data
   std::vector<double> epoch_loss;
   double examples_per_second = 0;
   double train_seconds = 0;               // every tower
