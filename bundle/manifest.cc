@@ -186,6 +186,7 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
     RulesInfo& u = m.rules.emplace();
     u.keep.diversity = r.String("rules.diversity") == "1";
     u.keep.freshness_boost = r.String("rules.freshness_boost") == "1";
+    u.keep.exploration = r.String("rules.exploration") != "0";
     r.OptionalDouble("rules.all_rules_ndcg_at_10", &u.all_rules_ndcg);
     r.OptionalDouble("rules.validation_ndcg_at_10", &u.validation_ndcg);
   }
@@ -320,6 +321,7 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
     const RulesInfo& u = *m.rules;
     f.Set("rules.diversity", u.keep.diversity ? "1" : "0");
     f.Set("rules.freshness_boost", u.keep.freshness_boost ? "1" : "0");
+    f.Set("rules.exploration", u.keep.exploration ? "1" : "0");
     f.Set("rules.all_rules_ndcg_at_10", Fixed(u.all_rules_ndcg, 4));
     f.Set("rules.validation_ndcg_at_10", Fixed(u.validation_ndcg, 4));
   }

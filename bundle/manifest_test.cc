@@ -39,6 +39,7 @@ BundleManifest Sample() {
   m.train.refit_epochs = 7;
   RulesInfo& rules = m.rules.emplace();
   rules.keep.diversity = false;
+  rules.keep.exploration = false;
   rules.all_rules_ndcg = 0.05;
   rules.validation_ndcg = 0.06;
   return m;
@@ -74,6 +75,7 @@ TEST(ManifestTest, RoundTripsThroughTheFile) {
   ASSERT_TRUE(read->rules.has_value());
   EXPECT_FALSE(read->rules->keep.diversity);
   EXPECT_TRUE(read->rules->keep.freshness_boost);
+  EXPECT_FALSE(read->rules->keep.exploration);
   EXPECT_DOUBLE_EQ(read->rules->validation_ndcg, 0.06);
   // The keys stay the ones earlier builds wrote (bundles keep loading).
   const KeyValueFile file = FormatBundleManifest(m);

@@ -13,6 +13,7 @@ RerankOptions WithRules(RerankOptions options, const RuleChoice& choice) {
     options.max_same_creator = 0;
   }
   if (!choice.freshness_boost) options.freshness_boost = 0;
+  if (!choice.exploration) options.explore_rate = 0;
   return options;
 }
 

@@ -39,10 +39,12 @@ struct RerankOptions {
 // The rules a bundle keeps. train-ranker measures the feed's validation NDCG@10 with each rule
 // on and off (training/fusion_trainer.h) and turns off the ones that lower it on this data (a
 // category limit where categories are coarse, a freshness boost where timestamps are
-// positions).
+// positions). Exploration stays only where the log has impressions to learn from the
+// propensities it records (offline NDCG cannot value it: it always costs there).
 struct RuleChoice {
   bool diversity = true;        // max_same_category / max_same_creator
   bool freshness_boost = true;
+  bool exploration = true;
 };
 
 // `options` with the rules `choice` drops switched off.

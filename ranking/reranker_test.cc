@@ -73,6 +73,7 @@ TEST(RerankTest, RuleChoiceSwitchesOffOnlyTheDroppedRules) {
   EXPECT_EQ(no_boost.freshness_boost, 0.0f);
   EXPECT_EQ(no_boost.max_same_category, all.max_same_category);
   EXPECT_EQ(no_boost.explore_rate, all.explore_rate);
+  EXPECT_EQ(WithRules(all, RuleChoice{true, true, false}).explore_rate, 0.0);
   EXPECT_TRUE(no_boost.Validate().ok());
 }
 

@@ -323,6 +323,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
       }
     }
   }
+  rules.keep.exploration = !manifest.ranker->from_engagements;
   manifest.rules = rules;
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   manifest.fusion = info;
