@@ -37,7 +37,7 @@ fi
 
 # A bundle from an older build may read other feature transforms (kTransformVersion in
 # featurestore/transforms.h) and the server refuses it: train new models then.
-TRANSFORMS=2
+TRANSFORMS=3  # featurestore/transforms.h kTransformVersion
 current() {  # the complete bundles of this build's transforms that also match "$1"
   local complete
   complete=$(grep -l '^complete=1$' "$MODELS"/*/MANIFEST 2>/dev/null || true)
@@ -59,9 +59,9 @@ fi
 echo "== 5/6 ranker (multi-task, on logged impressions) and the learned fusion"
 # A ranker bundle from an older build takes fewer cross features (kCrossFeatures in
 # ranking/cross_features.h) and the server refuses it, and one without collab.bin or a fusion
-# verdict predates them: train a new one then.
+# verdict and a rule choice (rules.*) predates them: train a new one then.
 ranker_ok=$(current '^ranker.cross_features=13$')
-[ -n "$ranker_ok" ] && ranker_ok=$(grep -l '^fusion.used=' $ranker_ok | xargs -r grep -l '^collab.ease_videos=' || true)
+[ -n "$ranker_ok" ] && ranker_ok=$(grep -l '^rules.diversity=' $ranker_ok | xargs -r grep -l '^collab.ease_videos=' || true)
 if [ -z "$ranker_ok" ]; then
   "$VREC" train-ranker --world "$WORLD" --models "$MODELS" --max-examples 1000000
 else
