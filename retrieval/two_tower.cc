@@ -110,7 +110,10 @@ TwoTowerNetImpl::TwoTowerNetImpl(const TwoTowerConfig& c) : config(c) {
   const featurestore::TransformOptions& t = c.transform;
   if (c.user_tower == UserTower::kSequential) {
     const int64_t d = c.embedding_dim;
-    items = register_module("items", torch::nn::Embedding(torch::nn::EmbeddingOptions(t.video_buckets, d).padding_idx(0)));
+    // Sparse gradients: a step touches the rows of its batch's videos (or of the candidates,
+    // under a full softmax), never the whole table.
+    items = register_module(
+        "items", torch::nn::Embedding(torch::nn::EmbeddingOptions(t.video_buckets, d).padding_idx(0).sparse(true)));
     positions = register_module("positions", torch::nn::Embedding(featurestore::kUserHistory, d));
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (int i = 0; i < c.sequence_layers; ++i) blocks->push_back(SequenceBlock(d, c.sequence_heads, c.sequence_dropout));
@@ -196,14 +199,19 @@ torch::Tensor TwoTowerNetImpl::EmbedVideos(const VideoBatch& b) {
 }
 
 std::vector<torch::Tensor> TwoTowerNetImpl::SparseParameters() {
-  if (config.user_tower == UserTower::kSequential) return {};
+  if (config.user_tower == UserTower::kSequential) return {items->weight};
   return {video_ids->weight, categories->weight, tags->weight, creators->weight, user_small->weight,
           item_small->weight};
 }
 
 std::vector<torch::Tensor> TwoTowerNetImpl::DenseParameters() {
-  if (config.user_tower == UserTower::kSequential) return parameters();
   std::vector<torch::Tensor> out;
+  if (config.user_tower == UserTower::kSequential) {
+    for (const torch::Tensor& p : parameters()) {
+      if (!p.is_same(items->weight)) out.push_back(p);
+    }
+    return out;
+  }
   for (const torch::Tensor& p : user_mlp->parameters()) out.push_back(p);
   for (const torch::Tensor& p : item_mlp->parameters()) out.push_back(p);
   return out;

@@ -214,8 +214,8 @@ struct TowerRun {
 };
 
 // The pooled tower: in-batch sampled softmax over cosine scores with a temperature, Adam on the
-// dense layers and Adagrad on the sparse tables. The sequential tower: Adam on everything, and a
-// full softmax over every candidate video while the catalog has at most full_softmax_max of them
+// dense layers and Adagrad on the sparse tables. The sequential tower: Adam on the layers and
+// lazy Adam on the item table (training/sparse_optim.h), and a full softmax over every candidate video while the catalog has at most full_softmax_max of them
 // (beyond that, the same in-batch sampled softmax on plain dot products).
 // refit_epochs > 0: a refit of that many epochs on `data` (which then has no validation part).
 absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingData& data,
@@ -241,9 +241,13 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
     net->train();
     torch::optim::Adam dense(net->DenseParameters(),
                              torch::optim::AdamOptions(sequential ? o.sequential.learning_rate : o.learning_rate));
+    // Sparse tables: Adagrad (pooled), lazy Adam at the dense rate (sequential).
     std::vector<torch::Tensor> sparse_parameters = net->SparseParameters();
     std::unique_ptr<torch::optim::Adagrad> sparse;
-    if (!sparse_parameters.empty()) {
+    std::unique_ptr<SparseAdam> lazy;
+    if (sequential) {
+      lazy = std::make_unique<SparseAdam>(sparse_parameters, o.sequential.learning_rate);
+    } else if (!sparse_parameters.empty()) {
       sparse = std::make_unique<torch::optim::Adagrad>(sparse_parameters,
                                                        torch::optim::AdagradOptions(o.sparse_learning_rate));
     }
@@ -353,7 +357,7 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
           const torch::Tensor hidden = states.reshape({-1, states.size(2)}).index_select(0, valid);  // [N, d]
           const torch::Tensor target_rows = next.index_select(0, valid);
           if (run.full_softmax) {
-            loss = ChunkedSoftmaxLoss(hidden, net->items->weight.index_select(0, row_index),
+            loss = ChunkedSoftmaxLoss(hidden, net->items(row_index),
                                       column_lookup.index_select(0, target_rows));
           } else {
             // In-batch sampled softmax over the batch's targets, logQ-corrected.
@@ -391,7 +395,9 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
           }
           loss = torch::nn::functional::cross_entropy(logits, torch::arange(batch_size, torch::kInt64));
         }
-        loss_sum += sparse ? OptimizerStep(loss, dense, *sparse) : OptimizerStep(loss, dense);
+        loss_sum += lazy     ? OptimizerStep(loss, dense, *lazy)
+                    : sparse ? OptimizerStep(loss, dense, *sparse)
+                             : OptimizerStep(loss, dense);
         progress.Step(epoch, step, loss_sum / (step + 1));
       }
       const double recall = refit ? 0.0 : ValidationRecall(net, data, validation_sample, o.validation_k);

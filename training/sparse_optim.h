@@ -24,6 +24,52 @@ inline void SparseAdagradStep(torch::optim::Adagrad& optimizer) {
   optimizer.step();
 }
 
+// Adam over the rows a sparse gradient touches ("lazy" Adam, as TensorFlow's LazyAdam): the
+// moments and the parameters change in those rows only, with one global step count for the
+// bias correction. Nothing the size of a table is allocated per step: on a 500k-row table the
+// dense Adam's per-step gradient and temporaries (each past glibc's mmap threshold) cost more in
+// page faults than the step computes. Under a full softmax every candidate row is touched
+// each step, so there it is the dense Adam restricted to the rows that have data.
+class SparseAdam {
+ public:
+  SparseAdam(std::vector<torch::Tensor> params, double learning_rate, double beta1 = 0.9, double beta2 = 0.999,
+             double epsilon = 1e-8)
+      : params_(std::move(params)), lr_(learning_rate), beta1_(beta1), beta2_(beta2), epsilon_(epsilon) {
+    for (const torch::Tensor& p : params_) {
+      m_.push_back(torch::zeros_like(p));
+      v_.push_back(torch::zeros_like(p));
+    }
+  }
+
+  void zero_grad() {
+    for (torch::Tensor& p : params_) p.mutable_grad() = torch::Tensor();
+  }
+
+  void step() {
+    torch::NoGradGuard no_grad;
+    ++steps_;
+    const double correction1 = 1.0 - std::pow(beta1_, steps_), correction2 = 1.0 - std::pow(beta2_, steps_);
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const torch::Tensor& grad = params_[i].grad();
+      if (!grad.defined() || !grad.is_sparse() || grad._nnz() == 0) continue;
+      const torch::Tensor g = grad.coalesce();
+      const torch::Tensor rows = g.indices()[0];
+      const torch::Tensor values = g.values();
+      const torch::Tensor m = m_[i].index_select(0, rows).mul_(beta1_).add_(values, 1.0 - beta1_);
+      const torch::Tensor v = v_[i].index_select(0, rows).mul_(beta2_).addcmul_(values, values, 1.0 - beta2_);
+      m_[i].index_copy_(0, rows, m);
+      v_[i].index_copy_(0, rows, v);
+      const torch::Tensor update = (m / correction1).div_((v / correction2).sqrt_().add_(epsilon_)).mul_(-lr_);
+      params_[i].index_add_(0, rows, update);
+    }
+  }
+
+ private:
+  std::vector<torch::Tensor> params_, m_, v_;
+  double lr_, beta1_, beta2_, epsilon_;
+  int64_t steps_ = 0;
+};
+
 // One optimisation step on `loss`: gradients cleared, backward, the dense and the sparse
 // optimiser stepped. Returns the loss value.
 inline double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& dense,
@@ -33,6 +79,16 @@ inline double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& 
   loss.backward();
   dense.step();
   SparseAdagradStep(sparse);
+  return loss.item<double>();
+}
+
+// The same with lazy Adam over the sparse tables.
+inline double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& dense, SparseAdam& sparse) {
+  dense.zero_grad();
+  sparse.zero_grad();
+  loss.backward();
+  dense.step();
+  sparse.step();
   return loss.item<double>();
 }
 

@@ -52,7 +52,7 @@ struct TwoTowerNetImpl : torch::nn::Module {
   torch::Tensor EmbedVideos(const VideoBatch& batch);
 
   // Parameters of the sparse embedding tables (trained with a sparse optimiser) and the rest.
-  // The sequential tower has no sparse tables (its full-softmax output touches every row).
+  // The embedding tables with sparse gradients (the sequential tower: its item table).
   std::vector<torch::Tensor> SparseParameters();
   std::vector<torch::Tensor> DenseParameters();
 
