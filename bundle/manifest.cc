@@ -139,6 +139,7 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
   r.OptionalDouble("train.examples_per_second", &t.examples_per_second);
   r.OptionalInt("train.exported_epoch", &t.exported_epoch);
   r.OptionalInt("train.refit_epochs", &t.refit_epochs);
+  if (r.Has("train.refit")) t.refit = r.String("train.refit");
   r.Suffixed("train.validation_recall_at_", &t.validation_k, &t.validation_recall);
   t.full_softmax = r.String("train.full_softmax") == "1";
   r.OptionalDouble("train.pooled_validation_recall", &t.pooled_recall);
@@ -276,6 +277,7 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   f.SetInt("train.seed", static_cast<int64_t>(t.seed));
   f.Set("train.examples_per_second", Fixed(t.examples_per_second, 0));
   f.SetInt("train.exported_epoch", t.exported_epoch);
+  f.Set("train.refit", t.refit);
   f.SetInt("train.refit_epochs", t.refit_epochs);
   if (t.validation_k > 0) f.Set(absl::StrCat("train.validation_recall_at_", t.validation_k), Fixed(t.validation_recall, 4));
   f.Set("train.full_softmax", t.full_softmax ? "1" : "0");

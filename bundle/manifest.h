@@ -47,7 +47,8 @@ struct RetrievalTraining {
   uint64_t seed = 0;
   double examples_per_second = 0;
   int exported_epoch = 0;             // the validated epoch (of the held-out model)
-  int refit_epochs = 0;               // > 0: two_tower.pt is a refit on all the data, this many epochs
+  std::string refit = "none";         // two_tower.pt: "scratch" or "tail" refit on all the data, or "none"
+  int refit_epochs = 0;               // the refit's epochs
   int validation_k = 0;               // validation Recall@k of the exported epoch
   double validation_recall = 0;
   bool full_softmax = false;          // the exported tower trained on a full softmax over the catalog

@@ -37,6 +37,7 @@ BundleManifest Sample() {
   r.validation_auc = {0.6, 0.7, 0.8, 0.9};
   m.train.exported_epoch = 7;
   m.train.refit_epochs = 7;
+  m.train.refit = "scratch";
   RulesInfo& rules = m.rules.emplace();
   rules.keep.diversity = false;
   rules.keep.exploration = false;
@@ -72,6 +73,7 @@ TEST(ManifestTest, RoundTripsThroughTheFile) {
   EXPECT_EQ(read->ranker->base_version, 3);
   EXPECT_DOUBLE_EQ(read->ranker->validation_auc[ranking::kHeadExposure], 0.9);
   EXPECT_EQ(read->train.refit_epochs, 7);
+  EXPECT_EQ(read->train.refit, "scratch");
   ASSERT_TRUE(read->rules.has_value());
   EXPECT_FALSE(read->rules->keep.diversity);
   EXPECT_TRUE(read->rules->keep.freshness_boost);

@@ -213,6 +213,7 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
     auto m = bundle::ReadBundleManifest(trained->bundle_dir);
     ASSERT_TRUE(m.ok()) << m.status();
     EXPECT_EQ(m->train.refit_epochs, trained->exported_epoch);
+    EXPECT_EQ(m->train.refit, "scratch");
     auto served = bundle::LoadBundleTwoTower(trained->bundle_dir, *m);
     auto held_out = bundle::LoadBundleTwoTower(trained->bundle_dir, *m, bundle::TwoTowerWeights::kHeldOut);
     ASSERT_TRUE(served.ok() && held_out.ok());

@@ -61,9 +61,10 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   flags.Uint64("max-examples", &o.max_examples, "use at most this many (most recent) training examples (0: all)");
   flags.Bool("keep-best", &o.keep_best,
              "export the epoch with the best validation recall (every epoch is kept under checkpoints/)");
-  flags.Bool("refit", &o.refit,
-             "export a refit of the chosen tower on the training and validation parts together, for the chosen "
-             "number of epochs (the validated model stays in the bundle as two_tower_held_out.pt)");
+  flags.String("refit", &o.refit,
+               "scratch (export the chosen tower retrained from scratch on the training and validation parts for "
+               "the chosen number of epochs), tail (the validated weights trained one more epoch on both parts) "
+               "or none (the validated weights); the validated model stays in the bundle as two_tower_held_out.pt");
   flags.Uint64("seed", &o.seed, "random seed (initialisation, shuffling)");
   flags.Int("threads", &threads, "LibTorch threads");
   flags.Bool("progress", &o.show_progress, "print progress on stderr");
@@ -112,7 +113,8 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
       s.bundle_dir.c_str(), static_cast<unsigned long long>(s.train_examples),
       FormatTimestamp(s.train_start_ms).c_str(), FormatTimestamp(s.train_end_ms).c_str(), s.train_seconds,
       o.validation_k, towers.c_str(), s.user_tower.c_str(), s.exported_epoch,
-      s.refit_epochs > 0 ? absl::StrCat(", refit on all the data for ", s.refit_epochs, " epochs").c_str() : "",
+      s.refit_epochs > 0 ? absl::StrCat(", refit (", o.refit, ") on all the data for ", s.refit_epochs, " epochs").c_str()
+                         : "",
       o.validation_k,
       absl::StrJoin(recalls, ", ").c_str(), s.examples_per_second, world.c_str(), models.c_str());
   return absl::OkStatus();

@@ -180,8 +180,9 @@ double ValidationRecall(retrieval::internal::TwoTowerNet& net, const TrainingDat
 // or -100 (ignored). The logits are computed a few rows at a time so that no buffer passes
 // glibc's mmap threshold (32 MB): a larger one is mapped and unmapped every step, and its page
 // faults cost more than the matrix products.
+// `column_bias` (when defined, [C]) is subtracted from every row's logits.
 torch::Tensor ChunkedSoftmaxLoss(const torch::Tensor& hidden, const torch::Tensor& outputs,
-                                 const torch::Tensor& targets) {
+                                 const torch::Tensor& targets, const torch::Tensor& column_bias = torch::Tensor()) {
   const int64_t n = hidden.size(0);
   const int64_t rows = std::max<int64_t>(1, (int64_t{24} << 20) / (4 * std::max<int64_t>(1, outputs.size(0))));
   const torch::Tensor counted = targets.ne(-100).sum().clamp_min(1).to(torch::kFloat32);
@@ -189,8 +190,9 @@ torch::Tensor ChunkedSoftmaxLoss(const torch::Tensor& hidden, const torch::Tenso
   torch::Tensor total = torch::zeros({}, torch::kFloat32);
   for (int64_t start = 0; start < n; start += rows) {
     const int64_t len = std::min(rows, n - start);
-    total = total + torch::nn::functional::cross_entropy(hidden.narrow(0, start, len).matmul(outputs.t()),
-                                                         targets.narrow(0, start, len), sum);
+    torch::Tensor logits = hidden.narrow(0, start, len).matmul(outputs.t());
+    if (column_bias.defined()) logits = logits - column_bias.unsqueeze(0);
+    total = total + torch::nn::functional::cross_entropy(logits, targets.narrow(0, start, len), sum);
   }
   return total / counted;
 }
@@ -217,10 +219,12 @@ struct TowerRun {
 // dense layers and Adagrad on the sparse tables. The sequential tower: Adam on the layers and
 // lazy Adam on the item table (training/sparse_optim.h), and a full softmax over every candidate video while the catalog has at most full_softmax_max of them
 // (beyond that, the same in-batch sampled softmax on plain dot products).
-// refit_epochs > 0: a refit of that many epochs on `data` (which then has no validation part).
+// refit_epochs > 0: a refit of that many epochs on `data` (which then has no validation part),
+// from `warm_start`'s weights when it is given, else from a fresh initialisation.
 absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingData& data,
                                     const std::vector<size_t>& validation_sample, const RetrievalTrainOptions& o,
-                                    const std::string& bundle, int refit_epochs = 0) {
+                                    const std::string& bundle, int refit_epochs = 0,
+                                    const std::string& warm_start = "") {
   const bool sequential = tower == retrieval::UserTower::kSequential;
   const bool refit = refit_epochs > 0;
   TowerRun run;
@@ -232,7 +236,8 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
   const int batch_size = run.batch_size;
   const double inverse_temperature = sequential ? 1.0 : 1.0 / o.temperature;
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::TwoTowerModel> model,
-                        retrieval::TwoTowerModel::Create(run.config, o.seed));
+                        warm_start.empty() ? retrieval::TwoTowerModel::Create(run.config, o.seed)
+                                           : retrieval::TwoTowerModel::Load(warm_start, run.config));
   const std::string job =
       absl::StrCat("train-retrieval (", retrieval::UserTowerName(tower), refit ? ", refit on all the data)" : ")");
   try {
@@ -360,15 +365,13 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
             loss = ChunkedSoftmaxLoss(hidden, net->items(row_index),
                                       column_lookup.index_select(0, target_rows));
           } else {
-            // In-batch sampled softmax over the batch's targets, logQ-corrected.
+            // In-batch sampled softmax over the batch's distinct targets (a video several
+            // positions predict is one column: no accidental hits), logQ-corrected for the n
+            // draws, chunked like the full softmax (n is about batch x history, thousands).
             const int64_t n = target_rows.size(0);
-            torch::Tensor logits = hidden.matmul(net->items(target_rows).t()) -
-                                   (log_q_of_row.index_select(0, target_rows) + std::log(static_cast<double>(n)))
-                                       .unsqueeze(0);
-            const torch::Tensor same = target_rows.unsqueeze(1).eq(target_rows.unsqueeze(0)) &
-                                       torch::eye(n, torch::kBool).logical_not();
-            logits = logits.masked_fill(same, -1e9);
-            loss = torch::nn::functional::cross_entropy(logits, torch::arange(n, torch::kInt64));
+            const auto [columns, column_of_target] = torch::_unique(target_rows, /*sorted=*/true, /*return_inverse=*/true);
+            loss = ChunkedSoftmaxLoss(hidden, net->items(columns), column_of_target,
+                                      log_q_of_row.index_select(0, columns) + std::log(static_cast<double>(n)));
           }
         } else {
           const torch::Tensor u = net->EmbedUsers(retrieval::internal::ToUserBatch(users));
@@ -438,6 +441,9 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
         "until fraction in (0, 1], validation fraction in (0, 1), and for the sequential tower epochs >= 1, batch "
         "size >= 2 and a positive learning rate");
   }
+  if (o.refit != "scratch" && o.refit != "tail" && o.refit != "none") {
+    return absl::InvalidArgumentError(absl::StrCat("--refit must be scratch, tail or none, not \"", o.refit, "\""));
+  }
   std::vector<retrieval::UserTower> towers;
   if (o.user_tower == "auto") {
     towers = {retrieval::UserTower::kPooled, retrieval::UserTower::kSequential};
@@ -501,7 +507,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
                              bundle::BundleHeldOutModelPath(bundle), std::filesystem::copy_options::overwrite_existing,
                              copy_error);
   std::string exported = bundle::BundleHeldOutModelPath(bundle);
-  if (!copy_error && o.refit && !data.validation.empty()) {
+  if (!copy_error && o.refit != "none" && !data.validation.empty()) {
     TrainingData all;
     all.train.reserve(data.train.size() + data.validation.size());
     std::merge(std::make_move_iterator(data.train.begin()), std::make_move_iterator(data.train.end()),
@@ -513,8 +519,12 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
     for (Example& ex : all.train) ex.next_mask |= ex.held_mask;
     all.candidates = std::move(data.final_candidates);
     all.candidate_ids = std::move(data.final_candidate_ids);
+    // scratch: the chosen epoch count from a fresh start; tail: one more epoch from the
+    // validated weights.
+    const bool tail = o.refit == "tail";
     VREC_ASSIGN_OR_RETURN(const TowerRun refit,
-                          TrainTower(chosen->config.user_tower, all, {}, o, bundle, chosen->best_epoch));
+                          TrainTower(chosen->config.user_tower, all, {}, o, bundle, tail ? 1 : chosen->best_epoch,
+                                     tail ? bundle::BundleHeldOutModelPath(bundle) : ""));
     summary.train_seconds += refit.seconds;
     summary.refit_epochs = refit.epochs;
     exported = CheckpointPath(bundle, chosen->config.user_tower, refit.epochs, /*refit=*/true);
@@ -572,6 +582,7 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   t.examples_per_second = summary.examples_per_second;
   t.exported_epoch = summary.exported_epoch;
   t.refit_epochs = summary.refit_epochs;
+  t.refit = summary.refit_epochs > 0 ? o.refit : "none";
   t.validation_k = o.validation_k;
   t.validation_recall = chosen->best_recall();
   m.complete = false;

@@ -59,9 +59,11 @@ struct RetrievalTrainOptions {
   uint32_t max_validation = 2000;
   uint64_t max_examples = 0;     // 0: all
   bool keep_best = true;         // export the epoch with the best validation recall, not the last
-  // Export a refit of the chosen tower on the training and validation parts together, for the
-  // chosen epoch count (the validated model stays in the bundle for the fusion).
-  bool refit = true;
+  // What is exported after the validation picked the tower and the epoch: "scratch", the chosen
+  // tower retrained from a fresh start on the training and validation parts together for the
+  // chosen epoch count; "tail", the validated weights trained one more epoch on both parts;
+  // "none", the validated weights (which the bundle keeps in any case, for the fusion).
+  std::string refit = "scratch";
   retrieval::TwoTowerConfig model;  // video_buckets 0: sized from the catalog
   featurestore::FeatureUpdateOptions update;
   bool show_progress = true;
