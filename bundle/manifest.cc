@@ -240,6 +240,10 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
   return m;
 }
 
+ranking::RuleChoice KeptRules(const BundleManifest& manifest) {
+  return manifest.rules.has_value() ? manifest.rules->keep : ranking::RuleChoice();
+}
+
 KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   KeyValueFile f;
   f.SetInt("format_version", m.format_version);

@@ -132,6 +132,9 @@ struct BundleManifest {
   std::optional<RulesInfo> rules;     // absent: every rule applies
 };
 
+// The re-ranking rules a bundle keeps: its measured choice, or every rule without one.
+ranking::RuleChoice KeptRules(const BundleManifest& manifest);
+
 // Parses the key=value entries. InvalidArgument naming a missing or malformed key;
 // FailedPrecondition for another format version.
 absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, const std::string& bundle_dir);

@@ -280,7 +280,7 @@ absl::StatusOr<ReplayBundle> LoadReplayBundle(const ReplayData& data, const std:
   if (want_ranker && manifest.fusion.has_value() && manifest.fusion->used) {
     VREC_ASSIGN_OR_RETURN(b.fusion, bundle::LoadBundleFusion(bundle_dir, manifest));
   }
-  if (manifest.rules.has_value()) b.rules = manifest.rules->keep;
+  b.rules = bundle::KeptRules(manifest);
   b.update.history_length = manifest.history_length;
   return b;
 }

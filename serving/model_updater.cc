@@ -103,7 +103,7 @@ std::shared_ptr<const pipeline::FeedModel> ModelUpdater::MakeModel(retrieval::Po
     parts.ranker = bundle_->ranker;
     parts.collaborative = bundle_->collaborative;
     parts.fusion = bundle_->fusion;
-    if (bundle_->manifest.rules.has_value()) parts.rules = bundle_->manifest.rules->keep;
+    parts.rules = bundle::KeptRules(bundle_->manifest);
   }
   return pipeline::MakeFeedModel(std::move(parts), options_);
 }

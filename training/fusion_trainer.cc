@@ -167,16 +167,17 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
   // Every request through the pipeline; rows kept for the requests with a retrieved target.
   const size_t n = split.queries.size();
   const size_t validation_from = n - static_cast<size_t>(o.validation_share * n);
+  // Query q's feed request (its user, as of its time, ten items).
+  auto request_of = [&split](size_t q) {
+    pipeline::FeedRequest request;
+    request.user_id = split.queries[q].user;
+    request.count = 10;
+    request.now_ms = split.queries[q].time;
+    return request;
+  };
   std::vector<RequestResult> results(n);
   VREC_RETURN_IF_ERROR(pipeline::RecommendEach(
-      n, o.threads, *features.view, *feed,
-      [&](size_t q) {
-        pipeline::FeedRequest request;
-        request.user_id = split.queries[q].user;
-        request.count = 10;
-        request.now_ms = split.queries[q].time;
-        return request;
-      },
+      n, o.threads, *features.view, *feed, request_of,
       [&](size_t q, pipeline::FeedResult& result) {
         RequestResult& out = results[q];
         out.validation = q >= validation_from;
@@ -294,13 +295,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
       std::vector<double> gain(n - validation_from, 0.0);
       VREC_RETURN_IF_ERROR(pipeline::RecommendEach(
           n - validation_from, o.threads, *features.view, *model,
-          [&](size_t q) {
-            pipeline::FeedRequest request;
-            request.user_id = split.queries[validation_from + q].user;
-            request.count = 10;
-            request.now_ms = split.queries[validation_from + q].time;
-            return request;
-          },
+          [&](size_t q) { return request_of(validation_from + q); },
           [&](size_t q, pipeline::FeedResult& result) {
             for (VideoId target : split.queries[validation_from + q].targets) {
               for (size_t p = 0; p < result.items.size(); ++p) {

@@ -70,33 +70,18 @@ class SparseAdam {
   int64_t steps_ = 0;
 };
 
+inline void SparseStep(torch::optim::Adagrad& optimizer) { SparseAdagradStep(optimizer); }
+inline void SparseStep(SparseAdam& optimizer) { optimizer.step(); }
+
 // One optimisation step on `loss`: gradients cleared, backward, the dense and the sparse
-// optimiser stepped. Returns the loss value.
-inline double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& dense,
-                            torch::optim::Adagrad& sparse) {
+// optimiser (Adagrad or SparseAdam) stepped. Returns the loss value.
+template <typename Sparse>
+double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& dense, Sparse& sparse) {
   dense.zero_grad();
   sparse.zero_grad();
   loss.backward();
   dense.step();
-  SparseAdagradStep(sparse);
-  return loss.item<double>();
-}
-
-// The same with lazy Adam over the sparse tables.
-inline double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& dense, SparseAdam& sparse) {
-  dense.zero_grad();
-  sparse.zero_grad();
-  loss.backward();
-  dense.step();
-  sparse.step();
-  return loss.item<double>();
-}
-
-// The same with one optimiser over every parameter.
-inline double OptimizerStep(const torch::Tensor& loss, torch::optim::Optimizer& optimizer) {
-  optimizer.zero_grad();
-  loss.backward();
-  optimizer.step();
+  SparseStep(sparse);
   return loss.item<double>();
 }
 
