@@ -214,6 +214,7 @@ TEST(RetrievalE2eTest, TrainsBeatsChanceBuildsAnIndexAndReloads) {
     ASSERT_TRUE(m.ok()) << m.status();
     EXPECT_EQ(m->train.refit_epochs, trained->exported_epoch);
     EXPECT_EQ(m->train.refit, "scratch");
+    EXPECT_EQ(m->train.examples, static_cast<int64_t>(trained->train_examples));
     auto served = bundle::LoadBundleTwoTower(trained->bundle_dir, *m);
     auto held_out = bundle::LoadBundleTwoTower(trained->bundle_dir, *m, bundle::TwoTowerWeights::kHeldOut);
     ASSERT_TRUE(served.ok() && held_out.ok());

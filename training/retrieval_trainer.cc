@@ -234,7 +234,7 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
   run.batch_size = std::min<int>(sequential ? o.sequential.batch_size : o.batch_size, data.train.size());
   run.full_softmax = sequential && data.candidates.size() <= o.sequential.full_softmax_max;
   const int batch_size = run.batch_size;
-  const double inverse_temperature = sequential ? 1.0 : 1.0 / o.temperature;
+  const double inverse_temperature = 1.0 / o.temperature;  // pooled tower
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::TwoTowerModel> model,
                         warm_start.empty() ? retrieval::TwoTowerModel::Create(run.config, o.seed)
                                            : retrieval::TwoTowerModel::Load(warm_start, run.config));
@@ -246,14 +246,14 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
     net->train();
     torch::optim::Adam dense(net->DenseParameters(),
                              torch::optim::AdamOptions(sequential ? o.sequential.learning_rate : o.learning_rate));
-    // Sparse tables: Adagrad (pooled), lazy Adam at the dense rate (sequential).
-    std::vector<torch::Tensor> sparse_parameters = net->SparseParameters();
+    // Sparse tables (every tower has some): Adagrad (pooled), lazy Adam at the dense rate
+    // (sequential).
     std::unique_ptr<torch::optim::Adagrad> sparse;
     std::unique_ptr<SparseAdam> lazy;
     if (sequential) {
-      lazy = std::make_unique<SparseAdam>(sparse_parameters, o.sequential.learning_rate);
-    } else if (!sparse_parameters.empty()) {
-      sparse = std::make_unique<torch::optim::Adagrad>(sparse_parameters,
+      lazy = std::make_unique<SparseAdam>(net->SparseParameters(), o.sequential.learning_rate);
+    } else {
+      sparse = std::make_unique<torch::optim::Adagrad>(net->SparseParameters(),
                                                        torch::optim::AdagradOptions(o.sparse_learning_rate));
     }
 
@@ -398,9 +398,7 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
           }
           loss = torch::nn::functional::cross_entropy(logits, torch::arange(batch_size, torch::kInt64));
         }
-        loss_sum += lazy     ? OptimizerStep(loss, dense, *lazy)
-                    : sparse ? OptimizerStep(loss, dense, *sparse)
-                             : OptimizerStep(loss, dense);
+        loss_sum += lazy ? OptimizerStep(loss, dense, *lazy) : OptimizerStep(loss, dense, *sparse);
         progress.Step(epoch, step, loss_sum / (step + 1));
       }
       const double recall = refit ? 0.0 : ValidationRecall(net, data, validation_sample, o.validation_k);
@@ -567,8 +565,9 @@ absl::StatusOr<RetrievalTrainSummary> TrainRetrieval(const std::string& world_di
   t.start_ms = data.start_ms;
   t.end_ms = data.end_ms;
   t.validation_from_ms = data.validation_ms;
-  t.examples = static_cast<int64_t>(data.train.size());
-  t.validation_examples = static_cast<int64_t>(std::min<size_t>(data.validation.size(), o.max_validation));
+  // From the summary: the refit has moved the examples out of `data`.
+  t.examples = static_cast<int64_t>(summary.train_examples);
+  t.validation_examples = static_cast<int64_t>(std::min<uint64_t>(summary.validation_examples, o.max_validation));
   t.epochs = chosen->epochs;
   t.batch_size = chosen->batch_size;
   t.temperature = chosen->config.user_tower == retrieval::UserTower::kSequential ? 1.0 : o.temperature;
