@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "retrieval/internal/two_tower_net.h"
@@ -25,6 +26,32 @@ torch::nn::Embedding SparseTable(int64_t rows, int64_t dim) {
   table->weight.normal_(0.0, 0.1);
   table->weight[0].zero_();
   return table;
+}
+
+// Dropout as torch::nn::Dropout computes it, with a cheaper mask: LibTorch 1.13's CPU
+// bernoulli_ draws every element from the generator one at a time (about an eighth of a
+// sequential training step); here one draw seeds a SplitMix64 stream that yields eight mask
+// bytes per call. The drop probability is p rounded to a multiple of 1/256. Deterministic under
+// torch::manual_seed.
+torch::Tensor Dropout(const torch::Tensor& x, const torch::nn::Dropout& module, bool training) {
+  const double p = module->options.p();
+  if (!training || p <= 0) return x;
+  const uint32_t threshold = static_cast<uint32_t>(std::lround(p * 256));
+  if (threshold == 0) return x;
+  const float scale = static_cast<float>(256.0 / (256 - threshold));
+  torch::Tensor mask = torch::empty(x.sizes(), torch::kFloat32);
+  float* out = mask.data_ptr<float>();
+  const int64_t n = mask.numel();
+  uint64_t state = static_cast<uint64_t>(torch::randint(std::numeric_limits<int64_t>::max(), {1}).item<int64_t>());
+  for (int64_t i = 0; i < n; i += 8) {
+    state += 0x9E3779B97F4A7C15ull;
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    for (int64_t j = i; j < std::min(n, i + 8); ++j, z >>= 8) out[j] = (z & 0xFF) >= threshold ? scale : 0.0f;
+  }
+  return x * mask;
 }
 
 torch::nn::Sequential Mlp(int64_t in, int64_t hidden, int64_t out) {
@@ -100,10 +127,11 @@ torch::Tensor SequenceBlockImpl::forward(const torch::Tensor& x, const torch::Te
   const torch::Tensor parts = qkv(attention_norm(x)).view({b, l, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   torch::Tensor scores = parts[0].matmul(parts[1].transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
   scores = scores.masked_fill(allowed.logical_not(), -1e9);
-  const torch::Tensor attention = dropout(torch::softmax(scores, -1));
+  const torch::Tensor attention = Dropout(torch::softmax(scores, -1), dropout, is_training());
   const torch::Tensor mixed = attention.matmul(parts[2]).transpose(1, 2).reshape({b, l, d});
-  const torch::Tensor h = x + dropout(out(mixed));
-  return h + dropout(ffn_out(dropout(torch::relu(ffn_in(ffn_norm(h))))));
+  const torch::Tensor h = x + Dropout(out(mixed), dropout, is_training());
+  return h + Dropout(ffn_out(Dropout(torch::relu(ffn_in(ffn_norm(h))), dropout, is_training())), dropout,
+                     is_training());
 }
 
 TwoTowerNetImpl::TwoTowerNetImpl(const TwoTowerConfig& c) : config(c) {
@@ -155,7 +183,7 @@ std::pair<torch::Tensor, torch::Tensor> TwoTowerNetImpl::EncodeSequence(const to
   keep.select(1, 0).fill_(true);
   const int64_t d = config.embedding_dim;
   torch::Tensor x = items(ids) * std::sqrt(static_cast<double>(d)) + positions->weight.narrow(0, 0, longest).unsqueeze(0);
-  x = input_dropout(x) * keep.unsqueeze(-1);
+  x = Dropout(x, input_dropout, is_training()) * keep.unsqueeze(-1);
   // Causal in time: position i (i-th most recent) attends to itself and to older positions.
   const torch::Tensor causal = torch::ones({longest, longest}, torch::kBool).triu();
   const torch::Tensor allowed = (causal.unsqueeze(0) & keep.unsqueeze(1)).unsqueeze(1);  // [B, 1, L, L]
