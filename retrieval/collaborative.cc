@@ -5,7 +5,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
@@ -13,7 +12,8 @@
 namespace vrec::retrieval {
 namespace {
 
-constexpr char kMagic[8] = {'V', 'R', 'E', 'C', 'C', 'O', 'L', '1'};
+constexpr char kMagic[8] = {'V', 'R', 'E', 'C', 'C', 'O', 'L', '2'};
+constexpr char kMagicV1[8] = {'V', 'R', 'E', 'C', 'C', 'O', 'L', '1'};  // no dense EASE section
 constexpr int kTransitionInputs = 3;  // the last engaged videos transitions expand
 
 template <typename T>
@@ -134,9 +134,40 @@ void CollabScore(const NeighbourTable& table, absl::Span<const ScoredVideo> inpu
   KeepBest(start, n, out);
 }
 
+void DenseEaseScore(const DenseEase& ease, absl::Span<const ScoredVideo> input, absl::Span<const VideoId> skip,
+                    size_t n, std::vector<ScoredVideo>* out) {
+  const size_t m = ease.videos.size();
+  thread_local std::vector<float> score;
+  thread_local std::vector<int> own;
+  score.assign(m, 0.0f);
+  own.clear();
+  for (const ScoredVideo& in : input) {
+    const auto it = ease.column.find(in.video);
+    if (it == ease.column.end()) continue;
+    own.push_back(it->second);
+    const float* row = ease.weights.data() + size_t{static_cast<uint32_t>(it->second)} * m;
+    for (size_t j = 0; j < m; ++j) score[j] += in.score * row[j];
+  }
+  if (own.empty()) return;
+  std::sort(own.begin(), own.end());
+  const size_t start = out->size();
+  for (size_t j = 0; j < m; ++j) {
+    const VideoId video = ease.videos[j];
+    if (std::binary_search(own.begin(), own.end(), static_cast<int>(j)) ||
+        std::binary_search(skip.begin(), skip.end(), video)) {
+      continue;
+    }
+    out->push_back({video, score[j]});
+  }
+  KeepBest(start, n, out);
+}
+
 absl::Status SaveCollaborative(const CollaborativeModel& model, const std::string& path) {
   std::string bytes(kMagic, sizeof(kMagic));
   for (const NeighbourTable& t : model.tables) t.AppendTo(&bytes);
+  Put<uint64_t>(&bytes, model.ease_dense.videos.size());
+  PutVector(&bytes, model.ease_dense.videos);
+  PutVector(&bytes, model.ease_dense.weights);
   Put<uint32_t>(&bytes, Crc32c(bytes.data(), bytes.size()));
   const std::string tmp = path + ".tmp";
   {
@@ -154,8 +185,14 @@ absl::Status SaveCollaborative(const CollaborativeModel& model, const std::strin
 absl::StatusOr<std::shared_ptr<const CollaborativeModel>> LoadCollaborative(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (bytes.size() < sizeof(kMagic) + 4 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+  std::string bytes;
+  f.seekg(0, std::ios::end);
+  bytes.resize(static_cast<size_t>(std::max<std::streamoff>(0, f.tellg())));
+  f.seekg(0);
+  f.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!f) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  const bool v1 = bytes.size() >= sizeof(kMagicV1) && std::memcmp(bytes.data(), kMagicV1, sizeof(kMagicV1)) == 0;
+  if (bytes.size() < sizeof(kMagic) + 4 || (!v1 && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)) {
     return absl::DataLossError(absl::StrCat(path, " is not a vrec collaborative model"));
   }
   uint32_t crc = 0;
@@ -168,6 +205,18 @@ absl::StatusOr<std::shared_ptr<const CollaborativeModel>> LoadCollaborative(cons
   size_t pos = sizeof(kMagic);
   for (NeighbourTable& t : model->tables) {
     if (absl::Status s = t.ReadFrom(body, &pos); !s.ok()) return absl::DataLossError(absl::StrCat(path, ": ", s.message()));
+  }
+  if (!v1) {
+    DenseEase& ease = model->ease_dense;
+    uint64_t n = 0;
+    // n^2 floats must fit in what is left (n below 2^32 keeps n * n from overflowing).
+    if (!Get(body, &pos, &n) || n >= (uint64_t{1} << 31) || !GetVector(body, &pos, n, &ease.videos) ||
+        !GetVector(body, &pos, n * n, &ease.weights)) {
+      return absl::DataLossError(absl::StrCat(path, ": truncated dense EASE weights"));
+    }
+    ease.column.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) ease.column.emplace(ease.videos[i], static_cast<int>(i));
+    if (ease.column.size() != n) return absl::DataLossError(absl::StrCat(path, ": dense EASE repeats a video"));
   }
   if (pos != body.size()) return absl::DataLossError(absl::StrCat(path, ": trailing bytes"));
   return std::shared_ptr<const CollaborativeModel>(std::move(model));

@@ -21,10 +21,11 @@ constexpr int64_t kBlockRows = 1024;
 
 absl::Status Check(const CollabFitOptions& o) {
   if (o.ease_cap < 1 || o.ease_cap > 50000 || !(o.ease_lambda > 0) || o.neighbours < 1 ||
-      o.transition_neighbours < 1 || o.max_items_per_user < 2 || o.threads < 1) {
+      o.transition_neighbours < 1 || o.max_items_per_user < 2 || o.threads < 1 || o.ease_dense_max < 0 ||
+      o.ease_dense_max > 20000) {
     return absl::InvalidArgumentError(
         "collaborative fit: want ease_cap in [1, 50000], ease_lambda > 0, neighbours >= 1, "
-        "max_items_per_user >= 2, threads >= 1");
+        "max_items_per_user >= 2, threads >= 1, ease_dense_max in [0, 20000]");
   }
   return absl::OkStatus();
 }
@@ -130,6 +131,20 @@ torch::Tensor EaseBlock(const torch::Tensor& p, const torch::Tensor& p_diag, int
   return b;
 }
 
+// Every EASE weight over the cap, from P = (G + lambda I)^-1 (block by block, as above).
+DenseEase DenseWeights(const torch::Tensor& p, const torch::Tensor& p_diag, const CapSet& cap) {
+  const int64_t n = static_cast<int64_t>(cap.videos.size());
+  DenseEase ease;
+  ease.weights.resize(static_cast<size_t>(n) * n);
+  for (int64_t r0 = 0; r0 < n; r0 += kBlockRows) {
+    const torch::Tensor b = EaseBlock(p, p_diag, r0, std::min(n, r0 + kBlockRows));
+    std::copy(b.data_ptr<float>(), b.data_ptr<float>() + b.numel(), ease.weights.begin() + r0 * n);
+  }
+  ease.videos = cap.videos;
+  ease.column = cap.column;
+  return ease;
+}
+
 void FitTransitions(const Sequences& s, int k, NeighbourTable* table) {
   absl::flat_hash_map<uint64_t, float> pairs;
   absl::flat_hash_map<VideoId, float> followers;
@@ -194,6 +209,7 @@ absl::StatusOr<CollaborativeModel> FitCollaborative(absl::Span<const Engagement>
       AddTopRows(EaseBlock(p, p_diag, r0, std::min(n, r0 + kBlockRows)), r0, cap, o.neighbours,
                  &model.tables[kCollabEase]);
     }
+    if (n <= o.ease_dense_max) model.ease_dense = DenseWeights(p, p_diag, cap);
   }
   FitTransitions(s, o.transition_neighbours, &model.tables[kCollabTransitions]);
   for (NeighbourTable& t : model.tables) t.Finish();
@@ -206,6 +222,8 @@ absl::StatusOr<CollaborativeModel> FitCollaborative(absl::Span<const Engagement>
     info->ease_lambda = o.ease_lambda;
     info->neighbours = o.neighbours;
     info->transition_neighbours = o.transition_neighbours;
+    info->ease_dense_max = o.ease_dense_max;
+    info->ease_dense = !model.ease_dense.empty();
     info->fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return model;
@@ -216,22 +234,10 @@ absl::StatusOr<DenseEase> FitDenseEase(absl::Span<const Engagement> by_user, con
   torch::set_num_threads(o.threads);
   torch::InferenceMode guard;
   const Sequences s = BuildSequences(by_user);
-  CapSet cap = ChooseCap(s, o.ease_cap);
-  const int64_t n = static_cast<int64_t>(cap.videos.size());
-  DenseEase ease;
-  ease.weights.resize(static_cast<size_t>(n) * n);
-  if (n > 0) {
-    const torch::Tensor p = EaseInverse(Gram(s, cap, o.max_items_per_user), o.ease_lambda);
-    const torch::Tensor p_diag = p.diagonal().clone();
-    for (int64_t r0 = 0; r0 < n; r0 += kBlockRows) {
-      const int64_t r1 = std::min(n, r0 + kBlockRows);
-      const torch::Tensor b = EaseBlock(p, p_diag, r0, r1);
-      std::copy(b.data_ptr<float>(), b.data_ptr<float>() + b.numel(), ease.weights.begin() + r0 * n);
-    }
-  }
-  ease.videos = std::move(cap.videos);
-  ease.column = std::move(cap.column);
-  return ease;
+  const CapSet cap = ChooseCap(s, o.ease_cap);
+  if (cap.videos.empty()) return DenseEase();
+  const torch::Tensor p = EaseInverse(Gram(s, cap, o.max_items_per_user), o.ease_lambda);
+  return DenseWeights(p, p.diagonal().clone(), cap);
 }
 
 }  // namespace vrec::retrieval

@@ -21,6 +21,9 @@ struct CollabFitOptions {
   int ease_cap = 20000;        // videos item_knn and ease cover (the most engaged)
   double ease_lambda = 200;    // L2 regularisation of EASE (added to the Gram diagonal)
   int neighbours = 200;        // kept per video (item_knn, ease)
+  // Up to this many videos in the cap, the whole EASE matrix is kept as well (n^2 floats: 400 MB
+  // at 10,000) and the ease source scores exactly (retrieval/collaborative.h); 0: never.
+  int ease_dense_max = 10000;
   int transition_neighbours = 50;
   int max_items_per_user = 1000;  // a user's most recent distinct videos counted in the Gram matrix
   int threads = 2;
@@ -33,13 +36,8 @@ struct CollabFitOptions {
 absl::StatusOr<CollaborativeModel> FitCollaborative(absl::Span<const Engagement> by_user,
                                                     const CollabFitOptions& options, CollaborativeInfo* info);
 
-// The dense EASE weights over the `cap` most engaged videos, for the replay's baseline:
-// B (cap x cap, row-major), and the videos of its rows. Same options as above.
-struct DenseEase {
-  std::vector<VideoId> videos;             // row/column i is videos[i]
-  absl::flat_hash_map<VideoId, int> column;
-  std::vector<float> weights;              // B[i * videos.size() + j]
-};
+// The dense EASE weights over the `cap` most engaged videos, for the replay's baseline (whatever
+// ease_dense_max says). Same options as above.
 absl::StatusOr<DenseEase> FitDenseEase(absl::Span<const Engagement> by_user, const CollabFitOptions& options);
 
 }  // namespace vrec::retrieval

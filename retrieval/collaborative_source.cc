@@ -22,7 +22,11 @@ class CollaborativeSource : public CandidateSource {
   absl::Status Generate(const RetrievalQuery& query, size_t n, std::vector<ScoredVideo>* out) const override {
     thread_local std::vector<ScoredVideo> input;
     CollabInput(table_, query.engaged, &input);
-    CollabScore(model_->tables[table_], input, query.skip, n, out);
+    if (table_ == kCollabEase && !model_->ease_dense.empty()) {
+      DenseEaseScore(model_->ease_dense, input, query.skip, n, out);
+    } else {
+      CollabScore(model_->tables[table_], input, query.skip, n, out);
+    }
     return absl::OkStatus();
   }
 

@@ -112,5 +112,54 @@ TEST(CollaborativeTest, DenseEaseMatchesTheClosedForm) {
   EXPECT_LT(std::abs(ease->weights[a * n + c]), ease->weights[a * n + b]);
 }
 
+// A small catalog keeps every EASE weight: the ease source then ranks exactly as the closed
+// form, negative weights included, and the weights survive a save and load.
+TEST(CollaborativeTest, SmallCatalogKeepsTheDenseEaseAndScoresWithEveryWeight) {
+  CollaborativeInfo info;
+  absl::StatusOr<CollaborativeModel> model = FitCollaborative(Log(), Options(), &info);
+  ASSERT_TRUE(model.ok());
+  EXPECT_TRUE(info.ease_dense);
+  absl::StatusOr<DenseEase> closed = FitDenseEase(Log(), Options());
+  ASSERT_TRUE(closed.ok());
+  const DenseEase& dense = model->ease_dense;
+  ASSERT_EQ(dense.videos, closed->videos);
+  EXPECT_EQ(dense.weights, closed->weights);
+
+  // Input 1 (skipping 3): every other column, scored by B[1, .], best first.
+  const std::vector<ScoredVideo> input = {{1, 1.0f}};
+  const std::vector<VideoId> skip = {3};
+  std::vector<ScoredVideo> out;
+  DenseEaseScore(dense, input, skip, 10, &out);
+  ASSERT_EQ(out.size(), 4u);  // 6 videos minus the input and the skipped one
+  EXPECT_EQ(out[0].video, 2u);
+  const size_t n = dense.videos.size();
+  const int row = dense.column.at(1);
+  bool negative = false;
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_FLOAT_EQ(out[i].score, dense.weights[row * n + dense.column.at(out[i].video)]);
+    if (i > 0) EXPECT_GE(out[i - 1].score, out[i].score);
+    negative |= out[i].score < 0;
+  }
+  EXPECT_TRUE(negative) << "the other taste group's videos carry negative weights";
+  out.clear();
+  DenseEaseScore(dense, {{99, 1.0f}}, {}, 10, &out);  // no input video has a row
+  EXPECT_TRUE(out.empty());
+
+  const std::string path = ::testing::TempDir() + "/collab_dense.bin";
+  ASSERT_TRUE(SaveCollaborative(*model, path).ok());
+  absl::StatusOr<std::shared_ptr<const CollaborativeModel>> back = LoadCollaborative(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->ease_dense.videos, dense.videos);
+  EXPECT_EQ((*back)->ease_dense.weights, dense.weights);
+  EXPECT_EQ((*back)->ease_dense.column.at(1), row);
+
+  CollabFitOptions sparse_only = Options();
+  sparse_only.ease_dense_max = 5;  // below the 6 videos
+  absl::StatusOr<CollaborativeModel> big = FitCollaborative(Log(), sparse_only, &info);
+  ASSERT_TRUE(big.ok());
+  EXPECT_TRUE(big->ease_dense.empty());
+  EXPECT_FALSE(info.ease_dense);
+}
+
 }  // namespace
 }  // namespace vrec::retrieval

@@ -26,7 +26,7 @@ absl::Status RunBuildIndex(int argc, char** argv) {
   flags.Double("recall-target", &o.recall_target, "recall@k the tuned efSearch must reach");
   flags.Uint32("recall-queries", &o.recall_queries, "user queries for the recall measurement");
   flags.Int("threads", &threads, "build threads");
-  int64_t ease_cap = o.collab.ease_cap, neighbours = o.collab.neighbours;
+  int64_t ease_cap = o.collab.ease_cap, neighbours = o.collab.neighbours, ease_dense_max = o.collab.ease_dense_max;
   flags.Bool("collaborative", &o.collaborative,
              "also fit the collaborative tables (item-kNN, EASE, next-item transitions) on the two-tower's training "
              "window");
@@ -34,6 +34,9 @@ absl::Status RunBuildIndex(int argc, char** argv) {
                                    "inverts a dense cap x cap matrix)");
   flags.Double("ease-lambda", &o.collab.ease_lambda, "EASE's L2 regularisation");
   flags.Int("neighbours", &neighbours, "neighbours kept per video (item-kNN, EASE)");
+  flags.Int("ease-dense-max", &ease_dense_max,
+            "up to this many videos in the EASE cap (<= 20000), the bundle also keeps every EASE weight (n^2 floats) "
+            "and the ease source scores exactly; 0: never");
   flags.Bool("progress", &o.show_progress, "print progress on stderr");
   flags.Require("world");
   flags.Require("models");
@@ -42,9 +45,12 @@ absl::Status RunBuildIndex(int argc, char** argv) {
   if (m < 2 || m > 256 || ef_construction < 1 || ef_search < 0 || threads < 1 || version < 0) {
     return absl::InvalidArgumentError("need --m 2-256, --ef-construction >= 1, --ef-search >= 0, --threads >= 1");
   }
-  if (ease_cap < 1 || ease_cap > 50000 || neighbours < 1 || neighbours > 10000 || !(o.collab.ease_lambda > 0)) {
-    return absl::InvalidArgumentError("need --ease-cap 1-50000, --neighbours 1-10000, --ease-lambda > 0");
+  if (ease_cap < 1 || ease_cap > 50000 || neighbours < 1 || neighbours > 10000 || !(o.collab.ease_lambda > 0) ||
+      ease_dense_max < 0 || ease_dense_max > 20000) {
+    return absl::InvalidArgumentError(
+        "need --ease-cap 1-50000, --neighbours 1-10000, --ease-lambda > 0, --ease-dense-max 0-20000");
   }
+  o.collab.ease_dense_max = static_cast<int>(ease_dense_max);
   o.collab.ease_cap = static_cast<int>(ease_cap);
   o.collab.neighbours = static_cast<int>(neighbours);
   o.collab.threads = static_cast<int>(threads);

@@ -147,6 +147,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
     fit.ease_lambda = manifest.collaborative->ease_lambda;
     fit.neighbours = manifest.collaborative->neighbours;
     fit.transition_neighbours = manifest.collaborative->transition_neighbours;
+    fit.ease_dense_max = manifest.collaborative->ease_dense_max;
     fit.threads = o.threads;
     fit.show_progress = o.show_progress;
     VREC_ASSIGN_OR_RETURN(retrieval::CollaborativeModel tables, retrieval::FitCollaborative(split.past, fit, nullptr));
