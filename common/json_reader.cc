@@ -1,10 +1,14 @@
 #include "common/json_reader.h"
 
 #include <cmath>
-#include <cstdlib>
+#include <cstdint>
 
-#include "absl/strings/numbers.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "rapidjson/encodedstream.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
 
 namespace vrec {
 
@@ -27,228 +31,156 @@ const char* JsonValue::TypeName(Type type) {
   return "invalid";
 }
 
-class JsonParser {
+// Builds JsonValue trees from RapidJSON's SAX events, enforcing the limits as it goes (returning
+// false stops the parse at once): depth, element count, and no repeated key in an object (a hash
+// set per open object: linear time however many keys).
+class TreeBuilder {
  public:
-  JsonParser(absl::string_view text, int max_depth) : text_(text), max_depth_(max_depth) {}
+  explicit TreeBuilder(const JsonLimits& limits) : limits_(limits) {}
 
-  absl::StatusOr<JsonValue> Parse() {
-    JsonValue value;
-    if (absl::Status s = Value(&value, 0); !s.ok()) return s;
-    SkipSpace();
-    if (pos_ != text_.size()) return Error("unexpected data after the JSON value");
-    return value;
+  bool Null() { return Add(JsonValue()); }
+  bool Bool(bool b) {
+    JsonValue v;
+    v.type_ = JsonValue::Type::kBool;
+    v.bool_ = b;
+    return Add(std::move(v));
   }
+  bool Int(int i) { return Integer(i); }
+  bool Uint(unsigned u) { return Integer(u); }
+  bool Int64(int64_t i) { return Integer(i); }
+  bool Uint64(uint64_t u) {
+    if (u <= static_cast<uint64_t>(INT64_MAX)) return Integer(static_cast<int64_t>(u));
+    return Double(static_cast<double>(u));  // does not fit int64: a number, not an integer
+  }
+  bool Double(double d) {
+    if (!std::isfinite(d)) return Fail("number out of range");
+    JsonValue v;
+    v.type_ = JsonValue::Type::kNumber;
+    v.number_ = d;
+    return Add(std::move(v));
+  }
+  bool RawNumber(const char*, rapidjson::SizeType, bool) { return Fail("unexpected raw number"); }
+  bool String(const char* str, rapidjson::SizeType length, bool) {
+    JsonValue v;
+    v.type_ = JsonValue::Type::kString;
+    if (!Text(str, length, &v.string_)) return false;
+    return Add(std::move(v));
+  }
+  bool StartObject() { return Open(JsonValue::Type::kObject); }
+  bool Key(const char* str, rapidjson::SizeType length, bool) {
+    Frame& top = stack_.back();
+    if (!Text(str, length, &top.key)) return false;
+    if (!top.keys.insert(top.key).second) return Fail(absl::StrCat("duplicate key \"", top.key, "\""));
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) { return Close(); }
+  bool StartArray() { return Open(JsonValue::Type::kArray); }
+  bool EndArray(rapidjson::SizeType) { return Close(); }
+
+  const std::string& failure() const { return failure_; }
+  JsonValue TakeRoot() { return std::move(root_); }
 
  private:
-  absl::Status Error(absl::string_view message) const {
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", pos_, ": ", message));
+  struct Frame {
+    JsonValue value;
+    std::string key;                           // objects: the key of the next member
+    absl::flat_hash_set<std::string> keys;     // objects: keys so far
+  };
+
+  bool Fail(std::string message) {
+    failure_ = std::move(message);
+    return false;
   }
 
-  void SkipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
-      ++pos_;
+  // Decoded strings must be valid Unicode: RapidJSON validates the input's bytes, but a lone
+  // "\udc00" escape decodes to a surrogate (UTF-8 ED B0..BF xx), which is not.
+  bool Text(const char* str, size_t length, std::string* out) {
+    const absl::string_view text(str, length);
+    for (size_t i = text.find('\xED'); i != absl::string_view::npos; i = text.find('\xED', i + 1)) {
+      if (i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0xA0) {
+        return Fail("lone surrogate in string");
+      }
     }
-  }
-
-  bool Consume(absl::string_view literal) {
-    if (text_.substr(pos_, literal.size()) != literal) return false;
-    pos_ += literal.size();
+    out->assign(str, length);
     return true;
   }
 
-  absl::Status Value(JsonValue* out, int depth) {
-    if (depth > max_depth_) return Error("nested too deeply");
-    SkipSpace();
-    if (pos_ >= text_.size()) return Error("unexpected end of input");
-    const char c = text_[pos_];
-    if (c == '{') return Object(out, depth);
-    if (c == '[') return Array(out, depth);
-    if (c == '"') {
-      out->type_ = JsonValue::Type::kString;
-      return String(&out->string_);
-    }
-    if (Consume("true")) {
-      out->type_ = JsonValue::Type::kBool;
-      out->bool_ = true;
-      return absl::OkStatus();
-    }
-    if (Consume("false")) {
-      out->type_ = JsonValue::Type::kBool;
-      return absl::OkStatus();
-    }
-    if (Consume("null")) return absl::OkStatus();
-    if (c == '-' || (c >= '0' && c <= '9')) return Number(out);
-    return Error(absl::StrCat("unexpected character '", std::string(1, c), "'"));
+  bool Integer(int64_t i) {
+    JsonValue v;
+    v.type_ = JsonValue::Type::kNumber;
+    v.number_ = static_cast<double>(i);
+    v.is_integer_ = true;
+    v.integer_ = i;
+    return Add(std::move(v));
   }
 
-  absl::Status Object(JsonValue* out, int depth) {
-    out->type_ = JsonValue::Type::kObject;
-    ++pos_;  // {
-    SkipSpace();
-    if (pos_ < text_.size() && text_[pos_] == '}') {
-      ++pos_;
-      return absl::OkStatus();
+  bool Count() {
+    if (++elements_ > limits_.max_elements) {
+      return Fail(absl::StrCat("more than ", limits_.max_elements, " elements"));
     }
-    while (true) {
-      SkipSpace();
-      if (pos_ >= text_.size() || text_[pos_] != '"') return Error("expected a string key");
-      std::string key;
-      if (absl::Status s = String(&key); !s.ok()) return s;
-      if (out->Find(key) != nullptr) return Error(absl::StrCat("duplicate key \"", key, "\""));
-      SkipSpace();
-      if (pos_ >= text_.size() || text_[pos_] != ':') return Error("expected ':'");
-      ++pos_;
-      JsonValue value;
-      if (absl::Status s = Value(&value, depth + 1); !s.ok()) return s;
-      out->members_.emplace_back(std::move(key), std::move(value));
-      SkipSpace();
-      if (pos_ < text_.size() && text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < text_.size() && text_[pos_] == '}') {
-        ++pos_;
-        return absl::OkStatus();
-      }
-      return Error("expected ',' or '}'");
-    }
+    return true;
   }
 
-  absl::Status Array(JsonValue* out, int depth) {
-    out->type_ = JsonValue::Type::kArray;
-    ++pos_;  // [
-    SkipSpace();
-    if (pos_ < text_.size() && text_[pos_] == ']') {
-      ++pos_;
-      return absl::OkStatus();
+  bool Add(JsonValue v) {
+    if (!Count()) return false;
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return true;
     }
-    while (true) {
-      JsonValue value;
-      if (absl::Status s = Value(&value, depth + 1); !s.ok()) return s;
-      out->array_.push_back(std::move(value));
-      SkipSpace();
-      if (pos_ < text_.size() && text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < text_.size() && text_[pos_] == ']') {
-        ++pos_;
-        return absl::OkStatus();
-      }
-      return Error("expected ',' or ']'");
-    }
-  }
-
-  static void AppendUtf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    Frame& top = stack_.back();
+    if (top.value.type_ == JsonValue::Type::kObject) {
+      top.value.members_.emplace_back(std::move(top.key), std::move(v));
+      top.key.clear();
     } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      top.value.array_.push_back(std::move(v));
     }
-  }
-
-  bool Hex4(uint32_t* out) {
-    if (pos_ + 4 > text_.size()) return false;
-    *out = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = text_[pos_ + i];
-      int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (v < 0) return false;
-      *out = *out * 16 + static_cast<uint32_t>(v);
-    }
-    pos_ += 4;
     return true;
   }
 
-  absl::Status String(std::string* out) {
-    ++pos_;  // "
-    while (true) {
-      if (pos_ >= text_.size()) return Error("unterminated string");
-      const char c = text_[pos_++];
-      if (c == '"') return absl::OkStatus();
-      if (static_cast<unsigned char>(c) < 0x20) return Error("control character in string");
-      if (c != '\\') {
-        out->push_back(c);
-        continue;
-      }
-      if (pos_ >= text_.size()) return Error("unterminated escape");
-      const char e = text_[pos_++];
-      switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
-        case 'u': {
-          uint32_t cp;
-          if (!Hex4(&cp)) return Error("bad \\u escape");
-          if (cp >= 0xD800 && cp < 0xDC00) {  // surrogate pair
-            uint32_t low;
-            if (!Consume("\\u") || !Hex4(&low) || low < 0xDC00 || low >= 0xE000) return Error("bad surrogate pair");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          } else if (cp >= 0xDC00 && cp < 0xE000) {
-            return Error("lone low surrogate");
-          }
-          AppendUtf8(cp, out);
-          break;
-        }
-        default:
-          return Error("bad escape");
-      }
-    }
+  bool Open(JsonValue::Type type) {
+    if (static_cast<int>(stack_.size()) >= limits_.max_depth) return Fail("nested too deeply");
+    stack_.emplace_back();
+    stack_.back().value.type_ = type;
+    return true;
   }
 
-  absl::Status Number(JsonValue* out) {
-    const size_t start = pos_;
-    if (text_[pos_] == '-') ++pos_;
-    auto digits = [&] {
-      const size_t from = pos_;
-      while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
-      return pos_ - from;
-    };
-    const size_t int_start = pos_;
-    if (digits() == 0) return Error("bad number");
-    if (text_[int_start] == '0' && pos_ - int_start > 1) return Error("leading zero in number");
-    bool integer = true;
-    if (pos_ < text_.size() && text_[pos_] == '.') {
-      ++pos_;
-      integer = false;
-      if (digits() == 0) return Error("bad number");
-    }
-    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
-      ++pos_;
-      integer = false;
-      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
-      if (digits() == 0) return Error("bad number");
-    }
-    const std::string literal(text_.substr(start, pos_ - start));
-    out->type_ = JsonValue::Type::kNumber;
-    out->number_ = std::strtod(literal.c_str(), nullptr);
-    if (!std::isfinite(out->number_)) return Error("number out of range");
-    out->is_integer_ = integer && absl::SimpleAtoi(literal, &out->integer_);
-    return absl::OkStatus();
+  bool Close() {
+    JsonValue v = std::move(stack_.back().value);
+    stack_.pop_back();
+    return Add(std::move(v));
   }
 
-  absl::string_view text_;
-  int max_depth_;
-  size_t pos_ = 0;
+  const JsonLimits& limits_;
+  std::vector<Frame> stack_;
+  JsonValue root_;
+  size_t elements_ = 0;
+  std::string failure_;
 };
 
-absl::StatusOr<JsonValue> ParseJson(absl::string_view text, int max_depth) {
-  return JsonParser(text, max_depth).Parse();
+absl::StatusOr<JsonValue> ParseJson(absl::string_view text, const JsonLimits& limits) {
+  if (text.size() > limits.max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON: ", text.size(), " bytes, more than the limit of ", limits.max_bytes));
+  }
+  // RapidJSON reads a NUL as the end of input; no valid document holds one.
+  if (const size_t nul = text.find('\0'); nul != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", nul, ": NUL byte"));
+  }
+  TreeBuilder builder(limits);
+  rapidjson::MemoryStream memory(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(memory);
+  rapidjson::Reader reader;
+  // Iterative: no recursion, so depth costs no stack; the builder bounds it anyway.
+  const rapidjson::ParseResult result =
+      reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+                   rapidjson::kParseFullPrecisionFlag>(in, builder);
+  if (result.IsError()) {
+    const std::string why = result.Code() == rapidjson::kParseErrorTermination
+                                ? builder.failure()
+                                : rapidjson::GetParseError_En(result.Code());
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", result.Offset(), ": ", why));
+  }
+  return builder.TakeRoot();
 }
 
 }  // namespace vrec

@@ -1,6 +1,8 @@
-// A small strict JSON parser (RFC 8259) for request bodies: objects, arrays, strings (with
-// escapes, \u sequences as UTF-8), numbers, booleans and null. Nesting is limited so a
-// hostile body cannot exhaust the stack; errors name the byte offset.
+// Strict JSON (RFC 8259) for request bodies and log lines, parsed by RapidJSON (rapidjson-dev)
+// into a small tree: objects, arrays, strings (escapes and \u sequences as UTF-8; invalid UTF-8
+// and lone surrogates are errors), numbers, booleans and null. Size, nesting depth and element
+// count are limited while parsing, repeated keys are an error, and parsing is linear in the
+// input; errors name the byte offset.
 #ifndef VREC_COMMON_JSON_READER_H_
 #define VREC_COMMON_JSON_READER_H_
 
@@ -15,6 +17,8 @@
 #include "absl/strings/string_view.h"
 
 namespace vrec {
+
+class TreeBuilder;
 
 class JsonValue {
  public:
@@ -43,7 +47,7 @@ class JsonValue {
   static const char* TypeName(Type type);
 
  private:
-  friend class JsonParser;
+  friend class TreeBuilder;
   Type type_ = Type::kNull;
   bool bool_ = false;
   double number_ = 0;
@@ -54,8 +58,14 @@ class JsonValue {
   std::vector<std::pair<std::string, JsonValue>> members_;
 };
 
+struct JsonLimits {
+  size_t max_bytes = size_t{16} << 20;
+  int max_depth = 32;              // open objects and arrays
+  size_t max_elements = 1 << 20;   // values of every kind, containers included
+};
+
 // InvalidArgument naming the offset and the problem.
-absl::StatusOr<JsonValue> ParseJson(absl::string_view text, int max_depth = 32);
+absl::StatusOr<JsonValue> ParseJson(absl::string_view text, const JsonLimits& limits = JsonLimits());
 
 }  // namespace vrec
 

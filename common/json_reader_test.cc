@@ -45,5 +45,42 @@ TEST(JsonReaderTest, RejectsMalformedInputWithOffsets) {
   EXPECT_NE(v.status().message().find("nested too deeply"), std::string::npos);
 }
 
+TEST(JsonReaderTest, RejectsBadUnicodeAndNulBytes) {
+  for (const std::string bad : {std::string("\"\\udc00\""), std::string("\"\xff\""), std::string("\"\xc3\""),
+                                std::string("{\"a\":1}\0", 8), std::string("[1,\0 2]", 7)}) {
+    auto v = ParseJson(bad);
+    EXPECT_FALSE(v.ok()) << bad;
+    if (!v.ok()) EXPECT_NE(v.status().message().find("invalid JSON"), std::string::npos);
+  }
+}
+
+TEST(JsonReaderTest, EnforcesSizeAndElementLimits) {
+  JsonLimits limits;
+  limits.max_bytes = 10;
+  EXPECT_FALSE(ParseJson("[1,2,3,4,5,6]", limits).ok());
+  limits = JsonLimits();
+  limits.max_elements = 5;  // the array and four numbers
+  EXPECT_TRUE(ParseJson("[1,2,3,4]", limits).ok());
+  auto v = ParseJson("[1,2,3,4,5]", limits);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("more than 5 elements"), std::string::npos);
+}
+
+// 80,000 distinct keys (the body that stalled the hand-written parser for seconds: its duplicate
+// check was quadratic) parse, and a repeat of the first key at the end is found.
+TEST(JsonReaderTest, ManyKeysParseAndALateDuplicateIsFound) {
+  std::string body = "{";
+  for (int i = 0; i < 80000; ++i) body += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  std::string unique = body;
+  unique.back() = '}';
+  auto v = ParseJson(unique);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->members().size(), 80000u);
+  EXPECT_EQ(v->Find("k79999")->integer(), 79999);
+  auto dup = ParseJson(body + "\"k0\":1}");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.status().message().find("duplicate key \"k0\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vrec

@@ -191,7 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const http::request<http::string_body>& raw = parser_->get();
     HttpResponse response = Handle(raw);
-    Send(std::move(response), raw.version(), raw.keep_alive());
+    Send(std::move(response), raw.version(), raw.keep_alive(), raw.method() == http::verb::head);
   }
 
   HttpResponse Handle(const http::request<http::string_body>& raw) {
@@ -220,7 +220,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void Send(HttpResponse response, unsigned version, bool keep_alive) {
+  // `head`: the headers a GET would get, Content-Length included, and no body (RFC 9110 9.3.2);
+  // a body after them would be read as the start of the next response on a kept-alive connection.
+  void Send(HttpResponse response, unsigned version, bool keep_alive, bool head = false) {
     auto message = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version);
     message->set(http::field::server, "vrec");
@@ -229,6 +231,11 @@ class Session : public std::enable_shared_from_this<Session> {
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive);
     message->prepare_payload();
+    if (head) {
+      const size_t length = message->body().size();
+      message->body().clear();
+      message->content_length(length);
+    }
     response_ = message;
     http::async_write(stream_, *message,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(),

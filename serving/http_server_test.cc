@@ -102,6 +102,21 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   for (const auto& r : *replies) EXPECT_EQ(r.status, 200);
 }
 
+// HEAD gets GET's headers, Content-Length included, and no body: a body would be read as the
+// next response on the kept-alive connection.
+TEST_F(HttpServerTest, HeadHasNoBodyAndKeepsTheConnectionInStep) {
+  auto replies = SendPipelined(port_, {"HEAD /k HTTP/1.1\r\nHost: x\r\n\r\n", "GET /k HTTP/1.1\r\nHost: x\r\n\r\n"});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 2u);
+  EXPECT_EQ((*replies)[0].status, 200);
+  EXPECT_EQ((*replies)[0].body, "");
+  EXPECT_NE((*replies)[0].headers.find(absl::StrCat("content-length: ", std::string("HEAD /k  0").size())),
+            std::string::npos)
+      << (*replies)[0].headers;
+  EXPECT_EQ((*replies)[1].status, 200);
+  EXPECT_EQ((*replies)[1].body, "GET /k  0");
+}
+
 TEST(HttpServerCreateTest, RejectsBadOptions) {
   HttpServerOptions options;
   options.address = "not-an-address";

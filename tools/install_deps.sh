@@ -12,6 +12,7 @@ PACKAGES=(
   librocksdb-dev           # RocksDB 7.8
   libabsl-dev              # Abseil 20220623
   libboost-dev             # Boost 1.74 (Asio + Beast)
+  rapidjson-dev            # RapidJSON 1.1 (request bodies)
   googletest libgtest-dev libgmock-dev
   curl                     # quickstart's example request
 )

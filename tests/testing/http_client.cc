@@ -46,8 +46,9 @@ class Connection {
     }
     return absl::OkStatus();
   }
-  // Reads one response from the buffered stream.
-  absl::StatusOr<HttpReply> ReadReply(int timeout_ms) {
+  // Reads one response from the buffered stream; the response to a HEAD has no body, whatever its
+  // Content-Length says.
+  absl::StatusOr<HttpReply> ReadReply(int timeout_ms, bool head_request) {
     while (true) {
       const size_t end = buffer_.find("\r\n\r\n");
       if (end != std::string::npos) {
@@ -65,6 +66,10 @@ class Connection {
           const size_t eol = reply.headers.find("\r\n", cl);
           has_length = absl::SimpleAtoi(
               absl::StripAsciiWhitespace(reply.headers.substr(cl + 15, eol - cl - 15)), &length);
+        }
+        if (head_request) {
+          length = 0;
+          has_length = true;
         }
         while (has_length ? buffer_.size() < end + 4 + length : !closed_) {
           absl::Status s = Fill(timeout_ms);
@@ -112,7 +117,7 @@ absl::StatusOr<std::vector<HttpReply>> SendPipelined(uint16_t port, const std::v
   for (const std::string& raw : raws) {
     s = c.SendAll(raw);
     if (!s.ok()) return s;
-    absl::StatusOr<HttpReply> reply = c.ReadReply(timeout_ms);
+    absl::StatusOr<HttpReply> reply = c.ReadReply(timeout_ms, raw.rfind("HEAD ", 0) == 0);
     if (!reply.ok()) return reply.status();
     replies.push_back(std::move(*reply));
   }

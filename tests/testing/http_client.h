@@ -19,7 +19,8 @@ struct HttpReply {
 
 // Sends `raw` to 127.0.0.1:port and reads one response (Content-Length or until close).
 absl::StatusOr<HttpReply> SendRaw(uint16_t port, const std::string& raw, int timeout_ms = 10000);
-// Sends several raw requests on one connection and reads one response for each (keep-alive).
+// Sends several raw requests on one connection and reads one response for each (keep-alive);
+// a request starting "HEAD " gets a response without body.
 absl::StatusOr<std::vector<HttpReply>> SendPipelined(uint16_t port, const std::vector<std::string>& raws,
                                                      int timeout_ms = 10000);
 
