@@ -11,14 +11,28 @@
 namespace vrec::bundle {
 namespace {
 
+// The numbered folders under `models_dir` (version, path), never throwing: the error_code
+// overloads throughout (a range-for over a directory_iterator throws from its increment), so an
+// unreadable folder, a symlink loop or an entry that vanishes mid-scan is skipped, not fatal.
+std::vector<std::pair<int64_t, std::string>> NumberedDirs(const std::string& models_dir) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(models_dir, ec);
+  for (const std::filesystem::directory_iterator end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    int64_t v;
+    if (!it->is_directory(entry_ec) || entry_ec || !absl::SimpleAtoi(it->path().filename().string(), &v)) continue;
+    out.emplace_back(v, it->path().string());
+  }
+  return out;
+}
+
 // Versions present under `models_dir`, ascending; `complete_only` keeps complete bundles.
 std::vector<int64_t> Versions(const std::string& models_dir, bool complete_only) {
   std::vector<int64_t> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(models_dir, ec)) {
-    int64_t v;
-    if (!entry.is_directory(ec) || !absl::SimpleAtoi(entry.path().filename().string(), &v) || v <= 0) continue;
-    absl::StatusOr<BundleManifest> m = ReadBundleManifest(entry.path().string());
+  for (const auto& [v, path] : NumberedDirs(models_dir)) {
+    if (v <= 0) continue;
+    absl::StatusOr<BundleManifest> m = ReadBundleManifest(path);
     if (!m.ok()) continue;
     if (complete_only && !m->complete) continue;
     out.push_back(v);
@@ -44,11 +58,7 @@ std::string BundleFusionPath(const std::string& d) { return d + "/fusion.pt"; }
 absl::StatusOr<int64_t> NextBundleVersion(const std::string& models_dir) {
   VREC_RETURN_IF_ERROR(MakeDirs(models_dir));
   int64_t highest = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(models_dir, ec)) {
-    int64_t v;
-    if (entry.is_directory(ec) && absl::SimpleAtoi(entry.path().filename().string(), &v)) highest = std::max(highest, v);
-  }
+  for (const auto& [v, path] : NumberedDirs(models_dir)) highest = std::max(highest, v);
   return highest + 1;
 }
 
@@ -79,7 +89,8 @@ absl::StatusOr<std::unique_ptr<retrieval::TwoTowerModel>> LoadBundleTwoTower(con
         " (featurestore/transforms.h); train new models with vrec train-retrieval, build-index and train-ranker"));
   }
   std::string path = BundleModelPath(bundle_dir);
-  if (which == TwoTowerWeights::kHeldOut && std::filesystem::exists(BundleHeldOutModelPath(bundle_dir))) {
+  std::error_code ec;
+  if (which == TwoTowerWeights::kHeldOut && std::filesystem::exists(BundleHeldOutModelPath(bundle_dir), ec)) {
     path = BundleHeldOutModelPath(bundle_dir);
   }
   return retrieval::TwoTowerModel::Load(path, manifest.two_tower);

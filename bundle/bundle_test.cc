@@ -58,6 +58,13 @@ TEST(BundleTest, VersionsAndIncompleteBundles) {
   EXPECT_EQ(LoadBundle(models, 1).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(*NextBundleVersion(models), 2);
   EXPECT_EQ(LoadBundle(models, 7).status().code(), absl::StatusCode::kNotFound);
+
+  // A symlink loop and a dangling link among the versions are skipped, not thrown from (the
+  // refresh thread scans this folder; an exception there ended the process).
+  std::filesystem::create_directory_symlink(BundleDir(models, 5), BundleDir(models, 5));
+  std::filesystem::create_directory_symlink(BundleDir(models, 404), BundleDir(models, 6));
+  EXPECT_EQ(*LatestBundle(models), 1);
+  EXPECT_EQ(*NextBundleVersion(models), 2);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
+#include "common/status.h"
 #include "common/world.h"
 #include "hnswlib/hnswlib.h"
 
@@ -18,6 +19,72 @@ namespace {
 
 constexpr char kItemsMagic[8] = {'V', 'R', 'E', 'C', 'I', 'T', 'M', '1'};
 constexpr uint32_t kItemsVersion = 1;
+
+// hnswlib trusts its file: a corrupted header (an entry point past the end, a huge element
+// size) makes its loader allocate wildly or its search read out of bounds. The fixed header
+// (hnswlib 0.6.2's saveIndex layout) is checked against what an index of `count` vectors of
+// `dim` floats must hold before hnswlib reads the file, and the graph after.
+absl::Status CheckHnswHeader(const std::string& path, uint64_t count, uint32_t dim) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("no HNSW index at ", path));
+  unsigned char header[96];
+  const size_t got = std::fread(header, 1, sizeof(header), f);
+  std::fseek(f, 0, SEEK_END);
+  const long file_size = std::ftell(f);
+  std::fclose(f);
+  if (got != sizeof(header)) return absl::DataLossError(absl::StrCat(path, ": truncated HNSW header"));
+  auto u64 = [&](int at) {
+    uint64_t v;
+    std::memcpy(&v, header + at, 8);
+    return v;
+  };
+  int32_t max_level;
+  uint32_t entry;
+  std::memcpy(&max_level, header + 48, 4);
+  std::memcpy(&entry, header + 52, 4);
+  const uint64_t offset_level0 = u64(0), elements = u64(16), per_element = u64(24), label_offset = u64(32),
+                 offset_data = u64(40), max_m = u64(56), max_m0 = u64(64), m = u64(72);
+  const uint64_t links0 = max_m0 * 4 + 4, data = uint64_t{dim} * 4;
+  std::string why;
+  if (offset_level0 != 0 || elements != count) {
+    why = "element count disagrees with the item file";
+  } else if (m < 2 || m > 256 || max_m != m || max_m0 != 2 * m) {
+    why = "bad M";
+  } else if (per_element != links0 + data + 8 || label_offset != links0 + data || offset_data != links0) {
+    why = "element layout disagrees with the dimension";
+  } else if (max_level < 0 || max_level > 64 || (count > 0 && entry >= count)) {
+    why = "entry point out of range";
+  } else if (file_size < 0 || static_cast<uint64_t>(file_size) < sizeof(header) + count * per_element) {
+    why = "truncated";
+  }
+  if (!why.empty()) return absl::DataLossError(absl::StrCat(path, ": corrupt HNSW index (", why, ")"));
+  return absl::OkStatus();
+}
+
+// After hnswlib's load: every level within the maximum, every link list within M and pointing
+// at an element, every label a distinct position of the item file.
+template <typename Graph>
+absl::Status CheckHnswGraph(const Graph& h, uint64_t count, const std::string& path) {
+  auto corrupt = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(path, ": corrupt HNSW index (", why, ")"));
+  };
+  if (h.label_lookup_.size() != count) return corrupt("repeated labels");
+  if (count > 0 && h.element_levels_[h.enterpoint_node_] != h.maxlevel_) return corrupt("entry point level");
+  for (uint64_t i = 0; i < count; ++i) {
+    if (h.getExternalLabel(i) >= count) return corrupt("label out of range");
+    const int levels = h.element_levels_[i];
+    if (levels < 0 || levels > h.maxlevel_) return corrupt("element level out of range");
+    for (int level = 0; level <= levels; ++level) {
+      unsigned int* links = h.get_linklist_at_level(static_cast<hnswlib::tableint>(i), level);
+      const unsigned int size = h.getListCount(links);
+      if (size > (level == 0 ? h.maxM0_ : h.maxM_)) return corrupt("link list too long");
+      for (unsigned int j = 1; j <= size; ++j) {
+        if (links[j] >= count) return corrupt("link out of range");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -126,7 +193,11 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& it
   std::memcpy(&dim, bytes.data() + 12, 4);
   std::memcpy(&count, bytes.data() + 16, 8);
   if (version != kItemsVersion) return corrupt(absl::StrCat("format version ", version, " is not supported"));
-  if (dim == 0 || dim > 4096 || bytes.size() != 24 + count * 4 + count * dim * 4 + 4) return corrupt("truncated");
+  if (dim == 0 || dim > 4096) return corrupt(absl::StrCat("bad dimension ", dim));
+  // 24 header bytes, count ids and count x dim floats, the CRC; the count is checked by division
+  // first, so that a crafted one cannot overflow the product.
+  const uint64_t per_item = 4 + uint64_t{dim} * 4;
+  if (count > (bytes.size() - 28) / per_item || bytes.size() != 28 + count * per_item) return corrupt("truncated");
   std::memcpy(&crc, bytes.data() + bytes.size() - 4, 4);
   if (crc != Crc32c(bytes.data(), bytes.size() - 4)) return corrupt("checksum mismatch");
   std::unique_ptr<HnswIndex> index(new HnswIndex());
@@ -140,12 +211,13 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& it
     return corrupt("video ids are not strictly ascending");
   }
   index->BuildLookup();
-  if (!PathExists(index_path)) return absl::NotFoundError(absl::StrCat("no HNSW index at ", index_path));
+  VREC_RETURN_IF_ERROR(CheckHnswHeader(index_path, count, dim));
   index->graph_ = std::make_unique<Graph>(static_cast<int>(dim));
   try {
     index->graph_->hnsw =
         std::make_unique<hnswlib::HierarchicalNSW<float>>(&index->graph_->space, index_path, false, count);
     if (index->graph_->hnsw->cur_element_count != count) return corrupt("index and item file disagree");
+    VREC_RETURN_IF_ERROR(CheckHnswGraph(*index->graph_->hnsw, count, index_path));
     index->ef_search_ = std::max(1, ef_search);
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat("cannot load HNSW index ", index_path, ": ", e.what()));

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "common/random.h"
 #include "gtest/gtest.h"
@@ -64,6 +66,38 @@ TEST(HnswIndexTest, RecallAgainstExactSearchAndRoundTrip) {
   }
   auto corrupt = HnswIndex::Load(items, graph, 64);
   EXPECT_EQ(corrupt.status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Overwrites `bytes` at `offset` of a copy of `from` written to `to`.
+void CopyWithPatch(const std::string& from, const std::string& to, long offset, const std::string& bytes) {
+  std::ifstream in(from, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  data.replace(static_cast<size_t>(offset), bytes.size(), bytes);
+  std::ofstream(to, std::ios::binary | std::ios::trunc) << data;
+}
+
+// Corrupt index files are DataLoss, never a crash: the entry point past the end (the bytes that
+// segfaulted the server's refresh), a wrong element size or count in the header, a link to no
+// element, and an item file whose count would overflow the size check.
+TEST(HnswIndexTest, CorruptHeaderGraphAndItemCountAreDataLoss) {
+  constexpr int kDim = 8;
+  std::vector<VideoId> ids;
+  for (VideoId v = 1; v <= 300; ++v) ids.push_back(v);
+  auto index = HnswIndex::Build(ids, RandomUnitVectors(ids.size(), kDim, 3), kDim, HnswOptions());
+  ASSERT_TRUE(index.ok());
+  const std::string items = testing::TempPath("c_items.bin"), graph = testing::TempPath("c_hnsw.index");
+  const std::string bad_items = testing::TempPath("c_items_bad.bin"), bad = testing::TempPath("c_hnsw_bad.index");
+  ASSERT_TRUE((*index)->Save(items, graph).ok());
+  ASSERT_TRUE(HnswIndex::Load(items, graph, 10).ok());
+  const std::string ff("\xff\xff\xff\x7f", 4);
+  for (long offset : {52L /* entry point */, 24L /* bytes per element */, 16L /* element count */,
+                      100L /* element 0's first level-0 link */}) {
+    CopyWithPatch(graph, bad, offset, ff);
+    auto loaded = HnswIndex::Load(items, bad, 10);
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << "offset " << offset << ": " << loaded.status();
+  }
+  CopyWithPatch(items, bad_items, 16, std::string("\x00\x00\x00\x00\x00\x00\x00\x40", 8));  // count 2^62
+  EXPECT_EQ(HnswIndex::Load(bad_items, graph, 10).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(HnswIndexTest, RejectsBadInput) {
