@@ -39,8 +39,10 @@ ModelUpdater::ModelUpdater(const featurestore::FeatureStore* store, std::string 
                            pipeline::FeedModelOptions options)
     : store_(store), models_dir_(std::move(models_dir)), clock_(clock), options_(std::move(options)) {}
 
-ModelUpdater::~ModelUpdater() {
-  stop_.Notify();
+ModelUpdater::~ModelUpdater() { Stop(); }
+
+void ModelUpdater::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
   if (thread_.joinable()) thread_.join();
 }
 

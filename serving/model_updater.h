@@ -36,8 +36,11 @@ class ModelUpdater {
   // One refresh: a new snapshot, and a newer complete bundle if there is one. Swaps the result
   // into `service`. Errors leave the service's model as it was.
   absl::Status RefreshOnce(FeedService* service);
-  // Calls RefreshOnce every `period` on a background thread until destruction.
+  // Calls RefreshOnce every `period` on a background thread until Stop or destruction.
   void Start(FeedService* service, absl::Duration period);
+  // Ends the background thread (waiting for a refresh under way); idempotent. Call it before
+  // the service passed to Start goes away.
+  void Stop();
 
  private:
   const featurestore::FeatureStore* store_;

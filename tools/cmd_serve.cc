@@ -181,6 +181,12 @@ absl::Status RunServe(int argc, char** argv) {
   }
   serving::FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), &clock, impressions.get());
   if (refresh_seconds > 0) updater.Start(&service, absl::Seconds(refresh_seconds));
+  // The updater's thread points at `service`, declared after it and so destroyed first: stop the
+  // thread before that, on every way out of this function.
+  struct StopUpdater {
+    serving::ModelUpdater& updater;
+    ~StopUpdater() { updater.Stop(); }
+  } stop_updater{updater};
 
   // Signals go to this thread only: block them before the server threads start.
   sigset_t signals;
