@@ -168,9 +168,6 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
     r.OptionalInt("collab.neighbours", &c.neighbours);
     r.OptionalInt("collab.transition_neighbours", &c.transition_neighbours);
     r.OptionalInt("collab.ease_dense_max", &c.ease_dense_max);
-    int ease_dense = 0;
-    r.OptionalInt("collab.ease_dense", &ease_dense);
-    c.ease_dense = ease_dense != 0;
     r.OptionalDouble("collab.fit_seconds", &c.fit_seconds);
   }
 
@@ -313,7 +310,7 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
     f.SetInt("collab.neighbours", c.neighbours);
     f.SetInt("collab.transition_neighbours", c.transition_neighbours);
     f.SetInt("collab.ease_dense_max", c.ease_dense_max);
-    f.SetInt("collab.ease_dense", c.ease_dense ? 1 : 0);
+    f.SetInt("collab.ease_dense", c.ease_dense() ? 1 : 0);  // for the reader; derived, not parsed
     f.Set("collab.fit_seconds", Fixed(c.fit_seconds, 1));
   }
   if (m.fusion.has_value()) {

@@ -83,8 +83,9 @@ struct CollaborativeInfo {
   int neighbours = 0;           // kept per row (item_knn, ease)
   int transition_neighbours = 0;
   int ease_dense_max = 0;       // the EASE weights are kept whole up to this many videos
-  bool ease_dense = false;      // ... and were (ease_videos <= ease_dense_max)
   double fit_seconds = 0;
+  // Whether they were: the model's ease_dense is filled exactly then.
+  bool ease_dense() const { return ease_videos > 0 && ease_videos <= ease_dense_max; }
 };
 
 // EASE's dense weights B (n x n, row-major) over the videos of its rows and columns.

@@ -223,7 +223,6 @@ absl::StatusOr<CollaborativeModel> FitCollaborative(absl::Span<const Engagement>
     info->neighbours = o.neighbours;
     info->transition_neighbours = o.transition_neighbours;
     info->ease_dense_max = o.ease_dense_max;
-    info->ease_dense = !model.ease_dense.empty();
     info->fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return model;

@@ -118,7 +118,7 @@ TEST(CollaborativeTest, SmallCatalogKeepsTheDenseEaseAndScoresWithEveryWeight) {
   CollaborativeInfo info;
   absl::StatusOr<CollaborativeModel> model = FitCollaborative(Log(), Options(), &info);
   ASSERT_TRUE(model.ok());
-  EXPECT_TRUE(info.ease_dense);
+  EXPECT_TRUE(info.ease_dense());
   absl::StatusOr<DenseEase> closed = FitDenseEase(Log(), Options());
   ASSERT_TRUE(closed.ok());
   const DenseEase& dense = model->ease_dense;
@@ -158,7 +158,7 @@ TEST(CollaborativeTest, SmallCatalogKeepsTheDenseEaseAndScoresWithEveryWeight) {
   absl::StatusOr<CollaborativeModel> big = FitCollaborative(Log(), sparse_only, &info);
   ASSERT_TRUE(big.ok());
   EXPECT_TRUE(big->ease_dense.empty());
-  EXPECT_FALSE(info.ease_dense);
+  EXPECT_FALSE(info.ease_dense());
 }
 
 }  // namespace
