@@ -37,96 +37,53 @@ struct Csr {
   }
 };
 
+// Item-kNN over the past: the same cosine table as the bundle's item_knn source
+// (retrieval/collaborative_fit.h), a user's score for a video the sum of its cosines to every
+// video the user engaged with in the past.
 class ItemKnnSystem : public ReplaySystem {
  public:
-  ItemKnnSystem(const ReplayData& data, const ItemKnnOptions& options) : data_(data), options_(options) {
-    // Per user: distinct videos, most recent engagement first. Per video: distinct users.
-    const std::vector<Engagement>& past = data.past_engagements;
-    const size_t users = past.empty() ? 0 : size_t{past.back().user} + 1;
-    video_limit_ = data.is_available.size();
-    for (const Engagement& e : past) video_limit_ = std::max<size_t>(video_limit_, size_t{e.video} + 1);
+  ItemKnnSystem(const ReplayData& data, retrieval::NeighbourTable table) : data_(data), table_(std::move(table)) {
+    const size_t users = data.past_engagements.empty() ? 0 : size_t{data.past_engagements.back().user} + 1;
     user_videos_.offsets.assign(users + 1, 0);
-    std::vector<std::vector<uint32_t>> by_video(video_limit_);
-    std::vector<VideoId> recent;
-    ForEachUserRun(past, [&](UserId user, auto begin, auto end) {
-      recent.clear();
-      for (auto it = end; it != begin;) {
-        --it;
-        if (std::find(recent.begin(), recent.end(), it->video) == recent.end()) recent.push_back(it->video);
-      }
-      for (VideoId v : recent) by_video[v].push_back(user);
-      user_videos_.offsets[user + 1] = recent.size();
-      user_videos_.values.insert(user_videos_.values.end(), recent.begin(), recent.end());
+    ForEachUserRun(data.past_engagements, [&](UserId user, auto begin, auto end) {
+      const size_t start = user_videos_.values.size();
+      for (auto it = begin; it != end; ++it) user_videos_.values.push_back(it->video);
+      std::sort(user_videos_.values.begin() + start, user_videos_.values.end());
+      user_videos_.values.erase(std::unique(user_videos_.values.begin() + start, user_videos_.values.end()),
+                                user_videos_.values.end());
+      user_videos_.offsets[user + 1] = user_videos_.values.size() - start;
     });
-    // Offsets were written per user in id order; users without engagement keep 0 entries.
     for (size_t u = 0; u < users; ++u) user_videos_.offsets[u + 1] += user_videos_.offsets[u];
-    video_users_.offsets.assign(video_limit_ + 1, 0);
-    for (size_t v = 0; v < video_limit_; ++v) {
-      video_users_.offsets[v + 1] = video_users_.offsets[v] + by_video[v].size();
-      video_users_.values.insert(video_users_.values.end(), by_video[v].begin(), by_video[v].end());
+    for (VideoId v = 0; v < data.is_available.size(); ++v) {
+      if (!data.is_available[v]) unavailable_.push_back(v);
     }
   }
 
   std::string name() const override { return "item-knn"; }
 
   void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
-    thread_local std::vector<float> score;
-    thread_local std::vector<VideoId> touched;
-    if (score.size() < video_limit_) score.assign(video_limit_, 0.0f);
-    touched.clear();
-    const absl::Span<const uint32_t> mine = user_videos_.row(test.user);
-    const size_t voters = std::min<size_t>(mine.size(), options_.recent_items);
-    for (size_t i = 0; i < voters; ++i) {
-      const VideoId item = mine[i];
-      const absl::Span<const uint32_t> users = video_users_.row(item);
-      if (users.size() < 2) continue;
-      const float recency = 1.0f / std::sqrt(1.0f + i);
-      // Sample co-engaging users evenly when there are many.
-      const size_t take = std::min<size_t>(users.size(), options_.users_per_item);
-      const double stride = double(users.size()) / take;
-      for (size_t s = 0; s < take; ++s) {
-        const UserId other = users[static_cast<size_t>(s * stride)];
-        if (other == test.user) continue;
-        const absl::Span<const uint32_t> theirs = user_videos_.row(other);
-        const size_t n = std::min<size_t>(theirs.size(), options_.items_per_user);
-        for (size_t j = 0; j < n; ++j) {
-          const VideoId v = theirs[j];
-          if (v == item) continue;
-          if (score[v] == 0.0f) touched.push_back(v);
-          // Cosine of co-engagement, up to the sampling factor shared by this item's votes.
-          score[v] += recency * static_cast<float>(stride) /
-                      std::sqrt(float(users.size()) * float(std::max<size_t>(1, video_users_.row(v).size())));
-        }
-      }
-    }
-    std::vector<std::pair<float, VideoId>> ranked;
-    ranked.reserve(touched.size());
-    for (VideoId v : touched) {
-      if (v < data_.is_available.size() && data_.is_available[v] &&
-          !std::binary_search(test.history.begin(), test.history.end(), v)) {
-        ranked.emplace_back(score[v], v);
-      }
-      score[v] = 0.0f;
-    }
-    const size_t top = std::min<size_t>(k, ranked.size());
-    std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    for (size_t i = 0; i < top; ++i) out->push_back(ranked[i].second);
+    thread_local std::vector<retrieval::ScoredVideo> input, ranked;
+    retrieval::CollabInput(retrieval::kCollabItemKnn, user_videos_.row(test.user), &input);
+    thread_local std::vector<VideoId> skip;  // the user's past and the unavailable videos, sorted
+    skip.clear();
+    std::merge(test.history.begin(), test.history.end(), unavailable_.begin(), unavailable_.end(),
+               std::back_inserter(skip));
+    ranked.clear();
+    retrieval::CollabScore(table_, input, skip, k, &ranked);
+    for (const retrieval::ScoredVideo& s : ranked) out->push_back(s.video);
     // Users with no usable history (or few neighbours) are filled from popularity.
-    if (static_cast<int>(top) < k) {
-      const std::vector<VideoId> taken(out->end() - top, out->end());
-      data_.popular.Top(k - top, test.history,
+    if (static_cast<int>(ranked.size()) < k) {
+      const std::vector<VideoId> taken(out->end() - ranked.size(), out->end());
+      data_.popular.Top(k - ranked.size(), test.history,
                         [&](VideoId v) { return std::find(taken.begin(), taken.end(), v) != taken.end(); }, out);
     }
   }
 
  private:
   const ReplayData& data_;
-  ItemKnnOptions options_;
-  size_t video_limit_ = 0;
-  Csr user_videos_;
-  Csr video_users_;
+  retrieval::NeighbourTable table_;
+  Csr user_videos_;                   // by user: the past videos, sorted
+  std::vector<VideoId> unavailable_;  // sorted
 };
 
 // EASE over the past: the dense closed-form weights (retrieval/collaborative_fit.h) over the
@@ -229,8 +186,10 @@ absl::Status CheckBundleFitsReplay(const bundle::BundleManifest& manifest, const
 
 }  // namespace
 
-std::unique_ptr<ReplaySystem> MakeItemKnnSystem(const ReplayData& data, const ItemKnnOptions& options) {
-  return std::make_unique<ItemKnnSystem>(data, options);
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeItemKnnSystem(const ReplayData& data,
+                                                                const retrieval::CollabFitOptions& options) {
+  VREC_ASSIGN_OR_RETURN(retrieval::NeighbourTable table, retrieval::FitItemKnn(data.past_engagements, options));
+  return std::unique_ptr<ReplaySystem>(std::make_unique<ItemKnnSystem>(data, std::move(table)));
 }
 
 absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeEaseSystem(const ReplayData& data,

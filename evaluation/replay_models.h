@@ -1,8 +1,8 @@
 // Learned systems under test for `vrec replay`, trained on the replay's past only:
 //
 //   item-knn    item-to-item collaborative filtering: cosine similarity of co-engagement
-//               (videos engaged by the same users), summed over the user's most recent
-//               engaged videos. The classic strong baseline for next-item recommendation.
+//               (videos engaged by the same users), each video's best neighbours, summed over
+//               every video the user engaged with. The classic strong baseline.
 //   two-tower   a trained bundle's towers, with user and video features rebuilt point-in-time
 //               from the replay's past (the same FeatureReplay and transforms as training and
 //               serving), ranked by exact inner product over every available video.
@@ -30,13 +30,10 @@
 
 namespace vrec::evaluation {
 
-struct ItemKnnOptions {
-  int recent_items = 20;     // the user's most recent engaged videos that vote
-  int users_per_item = 200;  // co-engaging users sampled per voting video
-  int items_per_user = 50;   // most recent videos of each such user
-};
-
-std::unique_ptr<ReplaySystem> MakeItemKnnSystem(const ReplayData& data, const ItemKnnOptions& options);
+// Item-kNN: the cosine table of co-engagement over the options' ease_cap most engaged videos,
+// its `neighbours` best per video (the bundle's item_knn source, fitted on the past).
+absl::StatusOr<std::unique_ptr<ReplaySystem>> MakeItemKnnSystem(const ReplayData& data,
+                                                                const retrieval::CollabFitOptions& options);
 
 // EASE (Steck 2019) on the past engagements, dense over the options' ease_cap most engaged
 // videos (retrieval/collaborative_fit.h), with its ease_lambda. The strongest classic

@@ -17,6 +17,9 @@ namespace vrec::evaluation {
 
 namespace {
 
+// The item-kNN baseline's neighbours per video: the usual k of the literature's baselines.
+constexpr int kItemKnnNeighbours = 100;
+
 // The full pipeline stage by stage: what retrieval found, how the ranker orders logged
 // slates, and what the feed scores.
 struct PipelineStages {
@@ -142,14 +145,18 @@ absl::StatusOr<ReplayReport> EvaluateReplay(const ReplayRunOptions& run) {
   if (want("random")) owned.push_back(MakeRandomSystem(data));
   if (want("most-popular")) owned.push_back(MakeMostPopularSystem(data));
   if (want("recent-popular")) owned.push_back(MakeRecentPopularSystem(data));
-  if (want("item-knn")) owned.push_back(MakeItemKnnSystem(data, ItemKnnOptions()));
+  retrieval::CollabFitOptions collab;
+  collab.ease_lambda = run.ease_lambda;
+  collab.ease_cap = run.ease_cap;
+  collab.neighbours = kItemKnnNeighbours;
+  collab.threads = std::max(1, options.threads);
+  collab.show_progress = options.show_progress;
+  if (want("item-knn")) {
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySystem> system, MakeItemKnnSystem(data, collab));
+    owned.push_back(std::move(system));
+  }
   if (want("ease")) {
-    retrieval::CollabFitOptions ease;
-    ease.ease_lambda = run.ease_lambda;
-    ease.ease_cap = run.ease_cap;
-    ease.threads = std::max(1, options.threads);
-    ease.show_progress = options.show_progress;
-    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySystem> system, MakeEaseSystem(data, ease));
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySystem> system, MakeEaseSystem(data, collab));
     owned.push_back(std::move(system));
   }
   if ((want("two-tower") || want("full-pipeline")) && !models_dir.empty()) {

@@ -145,6 +145,18 @@ DenseEase DenseWeights(const torch::Tensor& p, const torch::Tensor& p_diag, cons
   return ease;
 }
 
+// item_knn: each row's best k cosines of the videos' user sets, from their Gram matrix.
+void CosineRows(const torch::Tensor& g, const CapSet& cap, int k, NeighbourTable* table) {
+  const int64_t n = g.size(0);
+  const torch::Tensor norms = g.diagonal().sqrt().clamp_min(1e-6f);
+  for (int64_t r0 = 0; r0 < n; r0 += kBlockRows) {
+    const int64_t r1 = std::min(n, r0 + kBlockRows);
+    torch::Tensor sim = (g.slice(0, r0, r1) / norms.slice(0, r0, r1).unsqueeze(1) / norms.unsqueeze(0)).contiguous();
+    ZeroDiagonal(sim, r0);
+    AddTopRows(sim, r0, cap, k, table);
+  }
+}
+
 void FitTransitions(const Sequences& s, int k, NeighbourTable* table) {
   absl::flat_hash_map<uint64_t, float> pairs;
   absl::flat_hash_map<VideoId, float> followers;
@@ -194,14 +206,7 @@ absl::StatusOr<CollaborativeModel> FitCollaborative(absl::Span<const Engagement>
   }
   if (n > 0) {
     torch::Tensor g = Gram(s, cap, o.max_items_per_user);
-    // item_knn: cosine of the videos' user sets.
-    const torch::Tensor norms = g.diagonal().sqrt().clamp_min(1e-6f);
-    for (int64_t r0 = 0; r0 < n; r0 += kBlockRows) {
-      const int64_t r1 = std::min(n, r0 + kBlockRows);
-      torch::Tensor sim = (g.slice(0, r0, r1) / norms.slice(0, r0, r1).unsqueeze(1) / norms.unsqueeze(0)).contiguous();
-      ZeroDiagonal(sim, r0);
-      AddTopRows(sim, r0, cap, o.neighbours, &model.tables[kCollabItemKnn]);
-    }
+    CosineRows(g, cap, o.neighbours, &model.tables[kCollabItemKnn]);
     if (o.show_progress) std::fprintf(stderr, "collaborative: item_knn done; inverting the %lld^2 EASE system\n", static_cast<long long>(n));
     const torch::Tensor p = EaseInverse(std::move(g), o.ease_lambda);
     const torch::Tensor p_diag = p.diagonal().clone();
@@ -237,6 +242,18 @@ absl::StatusOr<DenseEase> FitDenseEase(absl::Span<const Engagement> by_user, con
   if (cap.videos.empty()) return DenseEase();
   const torch::Tensor p = EaseInverse(Gram(s, cap, o.max_items_per_user), o.ease_lambda);
   return DenseWeights(p, p.diagonal().clone(), cap);
+}
+
+absl::StatusOr<NeighbourTable> FitItemKnn(absl::Span<const Engagement> by_user, const CollabFitOptions& o) {
+  VREC_RETURN_IF_ERROR(Check(o));
+  torch::set_num_threads(o.threads);
+  torch::InferenceMode guard;
+  const Sequences s = BuildSequences(by_user);
+  const CapSet cap = ChooseCap(s, o.ease_cap);
+  NeighbourTable table;
+  if (!cap.videos.empty()) CosineRows(Gram(s, cap, o.max_items_per_user), cap, o.neighbours, &table);
+  table.Finish();
+  return table;
 }
 
 }  // namespace vrec::retrieval

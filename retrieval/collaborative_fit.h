@@ -40,6 +40,10 @@ absl::StatusOr<CollaborativeModel> FitCollaborative(absl::Span<const Engagement>
 // ease_dense_max says). Same options as above.
 absl::StatusOr<DenseEase> FitDenseEase(absl::Span<const Engagement> by_user, const CollabFitOptions& options);
 
+// The item_knn table alone (the best `neighbours` cosines per video over the cap), for the
+// replay's item-kNN baseline.
+absl::StatusOr<NeighbourTable> FitItemKnn(absl::Span<const Engagement> by_user, const CollabFitOptions& options);
+
 }  // namespace vrec::retrieval
 
 #endif  // VREC_RETRIEVAL_COLLABORATIVE_FIT_H_

@@ -9,6 +9,7 @@
 #include "data/generate.h"
 #include "evaluation/replay.h"
 #include "evaluation/replay_models.h"
+#include "retrieval/collaborative_fit.h"
 
 namespace vrec {
 namespace {
@@ -40,7 +41,12 @@ TEST(ReplayE2eTest, OracleBeatsRecentPopularBeatsRandom) {
   auto random = evaluation::MakeRandomSystem(*data);
   auto recent = evaluation::MakeRecentPopularSystem(*data);
   auto popular = evaluation::MakeMostPopularSystem(*data);
-  auto knn = evaluation::MakeItemKnnSystem(*data, evaluation::ItemKnnOptions());
+  retrieval::CollabFitOptions collab;
+  collab.neighbours = 100;
+  collab.show_progress = false;
+  auto knn_system = evaluation::MakeItemKnnSystem(*data, collab);
+  ASSERT_TRUE(knn_system.ok()) << knn_system.status();
+  auto& knn = *knn_system;
   const auto results = evaluation::EvaluateSystems(
       *data, {random.get(), popular.get(), recent.get(), oracle->get(), knn.get()}, options);
   ASSERT_EQ(results.size(), 5u);
