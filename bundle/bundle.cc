@@ -41,6 +41,28 @@ std::vector<int64_t> Versions(const std::string& models_dir, bool complete_only)
   return out;
 }
 
+// A search with known answers before the index serves: the embeddings of up to 16 indexed
+// videos, spread over the index, searched through the graph, must find most of what exact
+// search finds (a graph whose links were damaged without breaking its structure fails here).
+absl::Status SmokeSearch(const retrieval::HnswIndex& index, const std::string& dir) {
+  constexpr int kQueries = 16, kK = 10;
+  constexpr double kMinRecall = 0.5;
+  if (index.size() < static_cast<size_t>(2 * kK)) return absl::OkStatus();
+  const size_t dim = index.dim();
+  std::vector<float> queries;
+  for (int q = 0; q < kQueries; ++q) {
+    const size_t row = index.size() * q / kQueries;
+    queries.insert(queries.end(), index.embeddings().begin() + row * dim, index.embeddings().begin() + (row + 1) * dim);
+  }
+  const double recall = retrieval::MeasureRecall(index, queries, kK);
+  if (!(recall >= kMinRecall)) {
+    return absl::FailedPreconditionError(absl::StrCat("bundle ", dir, ": the index's smoke search found ", recall,
+                                                      " of the exact top ", kK, " (at least ", kMinRecall,
+                                                      " expected): its graph is damaged"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string BundleDir(const std::string& models_dir, int64_t version) {
@@ -70,6 +92,8 @@ absl::StatusOr<int64_t> LatestCompleteBundle(const std::string& models_dir) {
   }
   return versions.back();
 }
+
+std::vector<int64_t> CompleteBundles(const std::string& models_dir) { return Versions(models_dir, true); }
 
 absl::StatusOr<int64_t> LatestBundle(const std::string& models_dir) {
   const std::vector<int64_t> versions = Versions(models_dir, false);
@@ -161,6 +185,12 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
     return absl::FailedPreconditionError(
         absl::StrCat("bundle ", bundle->dir, " is incomplete (run `vrec build-index` on it)"));
   }
+  // Every file against its MANIFEST digest before any parser reads it.
+  std::vector<std::string> required = {"two_tower.pt", "items.bin", "hnsw.index"};
+  if (m.ranker.has_value()) required.push_back("ranker.pt");
+  if (m.collaborative.has_value()) required.push_back("collab.bin");
+  if (m.fusion.has_value() && m.fusion->used) required.push_back("fusion.pt");
+  VREC_RETURN_IF_ERROR(VerifyBundleFiles(bundle->dir, m, required));
   VREC_ASSIGN_OR_RETURN(bundle->two_tower, LoadBundleTwoTower(bundle->dir, m));
   VREC_ASSIGN_OR_RETURN(bundle->index, retrieval::HnswIndex::Load(BundleItemsPath(bundle->dir),
                                                                   BundleIndexPath(bundle->dir), m.index->ef_search));
@@ -170,6 +200,7 @@ absl::StatusOr<std::shared_ptr<const Bundle>> LoadBundle(const std::string& mode
         "bundle ", bundle->dir, " is inconsistent: the index holds ", bundle->index->size(), " items of dimension ",
         bundle->index->dim(), ", the MANIFEST says ", m.index->items, " and the model ", bundle->two_tower->dim()));
   }
+  VREC_RETURN_IF_ERROR(SmokeSearch(*bundle->index, bundle->dir));
   // A forward pass on an empty user (a cold start): the pooled tower ends in an L2
   // normalisation; the sequential tower's output is unnormalised but must be finite.
   std::vector<float> out(bundle->two_tower->dim());

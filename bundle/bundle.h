@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "bundle/manifest.h"
@@ -49,6 +50,8 @@ std::string BundleFusionPath(const std::string& bundle_dir);
 absl::StatusOr<int64_t> NextBundleVersion(const std::string& models_dir);
 // The highest version whose MANIFEST says complete. NotFound if there is none.
 absl::StatusOr<int64_t> LatestCompleteBundle(const std::string& models_dir);
+// Every version whose MANIFEST says complete, ascending.
+std::vector<int64_t> CompleteBundles(const std::string& models_dir);
 // The highest version with a MANIFEST (complete or not). NotFound if there is none.
 absl::StatusOr<int64_t> LatestBundle(const std::string& models_dir);
 

@@ -1,11 +1,16 @@
 #include "bundle/manifest.h"
 
+#include <cstdio>
+#include <filesystem>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/crc32c.h"
 #include "common/status.h"
 
 namespace vrec::bundle {
@@ -184,6 +189,18 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
     r.OptionalDouble("fusion.candidate_recall", &u.candidate_recall);
     r.OptionalDouble("fusion.seconds", &u.seconds);
   }
+  for (const auto& [key, value] : file.entries()) {
+    if (!absl::StartsWith(key, "file.")) continue;
+    const std::string name = key.substr(5);
+    const std::vector<absl::string_view> parts = absl::StrSplit(value, ' ');
+    FileDigest d;
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." || parts.size() != 2 ||
+        !absl::SimpleAtoi(parts[0], &d.bytes) || !absl::SimpleHexAtoi(parts[1], &d.crc32c)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bundle ", bundle_dir, " MANIFEST: ", key, " must be '<bytes> <crc32c hex>', got '", value, "'"));
+    }
+    m.files[name] = d;
+  }
   if (r.Has("rules.diversity")) {
     RulesInfo& u = m.rules.emplace();
     u.keep.diversity = r.String("rules.diversity") == "1";
@@ -247,6 +264,9 @@ ranking::RuleChoice KeptRules(const BundleManifest& manifest) {
 
 KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   KeyValueFile f;
+  for (const auto& [name, d] : m.files) {
+    f.Set(absl::StrCat("file.", name), absl::StrFormat("%llu %08x", static_cast<unsigned long long>(d.bytes), d.crc32c));
+  }
   f.SetInt("format_version", m.format_version);
   f.Set("kind", m.kind);
   f.SetInt("version", m.version);
@@ -379,7 +399,60 @@ absl::StatusOr<BundleManifest> ReadBundleManifest(const std::string& bundle_dir)
 }
 
 absl::Status WriteBundleManifest(const std::string& bundle_dir, const BundleManifest& manifest) {
-  return FormatBundleManifest(manifest).Write(bundle_dir + "/MANIFEST");
+  BundleManifest m = manifest;
+  m.files.clear();
+  std::error_code ec;
+  std::filesystem::directory_iterator it(bundle_dir, ec);
+  for (const std::filesystem::directory_iterator end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code entry_ec;
+    if (name == "MANIFEST" || absl::StartsWith(name, "MANIFEST") || !it->is_regular_file(entry_ec) || entry_ec) {
+      continue;
+    }
+    VREC_ASSIGN_OR_RETURN(m.files[name], DigestFile(it->path().string()));
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot list ", bundle_dir, ": ", ec.message()));
+  return FormatBundleManifest(m).Write(bundle_dir + "/MANIFEST");
+}
+
+absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  FileDigest d;
+  std::vector<char> block(1 << 20);
+  size_t n;
+  while ((n = std::fread(block.data(), 1, block.size(), f)) > 0) {
+    d.crc32c = Crc32c(block.data(), n, d.crc32c);
+    d.bytes += n;
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return d;
+}
+
+absl::Status VerifyBundleFiles(const std::string& bundle_dir, const BundleManifest& manifest,
+                               const std::vector<std::string>& required) {
+  if (manifest.files.empty()) return absl::OkStatus();
+  for (const std::string& name : required) {
+    if (manifest.files.count(name) == 0) {
+      return absl::DataLossError(absl::StrCat("bundle ", bundle_dir, ": ", name, " is not in its MANIFEST"));
+    }
+  }
+  for (const auto& [name, want] : manifest.files) {
+    absl::StatusOr<FileDigest> got = DigestFile(bundle_dir + "/" + name);
+    if (!got.ok()) {
+      return absl::DataLossError(absl::StrCat("bundle ", bundle_dir, ": ", name, ": ", got.status().message()));
+    }
+    if (!(*got == want)) {
+      return absl::DataLossError(absl::StrFormat(
+          "bundle %s: %s does not match its MANIFEST (%llu bytes, CRC-32C %08x; the MANIFEST says %llu bytes, %08x): "
+          "corrupt or changed after it was written",
+          bundle_dir, name, static_cast<unsigned long long>(got->bytes), got->crc32c,
+          static_cast<unsigned long long>(want.bytes), want.crc32c));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace vrec::bundle

@@ -9,13 +9,16 @@
 //   ranker.*   the ranker's config, training window and validation metrics (train-ranker)
 //   collab.*   the collaborative tables (build-index; retrieval/collaborative_fit.h)
 //   fusion.*   the learned fusion and its validation against the ranker and single sources
+//   file.*     every file of the bundle: its size and CRC-32C (file.<name>=<bytes> <crc32c hex>)
 #ifndef VREC_BUNDLE_MANIFEST_H_
 #define VREC_BUNDLE_MANIFEST_H_
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -113,6 +116,13 @@ struct RulesInfo {
   double validation_ndcg = 0;        // with the kept ones only
 };
 
+// A bundle file's size and CRC-32C.
+struct FileDigest {
+  uint64_t bytes = 0;
+  uint32_t crc32c = 0;
+  bool operator==(const FileDigest& o) const { return bytes == o.bytes && crc32c == o.crc32c; }
+};
+
 struct BundleManifest {
   int format_version = kBundleFormatVersion;
   std::string kind;                   // "two_tower" or "two_tower+ranker"
@@ -130,6 +140,9 @@ struct BundleManifest {
   std::optional<retrieval::CollaborativeInfo> collaborative;  // collab.bin is in the bundle
   std::optional<FusionInfo> fusion;   // a fusion was trained (used or not)
   std::optional<RulesInfo> rules;     // absent: every rule applies
+  // By file name: every regular file at the top of the bundle folder but the MANIFEST (links
+  // followed), as WriteBundleManifest found them. Empty in bundles from before digests.
+  std::map<std::string, FileDigest> files;
 };
 
 // The re-ranking rules a bundle keeps: its measured choice, or every rule without one.
@@ -141,9 +154,18 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
 KeyValueFile FormatBundleManifest(const BundleManifest& manifest);
 
 // <bundle_dir>/MANIFEST. Read: NotFound when absent, else as ParseBundleManifest. Write:
-// atomically (temporary file and rename).
+// atomically (temporary file and rename), with `files` replaced by the digests of the files the
+// folder holds now (write the MANIFEST after the files it describes).
 absl::StatusOr<BundleManifest> ReadBundleManifest(const std::string& bundle_dir);
 [[nodiscard]] absl::Status WriteBundleManifest(const std::string& bundle_dir, const BundleManifest& manifest);
+
+// The size and CRC-32C of the file at `path` (read in 1 MiB blocks). NotFound when absent.
+absl::StatusOr<FileDigest> DigestFile(const std::string& path);
+// Checks every file the MANIFEST lists against its digest, and that each of `required` is
+// listed. DataLoss naming the first file that is missing, of another size or another CRC.
+// A MANIFEST without digests (an older bundle) passes.
+[[nodiscard]] absl::Status VerifyBundleFiles(const std::string& bundle_dir, const BundleManifest& manifest,
+                                             const std::vector<std::string>& required);
 
 }  // namespace vrec::bundle
 

@@ -1,6 +1,7 @@
 #include "bundle/manifest.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
@@ -114,6 +115,47 @@ TEST(ManifestTest, BadManifestsAreClearErrors) {
   auto parsed = ParseBundleManifest(old, dir);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->ranker->cross_features, 8);
+}
+
+TEST(ManifestTest, RecordsAndVerifiesEveryFilesDigest) {
+  const std::string dir = testing::TempPath("manifest_digests");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/checkpoints");
+  std::ofstream(dir + "/two_tower.pt") << "weights";
+  std::ofstream(dir + "/items.bin") << std::string(3 << 20, 'x');  // several read blocks
+  std::ofstream(dir + "/checkpoints/epoch-1.pt") << "not listed: a folder";
+  ASSERT_TRUE(WriteBundleManifest(dir, Sample()).ok());
+  auto m = ReadBundleManifest(dir);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->files.size(), 2u);
+  EXPECT_EQ(m->files["items.bin"].bytes, uint64_t{3} << 20);
+  EXPECT_EQ(m->files["two_tower.pt"].bytes, 7u);
+  EXPECT_TRUE(VerifyBundleFiles(dir, *m, {"two_tower.pt", "items.bin"}).ok());
+  // A required file the MANIFEST does not list, a changed byte, a truncation, a deletion.
+  EXPECT_EQ(VerifyBundleFiles(dir, *m, {"hnsw.index"}).code(), absl::StatusCode::kDataLoss);
+  {
+    std::fstream f(dir + "/items.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2 << 20);
+    f.put('y');
+  }
+  const absl::Status changed = VerifyBundleFiles(dir, *m, {});
+  EXPECT_EQ(changed.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(changed.message().find("items.bin does not match its MANIFEST"), std::string::npos) << changed;
+  std::ofstream(dir + "/items.bin") << std::string(3 << 20, 'x');
+  EXPECT_TRUE(VerifyBundleFiles(dir, *m, {}).ok());
+  std::filesystem::resize_file(dir + "/two_tower.pt", 3);
+  EXPECT_EQ(VerifyBundleFiles(dir, *m, {}).code(), absl::StatusCode::kDataLoss);
+  std::filesystem::remove(dir + "/two_tower.pt");
+  EXPECT_EQ(VerifyBundleFiles(dir, *m, {}).code(), absl::StatusCode::kDataLoss);
+  // A MANIFEST from before digests verifies nothing; a malformed digest line is refused.
+  m->files.clear();
+  EXPECT_TRUE(VerifyBundleFiles(dir, *m, {"two_tower.pt"}).ok());
+  KeyValueFile f = FormatBundleManifest(Sample());
+  f.Set("file.items.bin", "12 not-hex");
+  EXPECT_EQ(ParseBundleManifest(f, dir).status().code(), absl::StatusCode::kInvalidArgument);
+  f.Set("file.items.bin", "12 0000abcd");
+  f.Set("file.../escape", "12 0000abcd");
+  EXPECT_EQ(ParseBundleManifest(f, dir).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

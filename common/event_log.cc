@@ -1,6 +1,7 @@
 #include "common/event_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,38 +89,57 @@ absl::Status PreadFull(int fd, void* buf, size_t size, uint64_t offset, size_t* 
   return absl::OkStatus();
 }
 
-// Scans an existing log and returns the offset just past its last complete, valid block.
-absl::StatusOr<uint64_t> FindValidEnd(int fd, const std::string& path, uint64_t file_size,
-                                      uint64_t* event_count) {
+// What a block position holds. The one rule readers and writers share: a block that is
+// incomplete or fails a check is the torn end of an unfinished write when it is the last thing
+// in the file (its header, when readable, says it reaches or passes the end; an unreadable
+// header is the file's last bytes), and corruption otherwise.
+enum class BlockState { kValid, kTorn, kCorrupt };
+
+BlockState ClassifyBlock(const BlockHeader& header, size_t header_got, bool payload_ok, uint64_t remaining) {
+  const bool readable = header_got == sizeof(header) && HeaderValid(header);
+  const uint64_t block_bytes = sizeof(header) + static_cast<uint64_t>(header.count) * sizeof(Event);
+  if (readable && block_bytes <= remaining && payload_ok) return BlockState::kValid;
+  const bool last = readable ? block_bytes >= remaining : remaining <= sizeof(header);
+  return last ? BlockState::kTorn : BlockState::kCorrupt;
+}
+
+struct Scan {
+  uint64_t valid_end = 0;   // just past the last block of the valid prefix
+  uint64_t events = 0;      // events in the valid prefix
+  BlockState rest = BlockState::kValid;  // what follows it (kValid: nothing)
+};
+
+// Scans an existing log's blocks: the valid prefix and what follows it. Payload checksums are
+// verified for the blocks within kEventLogMaxTornTailBytes of the end (where unsynced writes
+// can be torn); earlier ones were synced long ago, and readers verify them.
+absl::StatusOr<Scan> ScanLog(int fd, uint64_t file_size) {
+  Scan scan;
   uint64_t offset = kEventLogHeaderBytes;
-  *event_count = 0;
   std::vector<char> payload;
   while (offset < file_size) {
+    const uint64_t remaining = file_size - offset;
     BlockHeader header;
     size_t got;
     VREC_RETURN_IF_ERROR(PreadFull(fd, &header, sizeof(header), offset, &got));
     const uint64_t payload_bytes = static_cast<uint64_t>(header.count) * sizeof(Event);
-    const bool header_ok = got == sizeof(header) && HeaderValid(header);
-    const bool complete = header_ok && offset + sizeof(header) + payload_bytes <= file_size;
-    const bool is_last = !complete || offset + sizeof(header) + payload_bytes == file_size;
-    if (!complete) {
-      if (got == sizeof(header) && !header_ok &&
-          file_size - offset >= sizeof(header) + sizeof(Event) * kEventLogMaxBlockRecords) {
-        return absl::DataLossError(
-            absl::StrCat(path, ": corrupt block header at byte ", offset));
-      }
-      return offset;  // torn tail
-    }
-    if (is_last) {  // only the final block can be torn: verify its payload
+    const size_t header_got = got;
+    bool payload_ok = true;
+    if (header_got == sizeof(header) && HeaderValid(header) && sizeof(header) + payload_bytes <= remaining &&
+        remaining <= kEventLogMaxTornTailBytes + sizeof(header) + payload_bytes) {
       payload.resize(payload_bytes);
-      VREC_RETURN_IF_ERROR(
-          PreadFull(fd, payload.data(), payload_bytes, offset + sizeof(header), &got));
-      if (Crc32c(payload.data(), payload_bytes) != header.payload_crc) return offset;
+      VREC_RETURN_IF_ERROR(PreadFull(fd, payload.data(), payload_bytes, offset + sizeof(header), &got));
+      payload_ok = got == payload_bytes && Crc32c(payload.data(), payload_bytes) == header.payload_crc;
+    }
+    const BlockState state = ClassifyBlock(header, header_got, payload_ok, remaining);
+    if (state != BlockState::kValid) {
+      scan.rest = state;
+      break;
     }
     offset += sizeof(header) + payload_bytes;
-    *event_count += header.count;
+    scan.events += header.count;
   }
-  return offset;
+  scan.valid_end = offset;
+  return scan;
 }
 
 }  // namespace
@@ -140,9 +160,16 @@ absl::StatusOr<std::unique_ptr<EventLogWriter>> EventLogWriter::Open(
     return absl::InvalidArgumentError(
         absl::StrCat("block_records must be in [1, ", kEventLogMaxBlockRecords, "]"));
   }
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return absl::InternalError(Errno("cannot open event log", path));
   std::unique_ptr<EventLogWriter> writer(new EventLogWriter(path, fd, options));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "event log ", path, " is locked by another writer (is a vrec serve already running on this world?)"));
+    }
+    return absl::InternalError(Errno("cannot lock event log", path));
+  }
   struct stat st;
   if (::fstat(fd, &st) != 0) return absl::InternalError(Errno("cannot stat", path));
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
@@ -153,6 +180,7 @@ absl::StatusOr<std::unique_ptr<EventLogWriter>> EventLogWriter::Open(
         ::fdatasync(fd) != 0) {
       return absl::InternalError(Errno("cannot write event log header to", path));
     }
+    writer->synced_end_ = kEventLogHeaderBytes;
     return writer;
   }
   char header[kEventLogHeaderBytes];
@@ -160,22 +188,42 @@ absl::StatusOr<std::unique_ptr<EventLogWriter>> EventLogWriter::Open(
   VREC_RETURN_IF_ERROR(PreadFull(fd, header, sizeof(header), 0, &got));
   TimestampMs created_ms;
   VREC_RETURN_IF_ERROR(DecodeFileHeader(header, got, path, &created_ms));
-  uint64_t events = 0;
-  VREC_ASSIGN_OR_RETURN(const uint64_t valid_end, FindValidEnd(fd, path, file_size, &events));
-  if (valid_end < file_size) {
-    if (::ftruncate(fd, static_cast<off_t>(valid_end)) != 0 || ::fdatasync(fd) != 0) {
-      return absl::InternalError(Errno("cannot truncate torn tail of", path));
+  VREC_ASSIGN_OR_RETURN(const Scan scan, ScanLog(fd, file_size));
+  if (scan.valid_end < file_size) {
+    // Truncating must keep every acknowledged event; without that count, only a torn tail goes.
+    if (scan.events < options.acknowledged_events) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": the log's valid blocks end at byte ", scan.valid_end, " with ", scan.events, " events, but ",
+          options.acknowledged_events, " were acknowledged; a block after them is damaged. The file is left as it "
+          "is: restore it from a replica or backup"));
     }
-    writer->truncated_bytes_ = file_size - valid_end;
+    if (scan.rest == BlockState::kCorrupt && options.acknowledged_events == 0) {
+      return absl::DataLossError(absl::StrCat(path, ": corrupt block at byte ", scan.valid_end, ", ",
+                                              file_size - scan.valid_end, " bytes before the end"));
+    }
+    if (::ftruncate(fd, static_cast<off_t>(scan.valid_end)) != 0 || ::fdatasync(fd) != 0) {
+      return absl::InternalError(Errno("cannot truncate the torn end of", path));
+    }
+    writer->truncated_bytes_ = file_size - scan.valid_end;
   }
-  if (::lseek(fd, static_cast<off_t>(valid_end), SEEK_SET) < 0) {
-    return absl::InternalError(Errno("cannot seek in", path));
-  }
-  writer->event_count_ = events;
+  writer->event_count_ = scan.events;
+  writer->synced_end_ = scan.valid_end;
+  writer->synced_count_ = scan.events;
   return writer;
 }
 
+absl::Status EventLogWriter::RollBack(absl::Status failure) {
+  buffer_.clear();
+  event_count_ = synced_count_;
+  if (::ftruncate(fd_, static_cast<off_t>(synced_end_)) != 0) {
+    broken_ = absl::InternalError(absl::StrCat(Errno("cannot roll back", path_), " after: ", failure.message()));
+    return broken_;
+  }
+  return failure;
+}
+
 absl::Status EventLogWriter::Append(const Event& event) {
+  VREC_RETURN_IF_ERROR(broken_);
   buffer_.push_back(event);
   ++event_count_;
   if (buffer_.size() >= options_.block_records) return Flush();
@@ -183,6 +231,7 @@ absl::Status EventLogWriter::Append(const Event& event) {
 }
 
 absl::Status EventLogWriter::AppendBatch(absl::Span<const Event> events) {
+  VREC_RETURN_IF_ERROR(broken_);
   buffer_.insert(buffer_.end(), events.begin(), events.end());
   event_count_ += events.size();
   return absl::OkStatus();
@@ -209,11 +258,12 @@ absl::Status EventLogWriter::WriteBlock(const Event* events, uint32_t count) {
 
 absl::Status EventLogWriter::Flush() {
   if (fd_ < 0) return absl::FailedPreconditionError("event log writer is closed");
+  VREC_RETURN_IF_ERROR(broken_);
   size_t done = 0;
   while (done < buffer_.size()) {
     const uint32_t count = static_cast<uint32_t>(
         std::min<size_t>(buffer_.size() - done, options_.block_records));
-    VREC_RETURN_IF_ERROR(WriteBlock(buffer_.data() + done, count));
+    if (absl::Status s = WriteBlock(buffer_.data() + done, count); !s.ok()) return RollBack(s);
     done += count;
   }
   buffer_.clear();
@@ -222,13 +272,17 @@ absl::Status EventLogWriter::Flush() {
 
 absl::Status EventLogWriter::Sync() {
   VREC_RETURN_IF_ERROR(Flush());
-  if (::fdatasync(fd_) != 0) return absl::InternalError(Errno("cannot sync", path_));
+  if (::fdatasync(fd_) != 0) return RollBack(absl::InternalError(Errno("cannot sync", path_)));
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return RollBack(absl::InternalError(Errno("cannot stat", path_)));
+  synced_end_ = static_cast<uint64_t>(st.st_size);
+  synced_count_ = event_count_;
   return absl::OkStatus();
 }
 
 absl::Status EventLogWriter::Close() {
   if (fd_ < 0) return absl::OkStatus();
-  absl::Status status = Flush();
+  absl::Status status = broken_.ok() ? Flush() : broken_;
   if (::close(fd_) != 0 && status.ok()) status = absl::InternalError(Errno("cannot close", path_));
   fd_ = -1;
   return status;
@@ -264,31 +318,35 @@ absl::StatusOr<absl::Span<const Event>> EventLogReader::NextBlock() {
   BlockHeader header;
   const size_t got = std::fread(&header, 1, sizeof(header), file_);
   if (got == 0) return absl::Span<const Event>();
-  auto torn = [&](size_t partial) -> absl::StatusOr<absl::Span<const Event>> {
-    if (options_.tolerate_torn_tail) {
-      torn_tail_bytes_ = partial;
-      return absl::Span<const Event>();
-    }
-    return absl::DataLossError(
-        absl::StrCat(path_, ": incomplete final block at byte ", offset_));
-  };
-  if (got < sizeof(header)) return torn(got);
-  if (!HeaderValid(header)) {
-    // A bad header is a torn tail only if nothing follows it.
-    if (std::fgetc(file_) == EOF) return torn(got);
-    return absl::DataLossError(absl::StrCat(path_, ": corrupt block header at byte ", offset_));
+  bool payload_ok = false;
+  size_t read = got;
+  if (got == sizeof(header) && HeaderValid(header)) {
+    block_.resize(header.count);
+    const size_t payload_bytes = static_cast<size_t>(header.count) * sizeof(Event);
+    const size_t payload_got = std::fread(block_.data(), 1, payload_bytes, file_);
+    read += payload_got;
+    payload_ok = payload_got == payload_bytes && Crc32c(block_.data(), payload_bytes) == header.payload_crc;
   }
-  block_.resize(header.count);
-  const size_t payload_bytes = static_cast<size_t>(header.count) * sizeof(Event);
-  const size_t payload_got = std::fread(block_.data(), 1, payload_bytes, file_);
-  if (payload_got < payload_bytes) return torn(sizeof(header) + payload_got);
-  if (Crc32c(block_.data(), payload_bytes) != header.payload_crc) {
-    if (std::fgetc(file_) == EOF) return torn(sizeof(header) + payload_bytes);
-    return absl::DataLossError(
-        absl::StrCat(path_, ": block checksum mismatch at byte ", offset_));
+  // The writer's rule (ClassifyBlock), on the file's current size.
+  struct stat st;
+  const uint64_t size = ::fstat(::fileno(file_), &st) == 0 ? static_cast<uint64_t>(st.st_size) : offset_ + read;
+  const uint64_t remaining = size > offset_ ? size - offset_ : read;
+  const BlockState state = ClassifyBlock(header, got, payload_ok, remaining);
+  if (state == BlockState::kValid) {
+    offset_ += read;
+    return absl::Span<const Event>(block_.data(), block_.size());
   }
-  offset_ += sizeof(header) + payload_bytes;
-  return absl::Span<const Event>(block_.data(), block_.size());
+  if (state == BlockState::kCorrupt) {
+    return absl::DataLossError(absl::StrCat(path_, got == sizeof(header) && HeaderValid(header)
+                                                       ? ": block checksum mismatch at byte "
+                                                       : ": corrupt block header at byte ",
+                                            offset_, ", ", remaining, " bytes before the end"));
+  }
+  if (!options_.tolerate_torn_tail) {
+    return absl::DataLossError(absl::StrCat(path_, ": incomplete final block at byte ", offset_));
+  }
+  torn_tail_bytes_ = remaining;
+  return absl::Span<const Event>();
 }
 
 absl::Status ForEachEventBlock(const std::string& path,

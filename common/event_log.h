@@ -15,8 +15,14 @@
 //     [8..12)  CRC-32C of the n*32 payload bytes
 //     [12..16) CRC-32C of bytes [0..12) of this header
 //     n records of 32 bytes: the layout of vrec::Event (common/types.h)
-// A block is written with one write(2); a crash can leave at most one torn block at the end,
-// which readers report (or skip, if asked) and writers truncate when they reopen the log.
+// A block is written with one write(2) and made durable by fdatasync. A crash before the sync
+// can leave the end of the log torn: a block whose header or payload is incomplete or fails its
+// checksum. Readers and writers classify such a block the same way (one function): when it is
+// the last thing in the file it is a torn tail, otherwise corruption. Readers end the stream at
+// a torn tail (or fail, if asked) and fail on corruption. A writer reopening the log keeps the
+// valid prefix (verifying the payloads of the last kEventLogMaxTornTailBytes) and truncates
+// what follows only when that cannot drop an acknowledged event
+// (EventLogWriterOptions::acknowledged_events).
 // Events are usually in time order but the format does not require it.
 #ifndef VREC_COMMON_EVENT_LOG_H_
 #define VREC_COMMON_EVENT_LOG_H_
@@ -39,6 +45,9 @@ inline constexpr uint32_t kEventLogFormatVersion = 1;
 inline constexpr size_t kEventLogHeaderBytes = 64;
 inline constexpr size_t kEventLogBlockHeaderBytes = 16;
 inline constexpr uint32_t kEventLogMaxBlockRecords = 65536;
+// The most bytes one unfinished block can leave at the end of a log: its header and payload.
+// A reopening writer verifies the payload checksums of the blocks this close to the end.
+inline constexpr uint64_t kEventLogMaxTornTailBytes = kEventLogBlockHeaderBytes + uint64_t{kEventLogMaxBlockRecords} * 32;
 
 struct EventLogWriterOptions {
   // Events buffered before a block is written. Larger blocks read faster; smaller ones lose
@@ -46,15 +55,25 @@ struct EventLogWriterOptions {
   uint32_t block_records = 2048;
   // Creation time written into the header of a new log, ms since epoch. Default 0.
   TimestampMs created_ms = 0;
+  // Events of this log known to be acknowledged (e.g. the feature store's watermark), or 0 when
+  // unknown. Open never truncates below them: a damaged end that would lose any is DataLoss
+  // with the file untouched. When known, anything past the valid prefix that covers them was
+  // never acknowledged and is truncated, however long it is.
+  uint64_t acknowledged_events = 0;
 };
 
-// Appends events to a log file. Not thread-safe: one writer per file, owned by its caller.
-// Events reach the OS at Flush() and the disk at Sync(); Close() flushes.
+// Appends events to a log file. Not thread-safe: one writer per file, owned by its caller, and
+// one writer per file across processes: Open takes an exclusive lock (flock) held until Close.
+// The file is opened O_APPEND. Events reach the OS at Flush() and the disk at Sync(); Close()
+// flushes. A failed write or sync rolls the file back to the end of the last successful Sync
+// (or of Open) and drops the events buffered or written since; if even that fails, the writer
+// refuses every later call.
 class EventLogWriter {
  public:
-  // Creates `path` if absent or opens it for appending after checking its header. A torn
-  // final block (from a crash) is truncated away; a corrupt header or a corrupt block before
-  // the end is DataLoss; a file of another format is InvalidArgument.
+  // Creates `path` if absent or opens it for appending after checking its header and scanning
+  // its blocks. A torn end (from a crash) is truncated away when that keeps
+  // options.acknowledged_events; corruption is DataLoss (see the top of this file); a file of
+  // another format is InvalidArgument; a log another writer holds is FailedPrecondition.
   static absl::StatusOr<std::unique_ptr<EventLogWriter>> Open(
       const std::string& path, const EventLogWriterOptions& options = {});
   ~EventLogWriter();
@@ -76,10 +95,14 @@ class EventLogWriter {
   uint64_t event_count() const { return event_count_; }
   // Bytes dropped when a torn tail was truncated at Open(), 0 normally.
   uint64_t truncated_bytes() const { return truncated_bytes_; }
+  // OK unless a roll-back failed (then every call fails with it).
+  const absl::Status& health() const { return broken_; }
 
  private:
   EventLogWriter(const std::string& path, int fd, const EventLogWriterOptions& options);
   [[nodiscard]] absl::Status WriteBlock(const Event* events, uint32_t count);
+  // Truncates back to the last synced end after `failure`; returns `failure`.
+  absl::Status RollBack(absl::Status failure);
 
   std::string path_;
   int fd_ = -1;
@@ -87,6 +110,9 @@ class EventLogWriter {
   std::vector<Event> buffer_;
   uint64_t event_count_ = 0;
   uint64_t truncated_bytes_ = 0;
+  uint64_t synced_end_ = 0;    // file size at the last successful Sync (or Open)
+  uint64_t synced_count_ = 0;  // events in the file then
+  absl::Status broken_;        // set when a roll-back failed: the file's end is unknown
 };
 
 struct EventLogReaderOptions {

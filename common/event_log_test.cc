@@ -1,7 +1,9 @@
 #include "common/event_log.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -137,6 +139,84 @@ TEST(EventLogTest, CorruptMiddleBlockIsDataLoss) {
   ASSERT_FALSE(events.ok());
   EXPECT_EQ(events.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(events.status().message().find("checksum"), std::string::npos);
+  // The writer classifies it the same way: corruption, not a torn tail to truncate.
+  auto writer = EventLogWriter::Open(path);
+  EXPECT_EQ(writer.status().code(), absl::StatusCode::kDataLoss) << writer.status();
+}
+
+TEST(EventLogTest, OneWriterAtATime) {
+  const std::string path = TempPath("locked.log");
+  auto first = EventLogWriter::Open(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = EventLogWriter::Open(path);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  ASSERT_TRUE((*first)->Close().ok());
+  EXPECT_TRUE(EventLogWriter::Open(path).ok());
+}
+
+// A damaged end is truncated only when every acknowledged event stays; otherwise the file is
+// left untouched and opening fails.
+TEST(EventLogTest, ReopeningNeverTruncatesAcknowledgedEvents) {
+  const std::string path = TempPath("acked.log");
+  {
+    EventLogWriterOptions options;
+    options.block_records = 4;
+    auto writer = EventLogWriter::Open(path, options);
+    ASSERT_TRUE(writer.ok());
+    for (int i = 0; i < 12; ++i) ASSERT_TRUE((*writer)->Append(MakeEvent(i)).ok());
+    ASSERT_TRUE((*writer)->Sync().ok());
+  }
+  const long size = FileSize(path);
+  {  // a byte of the last (synced, acknowledged) block's payload rots
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(size - 3);
+    f.put('\x55');
+  }
+  EventLogWriterOptions acked;
+  acked.acknowledged_events = 12;
+  auto refused = EventLogWriter::Open(path, acked);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+  EXPECT_NE(refused.status().message().find("12 were acknowledged"), std::string::npos) << refused.status();
+  EXPECT_EQ(FileSize(path), size);  // untouched
+  // With 8 acknowledged, the damaged last block was never acknowledged: it goes.
+  acked.acknowledged_events = 8;
+  auto reopened = EventLogWriter::Open(path, acked);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->event_count(), 8u);
+  EXPECT_EQ((*reopened)->truncated_bytes(), static_cast<uint64_t>(kEventLogBlockHeaderBytes + 4 * sizeof(Event)));
+}
+
+// A write that fails (here: the file size limit) rolls the log back to its last sync and drops
+// what was buffered since; the writer keeps working afterwards, and the log holds no event of
+// the failed batch, in the middle or at the end.
+TEST(EventLogTest, FailedWriteRollsBackToTheLastSync) {
+  const std::string path = TempPath("rollback.log");
+  auto writer = EventLogWriter::Open(path);
+  ASSERT_TRUE(writer.ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*writer)->Append(MakeEvent(i)).ok());
+  ASSERT_TRUE((*writer)->Sync().ok());
+  const long synced = FileSize(path);
+  std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = static_cast<rlim_t>(synced + 100);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+  std::vector<Event> big;
+  for (int i = 1000; i < 1100; ++i) big.push_back(MakeEvent(i));
+  ASSERT_TRUE((*writer)->AppendBatch(big).ok());
+  const absl::Status failed = (*writer)->Sync();
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_TRUE((*writer)->health().ok()) << (*writer)->health();
+  EXPECT_EQ(FileSize(path), synced);
+  EXPECT_EQ((*writer)->event_count(), 10u);
+  ASSERT_TRUE((*writer)->Append(MakeEvent(10)).ok());
+  ASSERT_TRUE((*writer)->Close().ok());  // flushes only what came after the failure
+  auto events = ReadEventLog(path);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 11u);
+  for (int i = 0; i < 11; ++i) EXPECT_TRUE(SameEvent((*events)[i], MakeEvent(i))) << i;
 }
 
 TEST(EventLogTest, ForeignAndMissingFilesAreClearErrors) {

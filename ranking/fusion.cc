@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/torch_load.h"
 
 namespace vrec::ranking {
 
@@ -83,23 +85,8 @@ absl::StatusOr<std::unique_ptr<FusionModel>> FusionModel::Create(int hidden, uin
 absl::StatusOr<std::unique_ptr<FusionModel>> FusionModel::Load(const std::string& path, int hidden) {
   auto model = Create(hidden, 0);
   if (!model.ok()) return model.status();
-  try {
-    torch::nn::Sequential loaded = MakeNet(hidden);
-    torch::load(loaded, path);
-    // torch::load does not check shapes: compare every parameter with the config's.
-    const auto want = (*model)->net_->net->parameters();
-    const auto got = loaded->parameters();
-    if (want.size() != got.size()) throw c10::Error("parameter count differs", "");
-    for (size_t i = 0; i < want.size(); ++i) {
-      if (want[i].sizes() != got[i].sizes()) throw c10::Error("parameter shape differs", "");
-      if (!torch::isfinite(got[i]).all().item<bool>()) throw c10::Error("non-finite weight", "");
-    }
-    (*model)->net_->net = loaded;
-    (*model)->net_->net->eval();
-  } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat("cannot load fusion weights from ", path, " (missing, corrupt, or of ",
-                                            "another shape): ", e.what_without_backtrace()));
-  }
+  VREC_RETURN_IF_ERROR(LoadCheckedWeights(*(*model)->net_->net, path, "fusion weights"));
+  (*model)->net_->net->eval();
   return model;
 }
 

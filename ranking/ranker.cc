@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "common/torch_load.h"
 #include "ranking/internal/ranker_net.h"
 
 namespace vrec::ranking {
@@ -202,15 +203,9 @@ absl::StatusOr<std::unique_ptr<RankerModel>> RankerModel::Create(const RankerCon
 
 absl::StatusOr<std::unique_ptr<RankerModel>> RankerModel::Load(const std::string& path, const RankerConfig& config) {
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<RankerModel> model, Create(config, 0));
-  try {
-    internal::RankerNet& net = model->net_->net;
-    torch::load(net, path);
-    net->eval();
-  } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat("cannot load ranker weights from ", path,
-                                            " (missing, corrupt, or saved with another config): ",
-                                            e.what_without_backtrace()));
-  }
+  internal::RankerNet& net = model->net_->net;
+  VREC_RETURN_IF_ERROR(LoadCheckedWeights(*net, path, "ranker weights"));
+  net->eval();
   return model;
 }
 

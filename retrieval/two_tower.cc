@@ -6,6 +6,8 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/torch_load.h"
 #include "retrieval/internal/two_tower_net.h"
 
 namespace vrec::retrieval {
@@ -294,15 +296,9 @@ absl::StatusOr<std::unique_ptr<TwoTowerModel>> TwoTowerModel::Load(const std::st
                                                                    const TwoTowerConfig& config) {
   absl::StatusOr<std::unique_ptr<TwoTowerModel>> model = Create(config, 0);
   if (!model.ok()) return model.status();
-  try {
-    internal::TwoTowerNet& net = (*model)->net_->net;
-    torch::load(net, path);
-    net->eval();
-  } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat("cannot load two-tower weights from ", path,
-                                            " (missing, corrupt, or saved with another config): ",
-                                            e.what_without_backtrace()));
-  }
+  internal::TwoTowerNet& net = (*model)->net_->net;
+  VREC_RETURN_IF_ERROR(LoadCheckedWeights(*net, path, "two-tower weights"));
+  net->eval();
   return model;
 }
 

@@ -18,7 +18,10 @@ absl::StatusOr<std::unique_ptr<EventIngestor>> EventIngestor::Create(const std::
     return absl::InvalidArgumentError(absl::StrCat("max_events_per_request must be in [1, ",
                                                    EventLogWriterOptions().block_records, "]"));
   }
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogWriter> writer, EventLogWriter::Open(log_path));
+  // The store's watermark counts acknowledged events: reopening never truncates below it.
+  EventLogWriterOptions writer_options;
+  writer_options.acknowledged_events = store->watermark();
+  VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogWriter> writer, EventLogWriter::Open(log_path, writer_options));
   std::unique_ptr<EventIngestor> ingestor(new EventIngestor(store, std::move(writer), options));
   VREC_RETURN_IF_ERROR(ingestor->Recover(log_path));
   {
@@ -147,9 +150,14 @@ void EventIngestor::WriterLoop() {
       all.insert(all.end(), p->events.begin(), p->events.end());
     }
     if (status.ok()) status = writer_->Sync();
+    bool recoverable = false;
     if (!status.ok()) {
+      // The writer rolled the log back to its last sync: none of the group's events is in it,
+      // and later requests can still be logged, unless the roll-back itself failed.
+      recoverable = writer_->health().ok();
       status = absl::UnavailableError(absl::StrCat(
-          "could not make events durable (", status.message(), "); restart the server to recover"));
+          "could not make events durable (", status.message(), ")",
+          recoverable ? "; none was recorded, retry" : "; restart the server to recover"));
     } else {
       watermark += all.size();
       status = ApplyToStore(all, watermark);
@@ -163,7 +171,7 @@ void EventIngestor::WriterLoop() {
       absl::MutexLock lock(&mu_);
       if (status.ok()) {
         log_events_ = watermark;
-      } else {
+      } else if (!recoverable) {
         broken_ = status;
       }
     }

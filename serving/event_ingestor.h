@@ -37,9 +37,10 @@ struct EventIngestorOptions {
 // Thread-safe. Owns a writer thread; the store must outlive it.
 class EventIngestor {
  public:
-  // Opens `log_path` for appending (truncating a torn tail) and applies log events past the
-  // store's watermark. FailedPrecondition if the store is ahead of the log (built from
-  // another log).
+  // Opens `log_path` for appending and applies log events past the store's watermark. A
+  // damaged end of the log is truncated only when it holds no acknowledged event (none below
+  // the watermark), else DataLoss. FailedPrecondition if the store is ahead of the log (built
+  // from another log) or another writer holds the log.
   static absl::StatusOr<std::unique_ptr<EventIngestor>> Create(const std::string& log_path,
                                                                featurestore::FeatureStore* store,
                                                                const EventIngestorOptions& options);

@@ -21,6 +21,11 @@ void ServingMetrics::Increment(absl::string_view name, uint64_t delta) {
   counters_[std::string(name)] += delta;
 }
 
+void ServingMetrics::SetGauge(absl::string_view name, double value) {
+  absl::MutexLock lock(&mu_);
+  gauges_[std::string(name)] = value;
+}
+
 std::string ServingMetrics::RenderPrometheus() const {
   absl::MutexLock lock(&mu_);
   std::string out;
@@ -49,6 +54,13 @@ std::string ServingMetrics::RenderPrometheus() const {
     if (family != family_done) absl::StrAppend(&out, "# TYPE ", family, " counter\n");
     family_done = family;
     absl::StrAppend(&out, name, " ", value, "\n");
+  }
+  family_done = absl::string_view();
+  for (const auto& [name, value] : gauges_) {
+    const absl::string_view family = absl::string_view(name).substr(0, name.find('{'));
+    if (family != family_done) absl::StrAppend(&out, "# TYPE ", family, " gauge\n");
+    family_done = family;
+    absl::StrAppendFormat(&out, "%s %.17g\n", name, value);
   }
   return out;
 }

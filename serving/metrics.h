@@ -26,6 +26,8 @@ class ServingMetrics {
   // Adds `delta` to counter `name`: a Prometheus metric name, e.g. "vrec_cold_start_total",
   // optionally with labels, e.g. "vrec_source_failures_total{source=\"fresh\"}".
   void Increment(absl::string_view name, uint64_t delta = 1);
+  // Sets gauge `name` (same naming as counters) to `value`.
+  void SetGauge(absl::string_view name, double value);
   std::string RenderPrometheus() const;
 
  private:
@@ -38,6 +40,7 @@ class ServingMetrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Histogram> latency_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> counters_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, double> gauges_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vrec::serving

@@ -5,10 +5,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/crc32c.h"
 #include "common/status.h"
 #include "bundle/bundle.h"
 #include "retrieval/exact_index.h"
@@ -33,6 +39,24 @@ absl::StatusOr<LoadedBundle> Load(const std::string& models_dir, int64_t version
   return b;
 }
 
+// What identifies a bundle folder's state without reading its files: every top-level entry's
+// name, size and modification time (links followed). A rewritten or replaced file changes it.
+uint64_t Fingerprint(const std::string& dir) {
+  std::vector<std::string> lines;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  for (const std::filesystem::directory_iterator end; !ec && it != end; it.increment(ec)) {
+    std::error_code e;
+    const auto size = std::filesystem::file_size(it->path(), e);
+    const auto time = std::filesystem::last_write_time(it->path(), e);
+    lines.push_back(absl::StrCat(it->path().filename().string(), " ", e ? 0 : size, " ",
+                                 e ? 0 : time.time_since_epoch().count()));
+  }
+  std::sort(lines.begin(), lines.end());
+  const std::string all = absl::StrJoin(lines, "\n");
+  return (uint64_t{Crc32c(all.data(), all.size())} << 32) | Crc32c(all.data(), all.size(), 0x9e3779b9u);
+}
+
 }  // namespace
 
 ModelUpdater::ModelUpdater(const featurestore::FeatureStore* store, std::string models_dir, const Clock* clock,
@@ -46,41 +70,93 @@ void ModelUpdater::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool ModelUpdater::Quarantined(int64_t version) {
+  const auto it = quarantined_.find(version);
+  return it != quarantined_.end() && it->second.fingerprint == Fingerprint(bundle::BundleDir(models_dir_, version));
+}
+
+bool ModelUpdater::TryLoad(int64_t version) {
+  const std::string dir = bundle::BundleDir(models_dir_, version);
+  const uint64_t fingerprint = Fingerprint(dir);
+  absl::StatusOr<LoadedBundle> loaded;
+  try {
+    loaded = Load(models_dir_, version, options_.exact_search);
+  } catch (const std::exception& e) {  // a loader that throws is a bug; the bundle is still bad
+    loaded = absl::InternalError(absl::StrCat("loading threw: ", e.what()));
+  } catch (...) {
+    loaded = absl::InternalError("loading threw an unknown exception");
+  }
+  if (loaded.ok()) {
+    bundle_ = loaded->bundle;
+    index_ = loaded->index;
+    quarantined_.erase(version);
+    std::fprintf(stderr, "model bundle %lld loaded from %s\n", static_cast<long long>(version), dir.c_str());
+    return true;
+  }
+  quarantined_[version] = {fingerprint, loaded.status().ToString()};
+  ++rejections_;
+  std::fprintf(stderr, "model bundle %lld quarantined (not served, not retried until one of its files changes): %s\n",
+               static_cast<long long>(version), loaded.status().ToString().c_str());
+  return false;
+}
+
 absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> ModelUpdater::LoadInitial() {
   absl::MutexLock lock(&mu_);
   if (!models_dir_.empty()) {
-    VREC_ASSIGN_OR_RETURN(const int64_t version, bundle::LatestCompleteBundle(models_dir_));
-    VREC_ASSIGN_OR_RETURN(LoadedBundle loaded, Load(models_dir_, version, options_.exact_search));
-    bundle_ = loaded.bundle;
-    index_ = loaded.index;
+    const std::vector<int64_t> versions = bundle::CompleteBundles(models_dir_);
+    if (versions.empty()) VREC_RETURN_IF_ERROR(bundle::LatestCompleteBundle(models_dir_).status());
+    for (auto it = versions.rbegin(); it != versions.rend() && bundle_ == nullptr; ++it) TryLoad(*it);
+    if (bundle_ == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat("no complete model bundle under ", models_dir_,
+                                                        " loads (each failure is logged above)"));
+    }
   }
   VREC_ASSIGN_OR_RETURN(retrieval::PopularitySnapshot popularity,
                         retrieval::BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity));
   return MakeModel(std::move(popularity));
 }
 
+void ModelUpdater::PublishMetrics(ServingMetrics& metrics) {
+  absl::MutexLock lock(&mu_);
+  PublishLocked(metrics);
+}
+
+void ModelUpdater::PublishLocked(ServingMetrics& metrics) {
+  metrics.SetGauge("vrec_bundle_version", bundle_ != nullptr ? static_cast<double>(bundle_->version) : 0.0);
+  metrics.SetGauge("vrec_bundle_quarantined", static_cast<double>(quarantined_.size()));
+  metrics.Increment("vrec_bundle_rejected_total", rejections_ - rejections_reported_);
+  rejections_reported_ = rejections_;
+}
+
 absl::Status ModelUpdater::RefreshOnce(FeedService* service) {
   absl::MutexLock lock(&mu_);
+  try {
+    return RefreshLocked(service);
+  } catch (const std::exception& e) {
+    service->metrics().Increment("vrec_model_refresh_failures_total");
+    return absl::InternalError(absl::StrCat("model refresh threw: ", e.what()));
+  } catch (...) {
+    service->metrics().Increment("vrec_model_refresh_failures_total");
+    return absl::InternalError("model refresh threw an unknown exception");
+  }
+}
+
+absl::Status ModelUpdater::RefreshLocked(FeedService* service) {
   const auto start = std::chrono::steady_clock::now();
   if (!models_dir_.empty()) {
-    absl::StatusOr<int64_t> latest = bundle::LatestCompleteBundle(models_dir_);
     const int64_t current = bundle_ != nullptr ? bundle_->version : 0;
-    if (latest.ok() && *latest > current && *latest != rejected_version_) {
-      absl::StatusOr<LoadedBundle> loaded = Load(models_dir_, *latest, options_.exact_search);
-      if (loaded.ok()) {
-        bundle_ = loaded->bundle;
-        index_ = loaded->index;
+    const std::vector<int64_t> versions = bundle::CompleteBundles(models_dir_);
+    // The newest complete version above the current one that is not quarantined; when it fails,
+    // the next newest, down to the current one.
+    for (auto it = versions.rbegin(); it != versions.rend() && *it > current; ++it) {
+      if (Quarantined(*it)) continue;
+      if (TryLoad(*it)) {
         service->metrics().Increment("vrec_bundle_swaps_total");
-        std::fprintf(stderr, "model bundle %lld loaded from %s\n", static_cast<long long>(*latest),
-                     bundle_->dir.c_str());
-      } else {
-        rejected_version_ = *latest;
-        service->metrics().Increment("vrec_bundle_rejected_total");
-        std::fprintf(stderr, "model bundle %lld rejected, keeping %lld: %s\n", static_cast<long long>(*latest),
-                     static_cast<long long>(current), loaded.status().ToString().c_str());
+        break;
       }
     }
   }
+  PublishLocked(service->metrics());
   absl::StatusOr<retrieval::PopularitySnapshot> popularity =
       retrieval::BuildPopularitySnapshot(*store_, clock_->NowMs(), options_.popularity);
   if (!popularity.ok()) {

@@ -1,12 +1,17 @@
 // Keeps the server's FeedModel current: at start-up it loads the newest complete bundle under
-// the models directory (if one is given) and a popularity snapshot of the store; then every
-// period it rebuilds the snapshot (trending moves with ingested events, new uploads reach the
-// fresh source) and picks up a newer complete bundle. A bundle that fails to load or check
-// never replaces the running one; it is reported once and not retried. A bundle with a ranker
-// (`vrec train-ranker`) is loaded and checked as one unit with its retrieval model and index.
+// the models directory that loads and checks (bundle/bundle.h: file digests, shapes, a smoke
+// search and forward), and a popularity snapshot of the store; then every period it rebuilds
+// the snapshot (trending moves with ingested events, new uploads reach the fresh source) and
+// picks up a newer complete bundle. A bundle with a ranker (`vrec train-ranker`) is loaded and
+// checked as one unit with its retrieval model and index.
+//
+// A bundle that fails never replaces the running one: it is quarantined, logged once, counted
+// in /metrics (vrec_bundle_rejected_total, vrec_bundle_quarantined) and not retried until one of
+// its files changes. Nothing a bundle holds can end the refresh thread or the process.
 #ifndef VREC_SERVING_MODEL_UPDATER_H_
 #define VREC_SERVING_MODEL_UPDATER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,9 +35,11 @@ class ModelUpdater {
                pipeline::FeedModelOptions options);
   ~ModelUpdater();
 
-  // The first model: the newest complete bundle (an error if models_dir has none that loads)
-  // and a fresh popularity snapshot.
+  // The first model: the newest complete bundle that loads (older ones are tried in turn when
+  // newer ones fail; an error if models_dir has none that loads) and a fresh popularity snapshot.
   absl::StatusOr<std::shared_ptr<const pipeline::FeedModel>> LoadInitial();
+  // Sets the bundle gauges (vrec_bundle_version, vrec_bundle_quarantined) in `metrics`.
+  void PublishMetrics(ServingMetrics& metrics);
   // One refresh: a new snapshot, and a newer complete bundle if there is one. Swaps the result
   // into `service`. Errors leave the service's model as it was.
   absl::Status RefreshOnce(FeedService* service);
@@ -49,12 +56,24 @@ class ModelUpdater {
   pipeline::FeedModelOptions options_;
   std::shared_ptr<const pipeline::FeedModel> MakeModel(retrieval::PopularitySnapshot popularity)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Loads `version` into bundle_ and index_, or quarantines it. False when it failed.
+  bool TryLoad(int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `version` failed before and none of its files has changed since.
+  bool Quarantined(int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RefreshLocked(FeedService* service) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishLocked(ServingMetrics& metrics) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;  // serialises refreshes
   std::shared_ptr<const bundle::Bundle> bundle_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const retrieval::VectorIndex> index_
       ABSL_GUARDED_BY(mu_);                            // the bundle's, or exact over its embeddings
-  int64_t rejected_version_ ABSL_GUARDED_BY(mu_) = 0;  // newest version that failed to load
+  struct Rejection {
+    uint64_t fingerprint;  // of the bundle folder's files when it failed (names, sizes, times)
+    std::string reason;
+  };
+  std::map<int64_t, Rejection> quarantined_ ABSL_GUARDED_BY(mu_);
+  uint64_t rejections_ ABSL_GUARDED_BY(mu_) = 0;           // failed loads
+  uint64_t rejections_reported_ ABSL_GUARDED_BY(mu_) = 0;  // of those, counted in metrics
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -1,5 +1,6 @@
 // Two-tower training, index building and serving end to end on a small generated world.
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <regex>
 
@@ -107,6 +108,69 @@ void ServeBundleAndCheckFeeds(const std::string& world, const std::string& model
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->status, 200);
   EXPECT_NE(after->body.find("\"model_version\":\"2\""), std::string::npos);
+
+  // The attack of issue 14: 4 bytes of hnsw.index overwritten at offset 52 (the digest catches
+  // it), the same with a MANIFEST rewritten to match (the hnswlib header check catches it), and
+  // a two_tower.pt of another shape with a matching MANIFEST (the shape check catches it).
+  auto copy_of_good = [&](int64_t version) {
+    std::filesystem::copy(bundle::BundleDir(models, 1), bundle::BundleDir(models, version),
+                          std::filesystem::copy_options::recursive);
+    return bundle::BundleDir(models, version);
+  };
+  auto overwrite = [](const std::string& path, long offset) {
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, offset, SEEK_SET);
+    const unsigned char bytes[4] = {0xff, 0xff, 0xff, 0x7f};
+    std::fwrite(bytes, 1, 4, f);
+    std::fclose(f);
+  };
+  auto rewrite_manifest = [](const std::string& dir) {
+    auto m = bundle::ReadBundleManifest(dir);
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE(bundle::WriteBundleManifest(dir, *m).ok());
+  };
+  overwrite(bundle::BundleIndexPath(copy_of_good(4)), 52);
+  const std::string v5 = copy_of_good(5);
+  overwrite(bundle::BundleIndexPath(v5), 52);
+  rewrite_manifest(v5);
+  const std::string v6 = copy_of_good(6);
+  {
+    auto m = bundle::ReadBundleManifest(v6);
+    ASSERT_TRUE(m.ok());
+    retrieval::TwoTowerConfig other = m->two_tower;
+    other.embedding_dim = m->two_tower.embedding_dim / 2;
+    auto wrong = retrieval::TwoTowerModel::Create(other, 3);
+    ASSERT_TRUE(wrong.ok());
+    ASSERT_TRUE((*wrong)->Save(bundle::BundleModelPath(v6)).ok());
+    rewrite_manifest(v6);
+    auto refused = bundle::LoadBundle(models, 6);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+    EXPECT_NE(refused.status().message().find("the config wants"), std::string::npos) << refused.status();
+  }
+  ASSERT_TRUE(updater.RefreshOnce(&service).ok());
+  ASSERT_TRUE(updater.RefreshOnce(&service).ok());  // quarantined: not retried, not counted again
+  std::string metrics = HttpGet(port, "/metrics")->body;
+  EXPECT_NE(metrics.find("vrec_bundle_rejected_total 4"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vrec_bundle_quarantined 4"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vrec_bundle_version 2"), std::string::npos) << metrics;
+  EXPECT_EQ(HttpGet(port, "/v1/feed?user_id=3&count=5")->status, 200);
+
+  // A restart serves the newest bundle that loads (2), not the newest one (6).
+  {
+    serving::ModelUpdater restarted(store->get(), models, &clock, pipeline::FeedModelOptions());
+    auto initial = restarted.LoadInitial();
+    ASSERT_TRUE(initial.ok()) << initial.status();
+    EXPECT_EQ((*initial)->version, "2");
+  }
+
+  // A quarantined bundle whose files are repaired (and its MANIFEST rewritten) is tried again.
+  std::filesystem::copy_file(bundle::BundleIndexPath(bundle::BundleDir(models, 1)),
+                             bundle::BundleIndexPath(bundle::BundleDir(models, 3)),
+                             std::filesystem::copy_options::overwrite_existing);
+  rewrite_manifest(bundle::BundleDir(models, 3));
+  ASSERT_TRUE(updater.RefreshOnce(&service).ok());
+  EXPECT_NE(HttpGet(port, "/v1/feed?user_id=3&count=5")->body.find("\"model_version\":\"3\""), std::string::npos);
   (*server)->Stop();
 }
 

@@ -180,6 +180,7 @@ absl::Status RunServe(int argc, char** argv) {
     VREC_ASSIGN_OR_RETURN(impressions, serving::ImpressionLog::Open(impression_log));
   }
   serving::FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), &clock, impressions.get());
+  updater.PublishMetrics(service.metrics());
   if (refresh_seconds > 0) updater.Start(&service, absl::Seconds(refresh_seconds));
   // The updater's thread points at `service`, declared after it and so destroyed first: stop the
   // thread before that, on every way out of this function.

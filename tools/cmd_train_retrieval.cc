@@ -19,7 +19,7 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   int64_t epochs = o.epochs, batch = o.batch_size, dim = o.model.embedding_dim, threads = o.threads,
           negatives = o.uniform_negatives, k = o.validation_k, min_grade = o.min_grade;
   int64_t sequence_epochs = o.sequential.epochs, sequence_batch = o.sequential.batch_size,
-          layers = o.model.sequence_layers, heads = o.model.sequence_heads;
+          layers = o.model.sequence_layers, heads = o.model.sequence_heads, patience = o.patience;
   double dropout = o.model.sequence_dropout;
   uint32_t video_buckets = 0;
   bool logq = o.logq_correction;
@@ -59,6 +59,8 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   flags.Int("k", &k, "validation Recall@k");
   flags.Uint32("max-validation", &o.max_validation, "validation examples scored per epoch");
   flags.Uint64("max-examples", &o.max_examples, "use at most this many (most recent) training examples (0: all)");
+  flags.Int("patience", &patience,
+            "stop a tower after this many epochs without a significant validation gain (0: run every epoch)");
   flags.Bool("keep-best", &o.keep_best,
              "export the epoch with the best validation recall (every epoch is kept under checkpoints/)");
   flags.String("refit", &o.refit,
@@ -80,13 +82,14 @@ absl::Status RunTrainRetrieval(int argc, char** argv) {
   if (epochs < 1 || epochs > 1000 || batch < 2 || batch > 65536 || dim < 2 || dim > 1024 || threads < 1 ||
       threads > 256 || negatives < 0 || negatives > 65536 || k < 1 || min_grade < 1 || min_grade > 3 ||
       sequence_epochs < 1 || sequence_epochs > 1000 || sequence_batch < 2 || sequence_batch > 65536 || layers < 1 ||
-      layers > 16 || heads < 1 || heads > 64) {
+      layers > 16 || heads < 1 || heads > 64 || patience < 0 || patience > 1000) {
     return absl::InvalidArgumentError(
         "out-of-range flag: --epochs and --sequence-epochs 1-1000, --batch-size and --sequence-batch-size 2-65536, "
         "--dim 2-1024, --threads 1-256, --uniform-negatives 0-65536, --k >= 1, --min-grade 1-3, --sequence-layers "
-        "1-16, --sequence-heads 1-64");
+        "1-16, --sequence-heads 1-64, --patience 0-1000");
   }
   o.sequential.epochs = static_cast<int>(sequence_epochs);
+  o.patience = static_cast<int>(patience);
   o.sequential.batch_size = static_cast<int>(sequence_batch);
   o.model.sequence_layers = static_cast<int>(layers);
   o.model.sequence_heads = static_cast<int>(heads);

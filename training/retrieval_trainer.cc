@@ -197,6 +197,20 @@ torch::Tensor ChunkedSoftmaxLoss(const torch::Tensor& hidden, const torch::Tenso
   return total / counted;
 }
 
+// Epochs since validation recall last rose significantly: by more than the standard error of
+// a recall measured on n examples, over its value at the previous such rise (so a slow steady
+// climb still counts once it adds up).
+int EpochsWithoutGain(const std::vector<double>& recall, size_t n) {
+  if (recall.empty()) return 0;
+  size_t last_gain = 0;
+  for (size_t i = 1; i < recall.size(); ++i) {
+    const double reference = recall[last_gain];
+    const double se = std::sqrt(std::max(reference * (1 - reference), 1e-12) / std::max<size_t>(1, n));
+    if (recall[i] > reference + se) last_gain = i;
+  }
+  return static_cast<int>(recall.size() - 1 - last_gain);
+}
+
 std::string CheckpointPath(const std::string& bundle, retrieval::UserTower tower, int epoch, bool refit = false) {
   return absl::StrCat(bundle, "/checkpoints/", retrieval::UserTowerName(tower), refit ? "-refit" : "", "-epoch-",
                       epoch, ".pt");
@@ -411,6 +425,13 @@ absl::StatusOr<TowerRun> TrainTower(retrieval::UserTower tower, const TrainingDa
                      epoch, run.loss.back(), o.validation_k, recall, validation_sample.size());
       }
       VREC_RETURN_IF_ERROR(model->Save(CheckpointPath(bundle, tower, epoch, refit)));
+      if (!refit && o.patience > 0 && EpochsWithoutGain(run.recall, validation_sample.size()) >= o.patience) {
+        if (o.show_progress) {
+          std::fprintf(stderr, "%s: stopping after epoch %d: no significant validation gain for %d epochs\n",
+                       job.c_str(), epoch, o.patience);
+        }
+        break;
+      }
     }
     run.seconds = progress.seconds();
     run.examples_per_second = progress.examples_per_second(run.seconds);

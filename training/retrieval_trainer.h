@@ -56,7 +56,10 @@ struct RetrievalTrainOptions {
   uint64_t seed = 1;
   int threads = 2;               // LibTorch intra-op threads
   int validation_k = 100;
-  uint32_t max_validation = 2000;
+  uint32_t max_validation = 5000;
+  // Stop a tower's run after this many epochs without a significant validation gain (more than
+  // the recall's standard error); 0: always run every epoch.
+  int patience = 2;
   uint64_t max_examples = 0;     // 0: all
   bool keep_best = true;         // export the epoch with the best validation recall, not the last
   // What is exported after the validation picked the tower and the epoch: "scratch", the chosen
