@@ -80,6 +80,8 @@ absl::Status CheckHnswGraph(const Graph& h, uint64_t count, const std::string& p
       if (size > (level == 0 ? h.maxM0_ : h.maxM_)) return corrupt("link list too long");
       for (unsigned int j = 1; j <= size; ++j) {
         if (links[j] >= count) return corrupt("link out of range");
+        // Search reads the neighbour's own list at this level: it must have one.
+        if (h.element_levels_[links[j]] < level) return corrupt("link to an element below its level");
       }
     }
   }

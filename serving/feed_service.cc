@@ -321,4 +321,18 @@ HttpResponse FeedService::Events(const HttpRequest& request) {
   return JsonOk(w.Release());
 }
 
+HttpLane FeedServiceLane(const HttpRequest& request) {
+  if (request.path == "/healthz" || request.path == "/readyz" || request.path == "/metrics") return HttpLane::kInline;
+  if (request.path == "/v1/events") return HttpLane::kIngest;
+  return HttpLane::kWork;
+}
+
+void PublishServerStats(const HttpServerStats& stats, ServingMetrics& metrics) {
+  metrics.SetGauge("vrec_http_connections", static_cast<double>(stats.connections));
+  metrics.SetGauge("vrec_http_overload_rejections{reason=\"queue_full\"}", static_cast<double>(stats.shed_queue_full));
+  metrics.SetGauge("vrec_http_overload_rejections{reason=\"deadline\"}", static_cast<double>(stats.shed_deadline));
+  metrics.SetGauge("vrec_http_overload_rejections{reason=\"connections\"}",
+                   static_cast<double>(stats.shed_connections));
+}
+
 }  // namespace vrec::serving

@@ -50,6 +50,15 @@ absl::StatusOr<FeedHttpRequest> ParseFeedRequest(const HttpRequest& request, con
 // The JSON body of GET /v1/feed for `result` (see README, HTTP API).
 std::string FeedResultJson(const pipeline::FeedResult& result, uint64_t request_id, UserId user_id, bool debug);
 
+// The HTTP lane of each route (serving/http_server.h): health checks and metrics answer on the
+// I/O threads, off the saturated path; event posts wait on fsync in their own lane; feeds and
+// everything else run on the work lane.
+HttpLane FeedServiceLane(const HttpRequest& request);
+
+// Publishes the HTTP server's overload counters as gauges (vrec_http_connections,
+// vrec_http_overload_rejections{reason=...}).
+void PublishServerStats(const HttpServerStats& stats, ServingMetrics& metrics);
+
 // Thread-safe: Handle() runs on all server threads; SetModel() may run concurrently.
 // `store`, `ingestor` and `impressions` are not owned and must outlive the service; a null
 // ingestor makes POST /v1/events answer 503; a null impression log logs nothing.

@@ -1,7 +1,9 @@
 #include "serving/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <exception>
 #include <thread>
 
@@ -14,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
 #include "common/json_writer.h"
 
 namespace vrec::serving {
@@ -141,16 +144,137 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQueryStrin
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+HttpResponse Overloaded(const HttpServerOptions& o, absl::string_view why) {
+  HttpResponse r = JsonError(
+      503, "overloaded", absl::StrCat("the server is at capacity (", why, "); retry after ", o.retry_after_ms, " ms"));
+  r.headers.push_back({"Retry-After", std::to_string(std::max(1, (o.retry_after_ms + 999) / 1000))});
+  r.headers.push_back({"Retry-After-Ms", std::to_string(o.retry_after_ms)});
+  return r;
+}
+
+HttpResponse RunHandler(const HttpHandler& handler, const HttpRequest& request) {
+  try {
+    return handler(request);
+  } catch (const std::exception& e) {
+    return JsonError(500, "internal", absl::StrCat("handler failed: ", e.what()));
+  } catch (...) {
+    return JsonError(500, "internal", "handler failed");
+  }
+}
+
+struct Counters {
+  std::atomic<uint64_t> shed_queue_full{0};
+  std::atomic<uint64_t> shed_deadline{0};
+  std::atomic<uint64_t> shed_connections{0};
+  std::atomic<int64_t> connections{0};
+};
+
+struct Job {
+  HttpRequest request;
+  Clock::time_point queued;
+  std::function<void(HttpResponse)> done;  // posts the response back to the connection
+};
+
+// One lane's workers and bounded queue (see the top of http_server.h).
+class LanePool {
+ public:
+  LanePool(const HttpServerOptions& options, const HttpHandler& handler, Counters& counters, int threads)
+      : options_(options), handler_(handler), counters_(counters), threads_(threads) {}
+  ~LanePool() { Stop(); }
+
+  // Starts the workers; each runs init(index) first, then counts down `started`.
+  void Start(const std::function<void(int)>& init, absl::BlockingCounter* started) {
+    for (int i = 0; i < threads_; ++i) {
+      workers_.emplace_back([this, i, init, started] {
+        if (init) init(i);
+        if (started != nullptr) started->DecrementCount();
+        Loop();
+      });
+    }
+  }
+
+  // Queues the job, or returns false (leaving `job` intact) when the lane is saturated.
+  bool Submit(Job& job) {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return false;
+    const double expected_wait_ms = static_cast<double>(queue_.size()) * service_ms_ / threads_;
+    if (queue_.size() >= static_cast<size_t>(options_.max_queued) ||
+        (!queue_.empty() && expected_wait_ms > options_.max_queue_wait_ms)) {
+      counters_.shed_queue_full.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    queue_.push_back(std::move(job));
+    wake_.Signal();
+    return true;
+  }
+
+  void Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      queue_.clear();  // their connections close when the io_context goes
+      wake_.SignalAll();
+    }
+    for (std::thread& t : workers_) t.join();
+    workers_.clear();
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      Job job;
+      {
+        absl::MutexLock lock(&mu_);
+        while (queue_.empty() && !stopping_) wake_.Wait(&mu_);
+        if (stopping_) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      const Clock::time_point start = Clock::now();
+      HttpResponse response;
+      if (start - job.queued > std::chrono::milliseconds(options_.queue_deadline_ms)) {
+        counters_.shed_deadline.fetch_add(1, std::memory_order_relaxed);
+        response = Overloaded(options_, "queued past the deadline");
+      } else {
+        response = RunHandler(handler_, job.request);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        absl::MutexLock lock(&mu_);
+        service_ms_ = 0.9 * service_ms_ + 0.1 * ms;  // recent service time
+      }
+      job.done(std::move(response));
+    }
+  }
+
+  const HttpServerOptions& options_;
+  const HttpHandler& handler_;
+  Counters& counters_;
+  const int threads_;
+  std::vector<std::thread> workers_;
+  absl::Mutex mu_;
+  absl::CondVar wake_;
+  std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  double service_ms_ ABSL_GUARDED_BY(mu_) = 1.0;
+};
+
 struct Shared {
   HttpServerOptions options;
   HttpHandler handler;
+  mutable Counters counters;
+  LanePool* work = nullptr;    // owned by HttpServer::Impl, stopped before the io_context
+  LanePool* ingest = nullptr;
 };
 
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, std::shared_ptr<const Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+      : stream_(std::move(socket)), shared_(std::move(shared)) {
+    shared_->counters.connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Session() { shared_->counters.connections.fetch_sub(1, std::memory_order_relaxed); }
 
   void Run() {
     net::dispatch(stream_.get_executor(),
@@ -190,34 +314,42 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();  // the peer went away
     }
     const http::request<http::string_body>& raw = parser_->get();
-    HttpResponse response = Handle(raw);
-    Send(std::move(response), raw.version(), raw.keep_alive(), raw.method() == http::verb::head);
+    const unsigned version = raw.version();
+    const bool keep_alive = raw.keep_alive(), head = raw.method() == http::verb::head;
+    absl::StatusOr<HttpRequest> request = ToRequest(raw);
+    if (!request.ok()) return Send(JsonError(400, "bad_request", request.status().message()), version, keep_alive, head);
+    const HttpServerOptions& o = shared_->options;
+    const HttpLane lane = o.lane ? o.lane(*request) : HttpLane::kWork;
+    if (lane == HttpLane::kInline) return Send(RunHandler(shared_->handler, *request), version, keep_alive, head);
+    Job job{std::move(*request), Clock::now(),
+            [self = shared_from_this(), version, keep_alive, head](HttpResponse response) {
+              net::post(self->stream_.get_executor(), [self, response = std::move(response), version, keep_alive,
+                                                       head]() mutable {
+                self->Send(std::move(response), version, keep_alive, head);
+              });
+            }};
+    LanePool* pool = lane == HttpLane::kIngest ? shared_->ingest : shared_->work;
+    if (!pool->Submit(job)) Send(Overloaded(o, "too many requests waiting"), version, keep_alive, head);
   }
 
-  HttpResponse Handle(const http::request<http::string_body>& raw) {
+  static absl::StatusOr<HttpRequest> ToRequest(const http::request<http::string_body>& raw) {
     HttpRequest request;
     request.method = std::string(raw.method_string());
     const absl::string_view target(raw.target().data(), raw.target().size());
     const size_t q = target.find('?');
     auto path = PercentDecode(target.substr(0, q), false);
-    if (!path.ok()) return JsonError(400, "bad_request", path.status().message());
+    if (!path.ok()) return path.status();
     request.path = std::move(*path);
     if (q != absl::string_view::npos) {
       auto params = ParseQueryString(target.substr(q + 1));
-      if (!params.ok()) return JsonError(400, "bad_request", params.status().message());
+      if (!params.ok()) return params.status();
       request.params = std::move(*params);
     }
     request.body = raw.body();
     if (auto it = raw.find(http::field::content_type); it != raw.end()) {
       request.content_type = std::string(it->value());
     }
-    try {
-      return shared_->handler(request);
-    } catch (const std::exception& e) {
-      return JsonError(500, "internal", absl::StrCat("handler failed: ", e.what()));
-    } catch (...) {
-      return JsonError(500, "internal", "handler failed");
-    }
+    return request;
   }
 
   // `head`: the headers a GET would get, Content-Length included, and no body (RFC 9110 9.3.2);
@@ -264,8 +396,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class HttpServer::Impl {
  public:
-  Impl(std::shared_ptr<const Shared> shared)
-      : shared_(std::move(shared)), ioc_(shared_->options.threads), acceptor_(ioc_) {}
+  explicit Impl(std::shared_ptr<Shared> shared)
+      : shared_(shared),
+        work_(shared->options, shared->handler, shared->counters, shared->options.threads),
+        ingest_(shared->options, shared->handler, shared->counters, shared->options.ingest_threads),
+        ioc_(shared->options.io_threads),
+        acceptor_(ioc_) {
+    shared->work = &work_;
+    shared->ingest = &ingest_;
+  }
 
   absl::Status Bind() {
     beast::error_code ec;
@@ -288,17 +427,13 @@ class HttpServer::Impl {
   }
 
   void Start() {
-    Accept();
-    const int n = shared_->options.threads;
-    absl::BlockingCounter initialized(n);
-    for (int i = 0; i < n; ++i) {
-      threads_.emplace_back([this, i, &initialized] {
-        if (shared_->options.thread_init) shared_->options.thread_init(i);
-        initialized.DecrementCount();
-        ioc_.run();
-      });
-    }
+    // The workers first (the warm-up runs on them), then the I/O threads.
+    absl::BlockingCounter initialized(shared_->options.threads);
+    work_.Start(shared_->options.thread_init, &initialized);
+    ingest_.Start(nullptr, nullptr);
     initialized.Wait();
+    Accept();
+    for (int i = 0; i < shared_->options.io_threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
   }
 
   void Stop() {
@@ -307,9 +442,16 @@ class HttpServer::Impl {
       beast::error_code ignored;
       acceptor_.close(ignored);
     });
+    work_.Stop();
+    ingest_.Stop();
     ioc_.stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
+  }
+
+  HttpServerStats stats() const {
+    const Counters& c = shared_->counters;
+    return {c.shed_queue_full.load(), c.shed_deadline.load(), c.shed_connections.load(), c.connections.load()};
   }
 
   uint16_t port() const { return port_; }
@@ -318,12 +460,35 @@ class HttpServer::Impl {
   void Accept() {
     acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), shared_)->Run();
+      if (!ec) {
+        if (shared_->counters.connections.load(std::memory_order_relaxed) >= shared_->options.max_connections) {
+          RefuseConnection(std::move(socket));
+        } else {
+          std::make_shared<Session>(std::move(socket), shared_)->Run();
+        }
+      }
       Accept();
     });
   }
 
+  // A connection over the cap: a 503 into its (empty) send buffer, then close.
+  void RefuseConnection(tcp::socket socket) {
+    shared_->counters.shed_connections.fetch_add(1, std::memory_order_relaxed);
+    const HttpResponse r = Overloaded(shared_->options, "too many connections");
+    std::string wire = absl::StrCat("HTTP/1.1 503 Service Unavailable\r\nServer: vrec\r\nContent-Type: ",
+                                    r.content_type, "\r\nConnection: close\r\nContent-Length: ", r.body.size(), "\r\n");
+    for (const auto& [name, value] : r.headers) absl::StrAppend(&wire, name, ": ", value, "\r\n");
+    absl::StrAppend(&wire, "\r\n", r.body);
+    beast::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(net::buffer(wire), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
   std::shared_ptr<const Shared> shared_;
+  LanePool work_;
+  LanePool ingest_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
@@ -337,8 +502,14 @@ HttpServer::~HttpServer() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions& options,
                                                                HttpHandler handler) {
-  if (options.threads < 1 || options.threads > 256) {
-    return absl::InvalidArgumentError("threads must be in [1, 256]");
+  if (options.threads < 1 || options.threads > 256 || options.io_threads < 1 || options.io_threads > 256 ||
+      options.ingest_threads < 1 || options.ingest_threads > 256) {
+    return absl::InvalidArgumentError("threads, io_threads and ingest_threads must be in [1, 256]");
+  }
+  if (options.max_connections < 1 || options.max_queued < 1 || !(options.max_queue_wait_ms > 0) ||
+      options.queue_deadline_ms < 1 || options.retry_after_ms < 1) {
+    return absl::InvalidArgumentError(
+        "max_connections, max_queued, max_queue_wait_ms, queue_deadline_ms and retry_after_ms must be positive");
   }
   if (options.request_timeout_ms < 1) return absl::InvalidArgumentError("request_timeout_ms must be positive");
   if (!handler) return absl::InvalidArgumentError("no handler");
@@ -356,5 +527,6 @@ void HttpServer::Stop() {
   if (impl_) impl_->Stop();
 }
 uint16_t HttpServer::port() const { return impl_->port(); }
+HttpServerStats HttpServer::stats() const { return impl_->stats(); }
 
 }  // namespace vrec::serving

@@ -6,11 +6,22 @@
 // 400 (unparsable request or query string), 413 (body over body_limit_bytes), 431 (headers
 // over header_limit_bytes). A handler that throws produces a 500; the server never crashes on
 // a request.
+//
+// Overload is bounded. I/O threads only read, parse and write; each request goes to a lane
+// (options.lane): kInline requests (health checks, metrics) are answered on the I/O thread at
+// once, off the saturated path; kWork requests (feeds) and kIngest requests (event posts, which
+// wait on fsync) each have their own worker threads and queue. A request is refused with 503
+// {"error":{"code":"overloaded",...}}, `Retry-After` (seconds, as HTTP defines it) and
+// `Retry-After-Ms`, without waiting, when its lane's expected queueing time (queued requests x
+// the lane's recent service time / workers) exceeds max_queue_wait_ms or max_queued requests
+// wait; one that still waited past queue_deadline_ms is refused the same way when a worker takes
+// it. Connections beyond max_connections get the same 503 and are closed.
 #ifndef VREC_SERVING_HTTP_SERVER_H_
 #define VREC_SERVING_HTTP_SERVER_H_
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <memory>
 #include <string>
 #include <utility>
@@ -50,17 +61,37 @@ HttpResponse StatusToResponse(const absl::Status& status);
 // Called concurrently from the server's threads; must be thread-safe.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Where a request runs (see the top of this file).
+enum class HttpLane { kInline, kWork, kIngest };
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";  // listen address
   uint16_t port = 8080;               // 0 picks a free port (see HttpServer::port())
-  int threads = 2;                    // io_context threads, each runs handlers
+  int threads = 2;                    // kWork workers: they run the handler for most requests
+  int io_threads = 1;                 // read, parse and write; run kInline requests
+  int ingest_threads = 4;             // kIngest workers (mostly waiting on group-committed fsyncs)
   size_t body_limit_bytes = 1 << 20;  // larger bodies get 413; default 1 MiB
   size_t header_limit_bytes = 16 << 10;  // larger headers get 431; default 16 KiB
   int request_timeout_ms = 30000;     // idle or slow connections are closed; default 30 s
-  // Runs once on each server thread (its index in [0, threads)) before it serves anything;
+  int max_connections = 1024;         // open connections; beyond, 503 and close
+  int max_queued = 256;               // requests waiting per lane; beyond, 503
+  double max_queue_wait_ms = 20;      // expected wait in a lane beyond which requests get 503
+  int queue_deadline_ms = 200;        // a request that waited longer gets 503 instead of running
+  int retry_after_ms = 100;           // what a 503 for overload asks clients to wait
+  // The lane of each request (nullptr: every request kWork).
+  std::function<HttpLane(const HttpRequest&)> lane;
+  // Runs once on each kWork worker (its index in [0, threads)) before it serves anything;
   // Start() returns when all have finished. For per-thread warm-up: thread-local buffers and
   // library state (BLAS work buffers, allocator arenas) are built on first use on each thread.
   std::function<void(int)> thread_init;
+};
+
+// Counters of what the server refused for overload, since Start().
+struct HttpServerStats {
+  uint64_t shed_queue_full = 0;      // refused at admission
+  uint64_t shed_deadline = 0;        // waited past queue_deadline_ms
+  uint64_t shed_connections = 0;     // connections over max_connections
+  int64_t connections = 0;           // open now
 };
 
 // Owns the listening socket and its threads. Start() once; Stop() is idempotent and also
@@ -81,6 +112,7 @@ class HttpServer {
   // Stops accepting, closes connections and joins the threads.
   void Stop();
   uint16_t port() const;
+  HttpServerStats stats() const;
 
  private:
   class Impl;

@@ -176,5 +176,99 @@ TEST(StatusToResponseTest, MapsCodes) {
             R"({"error":{"code":"invalid_argument","message":"bad \"q\""}})");
 }
 
+// Saturated: a slow work lane refuses what it cannot serve soon with 503 + Retry-After at
+// once, while inline health checks keep answering; connections over the cap get 503 too.
+TEST(HttpServerOverloadTest, ShedsWithRetryAfterAndKeepsHealthChecksFast) {
+  HttpServerOptions options;
+  options.port = 0;
+  options.threads = 1;
+  options.max_queue_wait_ms = 20;
+  options.retry_after_ms = 250;
+  options.lane = [](const HttpRequest& r) { return r.path == "/healthz" ? HttpLane::kInline : HttpLane::kWork; };
+  auto server = HttpServer::Create(options, [](const HttpRequest& r) {
+    if (r.path == "/slow") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    HttpResponse response;
+    response.body = "{}";
+    return response;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  const uint16_t port = (*server)->port();
+  // Warm the lane's service-time estimate: the first slow request runs alone.
+  ASSERT_EQ(HttpGet(port, "/slow")->status, 200);
+
+  std::atomic<int> ok{0}, shed{0}, other{0};
+  std::atomic<int64_t> slowest_shed_ms{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 12; ++i) {
+    clients.emplace_back([&] {
+      const auto start = std::chrono::steady_clock::now();
+      auto reply = HttpGet(port, "/slow");
+      const int64_t ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+      if (!reply.ok()) {
+        ++other;
+      } else if (reply->status == 200) {
+        ++ok;
+      } else if (reply->status == 503 && reply->headers.find("retry-after: 1") != std::string::npos &&
+                 reply->headers.find("retry-after-ms: 250") != std::string::npos &&
+                 reply->body.find("\"overloaded\"") != std::string::npos) {
+        ++shed;
+        int64_t prev = slowest_shed_ms.load();
+        while (ms > prev && !slowest_shed_ms.compare_exchange_weak(prev, ms)) {
+        }
+      } else {
+        ++other;
+      }
+    });
+  }
+  // While the lane is saturated, the inline lane answers.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto health_start = std::chrono::steady_clock::now();
+  auto health = HttpGet(port, "/healthz");
+  const double health_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - health_start).count();
+  for (std::thread& t : clients) t.join();
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+  EXPECT_LT(health_ms, 40.0) << "one slow request takes 50 ms";
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GE(ok.load(), 1);
+  EXPECT_GE(shed.load(), 6) << "12 requests of 50 ms cannot all wait 20 ms";
+  EXPECT_EQ((*server)->stats().shed_queue_full, static_cast<uint64_t>(shed.load()));
+  (*server)->Stop();
+}
+
+TEST(HttpServerOverloadTest, ConnectionsOverTheCapGet503) {
+  HttpServerOptions options;
+  options.port = 0;
+  options.max_connections = 2;
+  auto server = HttpServer::Create(options, [](const HttpRequest&) { return HttpResponse(); });
+  ASSERT_TRUE(server.ok());
+  (*server)->Start();
+  const uint16_t port = (*server)->port();
+  // Two idle keep-alive connections hold the cap.
+  std::vector<int> held;
+  for (int i = 0; i < 2; ++i) {
+    const int fd = testing::ConnectTo(port);
+    ASSERT_GE(fd, 0);
+    held.push_back(fd);
+  }
+  for (int i = 0; i < 200 && (*server)->stats().connections < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto refused = HttpGet(port, "/x");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("too many connections"), std::string::npos) << refused->body;
+  EXPECT_EQ((*server)->stats().shed_connections, 1u);
+  for (int fd : held) testing::CloseConnection(fd);
+  for (int i = 0; i < 200 && (*server)->stats().connections > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(HttpGet(port, "/x")->status, 200);
+  (*server)->Stop();
+}
+
 }  // namespace
 }  // namespace vrec::serving

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -195,9 +196,16 @@ absl::Status RunServe(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  server_options.lane = serving::FeedServiceLane;
+  std::atomic<serving::HttpServer*> running{nullptr};
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<serving::HttpServer> server,
-                        serving::HttpServer::Create(
-                            server_options, [&service](const serving::HttpRequest& r) { return service.Handle(r); }));
+                        serving::HttpServer::Create(server_options, [&service, &running](const serving::HttpRequest& r) {
+                          if (r.path == "/metrics") {
+                            if (serving::HttpServer* s = running.load()) serving::PublishServerStats(s->stats(), service.metrics());
+                          }
+                          return service.Handle(r);
+                        }));
+  running = server.get();
   server->Start();
   if (warmup > 0) {
     std::fprintf(stderr, "warmed up with %u feeds on %d server threads in %.1f s\n", warmup, server_options.threads,

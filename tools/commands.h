@@ -22,6 +22,7 @@ absl::Status RunEvents(int argc, char** argv);
 absl::Status RunServe(int argc, char** argv);
 absl::Status RunReplay(int argc, char** argv);
 absl::Status RunBench(int argc, char** argv);
+absl::Status RunDrill(int argc, char** argv);
 
 }  // namespace vrec
 

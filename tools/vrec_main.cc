@@ -35,6 +35,8 @@ const Command kCommands[] = {
     {"replay", "replay a world's log and score recommenders (NDCG, recall, HR, MAP)",
      vrec::RunReplay},
     {"bench", "benchmarks that print their numbers (events, featurestore)", vrec::RunBench},
+    {"drill", "robustness drills that print their counts (bundle: corrupt a bundle's files, load each)",
+     vrec::RunDrill},
 };
 
 void PrintUsage(std::FILE* out) {

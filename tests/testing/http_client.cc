@@ -141,4 +141,20 @@ absl::StatusOr<HttpReply> HttpPost(uint16_t port, const std::string& target, con
                                     "\r\nConnection: close\r\n\r\n", body));
 }
 
+int ConnectTo(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void CloseConnection(int fd) { ::close(fd); }
+
 }  // namespace vrec::testing

@@ -24,6 +24,10 @@ absl::StatusOr<HttpReply> SendRaw(uint16_t port, const std::string& raw, int tim
 absl::StatusOr<std::vector<HttpReply>> SendPipelined(uint16_t port, const std::vector<std::string>& raws,
                                                      int timeout_ms = 10000);
 
+// A raw connected socket to 127.0.0.1:port that sends nothing (-1 on failure), and its close.
+int ConnectTo(uint16_t port);
+void CloseConnection(int fd);
+
 absl::StatusOr<HttpReply> HttpGet(uint16_t port, const std::string& target);
 absl::StatusOr<HttpReply> HttpPost(uint16_t port, const std::string& target, const std::string& body,
                                    const std::string& content_type = "application/json");
