@@ -235,7 +235,10 @@ TEST(HttpServerOverloadTest, ShedsWithRetryAfterAndKeepsHealthChecksFast) {
   EXPECT_EQ(other.load(), 0);
   EXPECT_GE(ok.load(), 1);
   EXPECT_GE(shed.load(), 6) << "12 requests of 50 ms cannot all wait 20 ms";
-  EXPECT_EQ((*server)->stats().shed_queue_full, static_cast<uint64_t>(shed.load()));
+  // Refused at admission, or (on a loaded machine) after waiting past the queue deadline.
+  const HttpServerStats stats = (*server)->stats();
+  EXPECT_EQ(stats.shed_queue_full + stats.shed_deadline, static_cast<uint64_t>(shed.load()));
+  EXPECT_GE(stats.shed_queue_full, 1u);
   (*server)->Stop();
 }
 

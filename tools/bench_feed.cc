@@ -129,6 +129,7 @@ absl::Status BenchFeed(int argc, char** argv) {
   const int64_t total = static_cast<int64_t>(rate * seconds);
   const double interval_s = 1.0 / rate;
   std::vector<std::vector<double>> latencies(connections);
+  std::vector<std::vector<double>> refused(connections);  // 503s (overload), from schedule
   std::atomic<uint64_t> errors{0}, non_200{0}, bytes_total{0};
   const std::vector<std::pair<double, uint64_t>> histogram_before = FeedHistogram(probe);
   const auto start = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
@@ -157,6 +158,10 @@ absl::Status BenchFeed(int argc, char** argv) {
           continue;
         }
         if (status != 200) ++non_200;
+        if (status == 503) {
+          refused[c].push_back(Seconds(scheduled) * 1e6);
+          continue;
+        }
         bytes_total += bytes;
         latencies[c].push_back(Seconds(scheduled) * 1e6);
       }
@@ -177,6 +182,15 @@ absl::Status BenchFeed(int argc, char** argv) {
               all.empty() ? 0.0 : all.back() / 1e3, static_cast<unsigned long long>(errors.load()),
               static_cast<unsigned long long>(non_200.load()),
               all.empty() ? 0.0 : bytes_total.load() / 1024.0 / all.size());
+  std::vector<double> shed;
+  for (const auto& l : refused) shed.insert(shed.end(), l.begin(), l.end());
+  if (!shed.empty()) {
+    std::sort(shed.begin(), shed.end());
+    auto shed_at = [&](double q) { return shed[std::min(shed.size() - 1, static_cast<size_t>(q * shed.size()))]; };
+    std::printf("refused for overload (503): %zu (%.1f%% of answers); their latency from schedule p50 %.2f ms, p99 "
+                "%.2f ms; the latencies above are of the other answers\n",
+                shed.size(), 100.0 * shed.size() / (shed.size() + all.size()), shed_at(0.5) / 1e3, shed_at(0.99) / 1e3);
+  }
   if (realtime && realtime_threads.load() < connections) {
     std::printf("note: SCHED_FIFO was refused for %lld of %lld generator threads (needs root or CAP_SYS_NICE): their "
                 "scheduling delays count as latency\n",
