@@ -27,6 +27,9 @@ namespace vrec {
 
 absl::Status RunServe(int argc, char** argv) {
   serving::HttpServerOptions server_options;
+  // Queueing budget for feeds: at 3x the default world's capacity this keeps the answered feeds'
+  // p99 within 2x the unloaded p99 (README, measured numbers); the library's default is looser.
+  server_options.max_queue_wait_ms = 5;
   serving::FeedServiceOptions feed_options;
   featurestore::FeatureStoreOptions store_options;
   pipeline::FeedModelOptions model_options;
@@ -39,6 +42,7 @@ absl::Status RunServe(int argc, char** argv) {
   double freshness_boost = rerank.freshness_boost;
   double refresh_seconds = 60;
   uint32_t port = server_options.port, threads = server_options.threads;
+  int64_t max_connections = server_options.max_connections;
   uint64_t body_limit = server_options.body_limit_bytes, cache_mb = store_options.block_cache_bytes >> 20;
   bool lock_memory = true;
   uint32_t warmup = 300;
@@ -77,7 +81,10 @@ absl::Status RunServe(int argc, char** argv) {
              "--nobundle-rules applies the flags' rules as given)");
   flags.String("address", &server_options.address, "listen address");
   flags.Uint32("port", &port, "listen port (0 picks a free one and prints it)");
-  flags.Uint32("threads", &threads, "server threads");
+  flags.Uint32("threads", &threads, "feed worker threads");
+  flags.Double("max-queue-ms", &server_options.max_queue_wait_ms,
+               "refuse a request (503) when its lane's expected queueing exceeds this many ms");
+  flags.Int("max-connections", &max_connections, "open connections; beyond, 503 and close");
   flags.Uint64("body-limit-bytes", &body_limit, "largest accepted request body");
   flags.Uint32("max-count", &feed_options.max_count, "largest allowed `count` per feed request");
   flags.Uint64("block-cache-mb", &cache_mb, "RocksDB block cache size in MiB");
@@ -107,6 +114,10 @@ absl::Status RunServe(int argc, char** argv) {
   VREC_RETURN_IF_ERROR(rerank.Validate());
   server_options.port = static_cast<uint16_t>(port);
   server_options.threads = static_cast<int>(threads);
+  if (max_connections < 1 || max_connections > 1000000 || !(server_options.max_queue_wait_ms > 0)) {
+    return absl::InvalidArgumentError("--max-connections must be in [1, 1000000] and --max-queue-ms positive");
+  }
+  server_options.max_connections = static_cast<int>(max_connections);
   server_options.body_limit_bytes = body_limit;
   store_options.block_cache_bytes = cache_mb << 20;
   store_options.cache_videos = true;  // a feed reads hundreds of videos per request
