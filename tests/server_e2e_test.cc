@@ -68,6 +68,7 @@ class ServerE2eTest : public ::testing::Test {
     options.port = 0;
     options.threads = 2;
     options.body_limit_bytes = 4096;
+    options.lane = serving::FeedServiceLane;
     auto server =
         serving::HttpServer::Create(options, [this](const serving::HttpRequest& r) { return service_->Handle(r); });
     ASSERT_TRUE(server.ok()) << server.status();
@@ -163,6 +164,94 @@ TEST_F(ServerE2eTest, ErrorsAreJsonWithTheRightStatus) {
   ASSERT_TRUE(bad_event.ok());
   EXPECT_EQ(bad_event->status, 400);
   EXPECT_NE(bad_event->body.find("unknown event type 'purchase'"), std::string::npos) << bad_event->body;
+}
+
+// Malformed requests, raw over a socket to the real server: each gets its 4xx, in the JSON
+// error shape, and the server keeps serving.
+TEST_F(ServerE2eTest, MalformedRequestsGetTheirStatus) {
+  auto get = [](const std::string& target, const std::string& extra = "") {
+    return absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: x\r\n", extra, "Connection: close\r\n\r\n");
+  };
+  auto post = [](const std::string& target, const std::string& body, const std::string& extra = "") {
+    return absl::StrCat("POST ", target, " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", extra,
+                        "Content-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
+  };
+  const std::string event = R"("user_id": 1, "video_id": 2, "type": "click")";
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += "[";
+  struct Case {
+    std::string name;
+    std::string raw;
+    int status;
+  } cases[] = {
+      // HTTP framing (Beast's parser, answered by the server itself).
+      {"garbage request line", "GARBAGE\r\n\r\n", 400},
+      {"request line without target", "GET\r\n\r\n", 400},
+      {"header without a colon", "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n", 400},
+      {"space in a header name", "GET /healthz HTTP/1.1\r\nHo st: x\r\n\r\n", 400},
+      {"non-numeric Content-Length", "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400},
+      {"negative Content-Length", "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
+      {"two Content-Lengths", "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+       400},
+      {"bad chunk size", "POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+       400},
+      {"headers over the limit", get("/healthz", absl::StrCat("X-Big: ", std::string(20000, 'a'), "\r\n")), 431},
+      {"body over the limit", post("/v1/events", std::string(5000, ' ')), 413},
+      {"chunked body over the limit",
+       absl::StrCat("POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n",
+                    std::string(5000, ' '), "\r\n0\r\n\r\n"),
+       413},
+      {"bad percent-escape in the path", get("/v1/fe%zzed?user_id=1"), 400},
+      {"bad percent-escape in the query", get("/v1/feed?user_id=%zz"), 400},
+      {"truncated percent-escape", get("/v1/feed?user_id=1%2"), 400},
+      // The feed's parameters.
+      {"feed without user_id", get("/v1/feed"), 400},
+      {"non-numeric user_id", get("/v1/feed?user_id=abc"), 400},
+      {"negative user_id", get("/v1/feed?user_id=-1"), 400},
+      {"user_id over 32 bits", get("/v1/feed?user_id=99999999999999"), 400},
+      {"empty user_id", get("/v1/feed?user_id="), 400},
+      {"count 0", get("/v1/feed?user_id=1&count=0"), 400},
+      {"non-numeric count", get("/v1/feed?user_id=1&count=abc"), 400},
+      {"count over the maximum", get("/v1/feed?user_id=1&count=100000"), 400},
+      {"unknown device", get("/v1/feed?user_id=1&device=toaster"), 400},
+      {"bad exclude list", get("/v1/feed?user_id=1&exclude=1,x"), 400},
+      // Routes and methods.
+      {"unknown path", get("/v2/feed?user_id=1"), 404},
+      {"root", get("/"), 404},
+      {"POST to the feed", post("/v1/feed?user_id=1", "{}"), 405},
+      {"GET of events", get("/v1/events"), 405},
+      {"DELETE of events", "DELETE /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405},
+      {"POST to metrics", post("/metrics", "{}"), 405},
+      // Event bodies.
+      {"empty body", post("/v1/events", ""), 400},
+      {"unterminated object", post("/v1/events", "{"), 400},
+      {"not JSON", post("/v1/events", "user_id=1"), 400},
+      {"a bare number", post("/v1/events", "42"), 400},
+      {"missing video_id", post("/v1/events", R"({"user_id": 1, "type": "click"})"), 400},
+      {"missing type", post("/v1/events", R"({"user_id": 1, "video_id": 2})"), 400},
+      {"unknown event type", post("/v1/events", R"({"user_id": 1, "video_id": 2, "type": "purchase"})"), 400},
+      {"user_id as a string", post("/v1/events", R"({"user_id": "one", "video_id": 2, "type": "click"})"), 400},
+      {"negative video_id", post("/v1/events", R"({"user_id": 1, "video_id": -2, "type": "click"})"), 400},
+      {"fractional user_id", post("/v1/events", R"({"user_id": 1.5, "video_id": 2, "type": "click"})"), 400},
+      {"negative watch time", post("/v1/events", absl::StrCat("{", event, R"(, "watch_time_ms": -5})")), 400},
+      {"non-numeric timestamp", post("/v1/events", absl::StrCat("{", event, R"(, "timestamp_ms": "soon"})")), 400},
+      {"repeated key", post("/v1/events", R"({"user_id": 1, "user_id": 2, "video_id": 2, "type": "click"})"), 400},
+      {"invalid UTF-8", post("/v1/events", absl::StrCat("{", event, ", \"device\": \"\xff\xfe\"}")), 400},
+      {"NUL byte", post("/v1/events", absl::StrCat("{", event, std::string(1, '\0'), "}")), 400},
+      {"nested too deep", post("/v1/events", deep), 400},
+      {"trailing garbage", post("/v1/events", absl::StrCat("{", event, "} x")), 400},
+      {"empty event list", post("/v1/events", R"({"events": []})"), 400},
+  };
+  ASSERT_GE(sizeof(cases) / sizeof(cases[0]), 40u);
+  for (const Case& c : cases) {
+    auto reply = testing::SendRaw(port_, c.raw);
+    ASSERT_TRUE(reply.ok()) << c.name << ": " << reply.status();
+    EXPECT_EQ(reply->status, c.status) << c.name << ": " << reply->body;
+    EXPECT_EQ(reply->body.rfind("{\"error\":{\"code\":\"", 0), 0u) << c.name << ": " << reply->body;
+  }
+  auto health = HttpGet(port_, "/healthz");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
 }
 
 TEST_F(ServerE2eTest, PostedWatchIsExcludedAndSurvivesARestart) {
