@@ -233,25 +233,36 @@ absl::StatusOr<CollaborativeModel> FitCollaborative(absl::Span<const Engagement>
   return model;
 }
 
-absl::StatusOr<DenseEase> FitDenseEase(absl::Span<const Engagement> by_user, const CollabFitOptions& o) {
+namespace {
+
+// The Gram matrix of the options' cap set (filled into *cap); undefined when nothing is engaged.
+// The caller holds an InferenceMode guard.
+absl::StatusOr<torch::Tensor> CappedGram(absl::Span<const Engagement> by_user, const CollabFitOptions& o, CapSet* cap) {
   VREC_RETURN_IF_ERROR(Check(o));
   torch::set_num_threads(o.threads);
-  torch::InferenceMode guard;
   const Sequences s = BuildSequences(by_user);
-  const CapSet cap = ChooseCap(s, o.ease_cap);
+  *cap = ChooseCap(s, o.ease_cap);
+  if (cap->videos.empty()) return torch::Tensor();
+  return Gram(s, *cap, o.max_items_per_user);
+}
+
+}  // namespace
+
+absl::StatusOr<DenseEase> FitDenseEase(absl::Span<const Engagement> by_user, const CollabFitOptions& o) {
+  torch::InferenceMode guard;
+  CapSet cap;
+  VREC_ASSIGN_OR_RETURN(torch::Tensor g, CappedGram(by_user, o, &cap));
   if (cap.videos.empty()) return DenseEase();
-  const torch::Tensor p = EaseInverse(Gram(s, cap, o.max_items_per_user), o.ease_lambda);
+  const torch::Tensor p = EaseInverse(std::move(g), o.ease_lambda);
   return DenseWeights(p, p.diagonal().clone(), cap);
 }
 
 absl::StatusOr<NeighbourTable> FitItemKnn(absl::Span<const Engagement> by_user, const CollabFitOptions& o) {
-  VREC_RETURN_IF_ERROR(Check(o));
-  torch::set_num_threads(o.threads);
   torch::InferenceMode guard;
-  const Sequences s = BuildSequences(by_user);
-  const CapSet cap = ChooseCap(s, o.ease_cap);
+  CapSet cap;
+  VREC_ASSIGN_OR_RETURN(const torch::Tensor g, CappedGram(by_user, o, &cap));
   NeighbourTable table;
-  if (!cap.videos.empty()) CosineRows(Gram(s, cap, o.max_items_per_user), cap, o.neighbours, &table);
+  if (!cap.videos.empty()) CosineRows(g, cap, o.neighbours, &table);
   table.Finish();
   return table;
 }
