@@ -42,6 +42,11 @@ EventIngestor::~EventIngestor() {
   if (writer_ != nullptr) (void)writer_->Close();
 }
 
+absl::Status EventIngestor::health() const {
+  absl::MutexLock lock(&mu_);
+  return broken_;
+}
+
 uint64_t EventIngestor::log_events() const {
   absl::MutexLock lock(&mu_);
   return log_events_;

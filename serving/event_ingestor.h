@@ -52,6 +52,8 @@ class EventIngestor {
   [[nodiscard]] absl::Status Ingest(std::vector<Event> events);
 
   uint64_t recovered_events() const { return recovered_; }
+  // OK while events can be ingested; the failure that needs a restart otherwise.
+  absl::Status health() const;
   uint64_t log_events() const;
 
  private:

@@ -244,8 +244,15 @@ HttpResponse FeedService::Route(const HttpRequest& request, std::string* route) 
     if (!get) return MethodNotAllowed(request, "GET");
     std::shared_ptr<const pipeline::FeedModel> pinned = model();
     if (pinned == nullptr) return StatusToResponse(absl::UnavailableError("no model is loaded"));
+    // Ingestion that needs a restart makes the server unready: events posted to it are refused.
+    if (ingestor_ != nullptr) {
+      if (absl::Status health = ingestor_->health(); !health.ok()) {
+        return StatusToResponse(absl::UnavailableError(absl::StrCat("ingestion is down: ", health.message())));
+      }
+    }
     JsonWriter w;
-    w.BeginObject().Key("status").String("ready").Key("model_version").String(pinned->version).EndObject();
+    w.BeginObject().Key("status").String("ready").Key("model_version").String(pinned->version);
+    w.Key("ingestion").String(ingestor_ != nullptr ? "ok" : "off").EndObject();
     return JsonOk(w.Release());
   }
   if (request.path == "/metrics") {
