@@ -71,5 +71,31 @@ TEST(ImpressionLogTest, MalformedLineNamesIt) {
   EXPECT_FALSE(ImpressionLog::Open("/nonexistent-dir/x.jsonl").ok());
 }
 
+TEST(ImpressionLogTest, RotatesAtItsSizeCapKeepingTheNewestFiles) {
+  const std::string path = TempPath("rotating.jsonl");
+  for (int i = 1; i <= 3; ++i) std::remove((path + "." + std::to_string(i)).c_str());
+  ImpressionLogOptions options;
+  options.max_bytes = 2000;
+  options.keep = 2;
+  auto log = ImpressionLog::Open(path, options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE((*log)->Append(Feed(1000 + i, 5)).ok());
+  EXPECT_GT((*log)->rotations(), 2u);
+  auto size = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary | std::ios::ate);
+    return in ? static_cast<long>(in.tellg()) : -1L;
+  };
+  EXPECT_GT(size(path), 0);
+  EXPECT_LE(size(path), 2000);
+  EXPECT_GT(size(path + ".1"), 0);
+  EXPECT_LE(size(path + ".2"), 2000);
+  EXPECT_EQ(size(path + ".3"), -1) << "only `keep` rotated files stay";
+  // The newest feed is in the current file, whole lines only.
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  EXPECT_NE(last.find(data::FormatServedFeed(Feed(1099, 5))), std::string::npos) << last;
+}
+
 }  // namespace
 }  // namespace vrec::serving

@@ -63,6 +63,12 @@ absl::Status RunServe(int argc, char** argv) {
   flags.String("impression-log", &impression_log,
                "append every served feed (request id, positions, scores, propensities) to this JSON-lines file "
                "(default: WORLD/impressions.jsonl; empty: none)");
+  serving::ImpressionLogOptions impression_options;
+  uint64_t impression_max_mb = impression_options.max_bytes >> 20;
+  int64_t impression_keep = impression_options.keep;
+  flags.Uint64("impression-log-max-mb", &impression_max_mb,
+               "rotate the impression log at this size: FILE becomes FILE.1, FILE.1 FILE.2, ... (0: never)");
+  flags.Int("impression-log-keep", &impression_keep, "rotated impression logs kept (FILE.1 ... FILE.N)");
   flags.Double("freshness-boost", &freshness_boost, "re-ranking: score *= 1 + this * exp(-upload age / 1 day)");
   flags.Int("diversity-window", &diversity_window, "re-ranking: slots over which repeats are limited");
   flags.Int("max-same-category", &max_category, "re-ranking: videos of one category per window (0: no limit)");
@@ -189,7 +195,12 @@ absl::Status RunServe(int argc, char** argv) {
   std::unique_ptr<serving::ImpressionLog> impressions;
   if (impression_log == "default") impression_log = world + "/impressions.jsonl";
   if (!impression_log.empty()) {
-    VREC_ASSIGN_OR_RETURN(impressions, serving::ImpressionLog::Open(impression_log));
+    if (impression_keep < 1 || impression_keep > 1000 || impression_max_mb > (uint64_t{1} << 30)) {
+      return absl::InvalidArgumentError("--impression-log-keep must be in [1, 1000] and --impression-log-max-mb at most 2^30");
+    }
+    impression_options.max_bytes = impression_max_mb << 20;
+    impression_options.keep = static_cast<int>(impression_keep);
+    VREC_ASSIGN_OR_RETURN(impressions, serving::ImpressionLog::Open(impression_log, impression_options));
   }
   serving::FeedService service(feed_options, std::move(model), store.get(), ingestor.get(), &clock, impressions.get());
   updater.PublishMetrics(service.metrics());
