@@ -217,11 +217,7 @@ class PopularSystem : public ReplaySystem {
   void Recommend(const TestCase& test, int k, Rng& rng, std::vector<VideoId>* out) const override {
     const size_t start = out->size();
     if (recent_) data_.recent.Top(k, test.history, out);
-    // Fill from all-time popularity when the window is thin.
-    const std::vector<VideoId> taken(out->begin() + start, out->end());
-    data_.popular.Top(k - (out->size() - start), test.history,
-                      [&](VideoId v) { return std::find(taken.begin(), taken.end(), v) != taken.end(); },
-                      out);
+    FillFromPopularity(data_, test, k, start, out);  // when the window is thin
   }
 
  private:
@@ -382,6 +378,14 @@ absl::StatusOr<ReplayData> BuildReplayData(const std::string& world_dir, const C
 
 std::unique_ptr<ReplaySystem> MakeRandomSystem(const ReplayData& data) {
   return std::make_unique<RandomSystem>(data);
+}
+
+void FillFromPopularity(const ReplayData& data, const TestCase& test, int k, size_t start, std::vector<VideoId>* out) {
+  const size_t have = out->size() - start;
+  if (have >= static_cast<size_t>(k)) return;
+  const std::vector<VideoId> taken(out->begin() + start, out->end());
+  data.popular.Top(k - have, test.history,
+                   [&](VideoId v) { return std::find(taken.begin(), taken.end(), v) != taken.end(); }, out);
 }
 
 std::unique_ptr<ReplaySystem> MakeMostPopularSystem(const ReplayData& data) {

@@ -108,6 +108,11 @@ class ReplaySystem {
                          std::vector<VideoId>* out) const = 0;
 };
 
+// Tops the list that starts at (*out)[start] up to k videos from all-time popularity, skipping
+// test.history and what the list already holds: the fallback of every system for users it has
+// too little to say about.
+void FillFromPopularity(const ReplayData& data, const TestCase& test, int k, size_t start, std::vector<VideoId>* out);
+
 std::unique_ptr<ReplaySystem> MakeRandomSystem(const ReplayData& data);
 std::unique_ptr<ReplaySystem> MakeMostPopularSystem(const ReplayData& data);
 std::unique_ptr<ReplaySystem> MakeRecentPopularSystem(const ReplayData& data);

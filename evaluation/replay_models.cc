@@ -1,6 +1,7 @@
 #include "evaluation/replay_models.h"
 
 #include <algorithm>
+#include <optional>
 #include <atomic>
 #include <filesystem>
 #include <cmath>
@@ -37,23 +38,35 @@ struct Csr {
   }
 };
 
+// By user: the distinct values `map` gives the user's past videos, sorted (a video `map` gives
+// no value is left out). `past` is sorted by user.
+template <typename Map>
+Csr DistinctPastByUser(const std::vector<Engagement>& past, Map map) {
+  Csr csr;
+  const size_t users = past.empty() ? 0 : size_t{past.back().user} + 1;
+  csr.offsets.assign(users + 1, 0);
+  ForEachUserRun(past, [&](UserId user, auto begin, auto end) {
+    const size_t start = csr.values.size();
+    for (auto it = begin; it != end; ++it) {
+      if (const std::optional<uint32_t> value = map(it->video)) csr.values.push_back(*value);
+    }
+    std::sort(csr.values.begin() + start, csr.values.end());
+    csr.values.erase(std::unique(csr.values.begin() + start, csr.values.end()), csr.values.end());
+    csr.offsets[user + 1] = csr.values.size() - start;
+  });
+  for (size_t u = 0; u < users; ++u) csr.offsets[u + 1] += csr.offsets[u];
+  return csr;
+}
+
 // Item-kNN over the past: the same cosine table as the bundle's item_knn source
 // (retrieval/collaborative_fit.h), a user's score for a video the sum of its cosines to every
 // video the user engaged with in the past.
 class ItemKnnSystem : public ReplaySystem {
  public:
-  ItemKnnSystem(const ReplayData& data, retrieval::NeighbourTable table) : data_(data), table_(std::move(table)) {
-    const size_t users = data.past_engagements.empty() ? 0 : size_t{data.past_engagements.back().user} + 1;
-    user_videos_.offsets.assign(users + 1, 0);
-    ForEachUserRun(data.past_engagements, [&](UserId user, auto begin, auto end) {
-      const size_t start = user_videos_.values.size();
-      for (auto it = begin; it != end; ++it) user_videos_.values.push_back(it->video);
-      std::sort(user_videos_.values.begin() + start, user_videos_.values.end());
-      user_videos_.values.erase(std::unique(user_videos_.values.begin() + start, user_videos_.values.end()),
-                                user_videos_.values.end());
-      user_videos_.offsets[user + 1] = user_videos_.values.size() - start;
-    });
-    for (size_t u = 0; u < users; ++u) user_videos_.offsets[u + 1] += user_videos_.offsets[u];
+  ItemKnnSystem(const ReplayData& data, retrieval::NeighbourTable table)
+      : data_(data),
+        table_(std::move(table)),
+        user_videos_(DistinctPastByUser(data.past_engagements, [](VideoId v) { return std::optional<uint32_t>(v); })) {
     for (VideoId v = 0; v < data.is_available.size(); ++v) {
       if (!data.is_available[v]) unavailable_.push_back(v);
     }
@@ -70,13 +83,9 @@ class ItemKnnSystem : public ReplaySystem {
                std::back_inserter(skip));
     ranked.clear();
     retrieval::CollabScore(table_, input, skip, k, &ranked);
+    const size_t start = out->size();
     for (const retrieval::ScoredVideo& s : ranked) out->push_back(s.video);
-    // Users with no usable history (or few neighbours) are filled from popularity.
-    if (static_cast<int>(ranked.size()) < k) {
-      const std::vector<VideoId> taken(out->end() - ranked.size(), out->end());
-      data_.popular.Top(k - ranked.size(), test.history,
-                        [&](VideoId v) { return std::find(taken.begin(), taken.end(), v) != taken.end(); }, out);
-    }
+    FillFromPopularity(data_, test, k, start, out);  // users with no usable history or few neighbours
   }
 
  private:
@@ -91,22 +100,14 @@ class ItemKnnSystem : public ReplaySystem {
 // user engaged with in the past.
 class EaseSystem : public ReplaySystem {
  public:
-  EaseSystem(const ReplayData& data, retrieval::DenseEase ease) : data_(data), ease_(std::move(ease)) {
-    const size_t users = data.past_engagements.empty() ? 0 : size_t{data.past_engagements.back().user} + 1;
-    user_columns_.offsets.assign(users + 1, 0);
-    ForEachUserRun(data.past_engagements, [&](UserId user, auto begin, auto end) {
-      const size_t start = user_columns_.values.size();
-      for (auto it = begin; it != end; ++it) {
-        auto col = ease_.column.find(it->video);
-        if (col != ease_.column.end()) user_columns_.values.push_back(col->second);
-      }
-      std::sort(user_columns_.values.begin() + start, user_columns_.values.end());
-      user_columns_.values.erase(std::unique(user_columns_.values.begin() + start, user_columns_.values.end()),
-                                 user_columns_.values.end());
-      user_columns_.offsets[user + 1] = user_columns_.values.size() - start;
-    });
-    for (size_t u = 0; u < users; ++u) user_columns_.offsets[u + 1] += user_columns_.offsets[u];
-  }
+  EaseSystem(const ReplayData& data, retrieval::DenseEase ease)
+      : data_(data),
+        ease_(std::move(ease)),
+        user_columns_(DistinctPastByUser(data.past_engagements, [this](VideoId v) -> std::optional<uint32_t> {
+          const auto col = ease_.column.find(v);
+          if (col == ease_.column.end()) return std::nullopt;
+          return static_cast<uint32_t>(col->second);
+        })) {}
 
   std::string name() const override { return "ease"; }
 
@@ -134,12 +135,9 @@ class EaseSystem : public ReplaySystem {
     std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
+    const size_t start = out->size();
     for (size_t i = 0; i < top; ++i) out->push_back(ranked[i].second);
-    if (static_cast<int>(top) < k) {  // users without past engagement: popularity
-      const std::vector<VideoId> taken(out->end() - top, out->end());
-      data_.popular.Top(k - top, test.history,
-                        [&](VideoId v) { return std::find(taken.begin(), taken.end(), v) != taken.end(); }, out);
-    }
+    FillFromPopularity(data_, test, k, start, out);  // users without past engagement
   }
 
  private:

@@ -14,7 +14,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/crc32c.h"
 #include "common/status.h"
 #include "bundle/bundle.h"
 #include "retrieval/exact_index.h"
@@ -40,8 +39,9 @@ absl::StatusOr<LoadedBundle> Load(const std::string& models_dir, int64_t version
 }
 
 // What identifies a bundle folder's state without reading its files: every top-level entry's
-// name, size and modification time (links followed). A rewritten or replaced file changes it.
-uint64_t Fingerprint(const std::string& dir) {
+// name, size and modification time (links followed), one line each, sorted. A rewritten or
+// replaced file changes it.
+std::string Fingerprint(const std::string& dir) {
   std::vector<std::string> lines;
   std::error_code ec;
   std::filesystem::directory_iterator it(dir, ec);
@@ -53,8 +53,7 @@ uint64_t Fingerprint(const std::string& dir) {
                                  e ? 0 : time.time_since_epoch().count()));
   }
   std::sort(lines.begin(), lines.end());
-  const std::string all = absl::StrJoin(lines, "\n");
-  return (uint64_t{Crc32c(all.data(), all.size())} << 32) | Crc32c(all.data(), all.size(), 0x9e3779b9u);
+  return absl::StrJoin(lines, "\n");
 }
 
 }  // namespace
@@ -72,12 +71,12 @@ void ModelUpdater::Stop() {
 
 bool ModelUpdater::Quarantined(int64_t version) {
   const auto it = quarantined_.find(version);
-  return it != quarantined_.end() && it->second.fingerprint == Fingerprint(bundle::BundleDir(models_dir_, version));
+  return it != quarantined_.end() && it->second == Fingerprint(bundle::BundleDir(models_dir_, version));
 }
 
 bool ModelUpdater::TryLoad(int64_t version) {
   const std::string dir = bundle::BundleDir(models_dir_, version);
-  const uint64_t fingerprint = Fingerprint(dir);
+  std::string fingerprint = Fingerprint(dir);
   absl::StatusOr<LoadedBundle> loaded;
   try {
     loaded = Load(models_dir_, version, options_.exact_search);
@@ -93,7 +92,7 @@ bool ModelUpdater::TryLoad(int64_t version) {
     std::fprintf(stderr, "model bundle %lld loaded from %s\n", static_cast<long long>(version), dir.c_str());
     return true;
   }
-  quarantined_[version] = {fingerprint, loaded.status().ToString()};
+  quarantined_[version] = std::move(fingerprint);
   ++rejections_;
   std::fprintf(stderr, "model bundle %lld quarantined (not served, not retried until one of its files changes): %s\n",
                static_cast<long long>(version), loaded.status().ToString().c_str());

@@ -67,11 +67,8 @@ class ModelUpdater {
   std::shared_ptr<const bundle::Bundle> bundle_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const retrieval::VectorIndex> index_
       ABSL_GUARDED_BY(mu_);                            // the bundle's, or exact over its embeddings
-  struct Rejection {
-    uint64_t fingerprint;  // of the bundle folder's files when it failed (names, sizes, times)
-    std::string reason;
-  };
-  std::map<int64_t, Rejection> quarantined_ ABSL_GUARDED_BY(mu_);
+  // By version: the bundle folder's fingerprint (file names, sizes, times) when it failed.
+  std::map<int64_t, std::string> quarantined_ ABSL_GUARDED_BY(mu_);
   uint64_t rejections_ ABSL_GUARDED_BY(mu_) = 0;           // failed loads
   uint64_t rejections_reported_ ABSL_GUARDED_BY(mu_) = 0;  // of those, counted in metrics
   absl::Notification stop_;

@@ -23,7 +23,7 @@ namespace vrec {
 namespace {
 
 struct Tally {
-  uint64_t trials = 0, refused = 0, loaded = 0;
+  uint64_t refused = 0, loaded = 0;
   std::map<std::string, uint64_t> codes;
 };
 
@@ -121,7 +121,6 @@ absl::Status RunDrill(int argc, char** argv) {
         WriteAll(path, Damage(original, rng));
         if (rewrite) VREC_RETURN_IF_ERROR(bundle::WriteBundleManifest(dir, manifest));
         const absl::Status s = bundle::LoadBundle(scratch, 1).status();
-        ++t.trials;
         if (s.ok()) {
           ++t.loaded;
         } else {
@@ -135,7 +134,7 @@ absl::Status RunDrill(int argc, char** argv) {
       for (const auto& [code, n] : t.codes) absl::StrAppend(&codes, code, " ", n, "  ");
       std::fprintf(stderr, "\r");
       std::printf("%-22s %-18s %7llu %8llu %7llu  %s\n", name.c_str(), rewrite ? "MANIFEST rewritten" : "as written",
-                  static_cast<unsigned long long>(t.trials), static_cast<unsigned long long>(t.refused),
+                  static_cast<unsigned long long>(trials), static_cast<unsigned long long>(t.refused),
                   static_cast<unsigned long long>(t.loaded), codes.c_str());
       std::fflush(stdout);
     }
