@@ -182,6 +182,7 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
     r.OptionalInt("fusion.hidden", &u.hidden);
     r.OptionalInt("fusion.train_queries", &u.train_queries);
     r.OptionalInt("fusion.validation_queries", &u.validation_queries);
+    r.OptionalInt("fusion.epochs", &u.epochs);
     r.OptionalDouble("fusion.validation_ndcg_at_10", &u.validation_ndcg);
     r.OptionalDouble("fusion.ranker_ndcg_at_10", &u.ranker_ndcg);
     u.best_source = r.String("fusion.best_source");
@@ -339,6 +340,7 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
     f.SetInt("fusion.hidden", u.hidden);
     f.SetInt("fusion.train_queries", u.train_queries);
     f.SetInt("fusion.validation_queries", u.validation_queries);
+    f.SetInt("fusion.epochs", u.epochs);
     f.Set("fusion.validation_ndcg_at_10", Fixed(u.validation_ndcg, 4));
     f.Set("fusion.ranker_ndcg_at_10", Fixed(u.ranker_ndcg, 4));
     f.Set("fusion.best_source", u.best_source);

@@ -100,8 +100,9 @@ struct FusionInfo {
   bool used = false;                 // it won: fusion.pt is in the bundle and orders the feed
   int hidden = 0;
   int64_t train_queries = 0;         // held-out engagements found among the candidates
-  int64_t validation_queries = 0;    // all held-out queries of the validation part
-  double validation_ndcg = 0;        // NDCG@10 of the fusion's order
+  int64_t validation_queries = 0;    // all held-out queries (each validated once, cross-fitted)
+  int epochs = 0;                    // chosen by the cross-fitted validation, then refit on all
+  double validation_ndcg = 0;        // cross-fitted NDCG@10 of the fusion's order
   double ranker_ndcg = 0;            // the ranker's order (0 without a ranker)
   std::string best_source;           // the best single source's name
   double best_source_ndcg = 0;       // and its NDCG@10

@@ -5,19 +5,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
+#include "common/random.h"
 #include "common/status.h"
 
 namespace vrec {
 namespace {
 
 constexpr char kMagic[8] = {'V', 'R', 'E', 'C', 'L', 'O', 'G', '\0'};
-constexpr uint32_t kBlockMagic = 0x4B4C4256;  // "VBLK" little-endian
+constexpr uint32_t kBlockMagic = 0x4B4C4256;    // "VBLK" little-endian
+constexpr uint32_t kIdBlockMagic = 0x4B4C4249;  // "IBLK": events, then their id hashes
 
 struct BlockHeader {
   uint32_t magic;
@@ -70,8 +73,13 @@ absl::Status DecodeFileHeader(const char* in, size_t size, const std::string& pa
 }
 
 bool HeaderValid(const BlockHeader& h) {
-  return h.magic == kBlockMagic && h.count >= 1 && h.count <= kEventLogMaxBlockRecords &&
+  return (h.magic == kBlockMagic || h.magic == kIdBlockMagic) && h.count >= 1 && h.count <= kEventLogMaxBlockRecords &&
          h.header_crc == Crc32c(&h, 12);
+}
+
+// Payload bytes of a block with a valid header.
+uint64_t PayloadBytes(const BlockHeader& h) {
+  return static_cast<uint64_t>(h.count) * (sizeof(Event) + (h.magic == kIdBlockMagic ? sizeof(uint64_t) : 0));
 }
 
 absl::Status PreadFull(int fd, void* buf, size_t size, uint64_t offset, size_t* got) {
@@ -97,7 +105,7 @@ enum class BlockState { kValid, kTorn, kCorrupt };
 
 BlockState ClassifyBlock(const BlockHeader& header, size_t header_got, bool payload_ok, uint64_t remaining) {
   const bool readable = header_got == sizeof(header) && HeaderValid(header);
-  const uint64_t block_bytes = sizeof(header) + static_cast<uint64_t>(header.count) * sizeof(Event);
+  const uint64_t block_bytes = sizeof(header) + (readable ? PayloadBytes(header) : 0);
   if (readable && block_bytes <= remaining && payload_ok) return BlockState::kValid;
   const bool last = readable ? block_bytes >= remaining : remaining <= sizeof(header);
   return last ? BlockState::kTorn : BlockState::kCorrupt;
@@ -121,8 +129,8 @@ absl::StatusOr<Scan> ScanLog(int fd, uint64_t file_size) {
     BlockHeader header;
     size_t got;
     VREC_RETURN_IF_ERROR(PreadFull(fd, &header, sizeof(header), offset, &got));
-    const uint64_t payload_bytes = static_cast<uint64_t>(header.count) * sizeof(Event);
     const size_t header_got = got;
+    const uint64_t payload_bytes = header_got == sizeof(header) && HeaderValid(header) ? PayloadBytes(header) : 0;
     bool payload_ok = true;
     if (header_got == sizeof(header) && HeaderValid(header) && sizeof(header) + payload_bytes <= remaining &&
         remaining <= kEventLogMaxTornTailBytes + sizeof(header) + payload_bytes) {
@@ -143,6 +151,13 @@ absl::StatusOr<Scan> ScanLog(int fd, uint64_t file_size) {
 }
 
 }  // namespace
+
+uint64_t EventIdHash(absl::string_view event_id) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : event_id) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
+  h = SplitMix64(h);
+  return h == 0 ? 1 : h;
+}
 
 EventLogWriter::EventLogWriter(const std::string& path, int fd,
                                const EventLogWriterOptions& options)
@@ -214,6 +229,7 @@ absl::StatusOr<std::unique_ptr<EventLogWriter>> EventLogWriter::Open(
 
 absl::Status EventLogWriter::RollBack(absl::Status failure) {
   buffer_.clear();
+  ids_.clear();
   event_count_ = synced_count_;
   if (::ftruncate(fd_, static_cast<off_t>(synced_end_)) != 0) {
     broken_ = absl::InternalError(absl::StrCat(Errno("cannot roll back", path_), " after: ", failure.message()));
@@ -225,25 +241,38 @@ absl::Status EventLogWriter::RollBack(absl::Status failure) {
 absl::Status EventLogWriter::Append(const Event& event) {
   VREC_RETURN_IF_ERROR(broken_);
   buffer_.push_back(event);
+  ids_.push_back(0);
   ++event_count_;
   if (buffer_.size() >= options_.block_records) return Flush();
   return absl::OkStatus();
 }
 
-absl::Status EventLogWriter::AppendBatch(absl::Span<const Event> events) {
+absl::Status EventLogWriter::AppendBatch(absl::Span<const Event> events, absl::Span<const uint64_t> event_ids) {
   VREC_RETURN_IF_ERROR(broken_);
+  if (!event_ids.empty() && event_ids.size() != events.size()) {
+    return absl::InvalidArgumentError("event_ids must be empty or one per event");
+  }
   buffer_.insert(buffer_.end(), events.begin(), events.end());
+  if (event_ids.empty()) {
+    ids_.resize(buffer_.size(), 0);
+  } else {
+    ids_.insert(ids_.end(), event_ids.begin(), event_ids.end());
+  }
   event_count_ += events.size();
   return absl::OkStatus();
 }
 
-absl::Status EventLogWriter::WriteBlock(const Event* events, uint32_t count) {
-  const size_t payload_bytes = static_cast<size_t>(count) * sizeof(Event);
+absl::Status EventLogWriter::WriteBlock(const Event* events, const uint64_t* ids, uint32_t count) {
+  const bool with_ids = std::any_of(ids, ids + count, [](uint64_t id) { return id != 0; });
+  const size_t event_bytes = static_cast<size_t>(count) * sizeof(Event);
+  const size_t payload_bytes = event_bytes + (with_ids ? count * sizeof(uint64_t) : 0);
   std::vector<char> block(sizeof(BlockHeader) + payload_bytes);
-  BlockHeader header{kBlockMagic, count, Crc32c(events, payload_bytes), 0};
+  std::memcpy(block.data() + sizeof(BlockHeader), events, event_bytes);
+  if (with_ids) std::memcpy(block.data() + sizeof(BlockHeader) + event_bytes, ids, count * sizeof(uint64_t));
+  BlockHeader header{with_ids ? kIdBlockMagic : kBlockMagic, count,
+                     Crc32c(block.data() + sizeof(BlockHeader), payload_bytes), 0};
   header.header_crc = Crc32c(&header, 12);
   std::memcpy(block.data(), &header, sizeof(header));
-  std::memcpy(block.data() + sizeof(header), events, payload_bytes);
   size_t written = 0;
   while (written < block.size()) {
     const ssize_t n = ::write(fd_, block.data() + written, block.size() - written);
@@ -263,10 +292,11 @@ absl::Status EventLogWriter::Flush() {
   while (done < buffer_.size()) {
     const uint32_t count = static_cast<uint32_t>(
         std::min<size_t>(buffer_.size() - done, options_.block_records));
-    if (absl::Status s = WriteBlock(buffer_.data() + done, count); !s.ok()) return RollBack(s);
+    if (absl::Status s = WriteBlock(buffer_.data() + done, ids_.data() + done, count); !s.ok()) return RollBack(s);
     done += count;
   }
   buffer_.clear();
+  ids_.clear();
   return absl::OkStatus();
 }
 
@@ -320,12 +350,23 @@ absl::StatusOr<absl::Span<const Event>> EventLogReader::NextBlock() {
   if (got == 0) return absl::Span<const Event>();
   bool payload_ok = false;
   size_t read = got;
+  block_ids_.clear();
   if (got == sizeof(header) && HeaderValid(header)) {
     block_.resize(header.count);
-    const size_t payload_bytes = static_cast<size_t>(header.count) * sizeof(Event);
-    const size_t payload_got = std::fread(block_.data(), 1, payload_bytes, file_);
+    const size_t event_bytes = static_cast<size_t>(header.count) * sizeof(Event);
+    size_t payload_got = std::fread(block_.data(), 1, event_bytes, file_);
+    uint32_t crc = Crc32c(block_.data(), payload_got);
+    bool complete = payload_got == event_bytes;
+    if (complete && header.magic == kIdBlockMagic) {
+      block_ids_.resize(header.count);
+      const size_t id_bytes = header.count * sizeof(uint64_t);
+      const size_t ids_got = std::fread(block_ids_.data(), 1, id_bytes, file_);
+      crc = Crc32c(block_ids_.data(), ids_got, crc);
+      payload_got += ids_got;
+      complete = ids_got == id_bytes;
+    }
     read += payload_got;
-    payload_ok = payload_got == payload_bytes && Crc32c(block_.data(), payload_bytes) == header.payload_crc;
+    payload_ok = complete && crc == header.payload_crc;
   }
   // The writer's rule (ClassifyBlock), on the file's current size.
   struct stat st;

@@ -10,11 +10,14 @@
 //     [24..60) reserved, zero
 //     [60..64) CRC-32C of bytes [0..60)
 //   then blocks, each:
-//     [0..4)   block magic 0x4B4C4256 ("VBLK")
+//     [0..4)   block magic 0x4B4C4256 ("VBLK"), or 0x4B4C4249 ("IBLK") for a block with ids
 //     [4..8)   record count n (1 ≤ n ≤ 65536)
-//     [8..12)  CRC-32C of the n*32 payload bytes
+//     [8..12)  CRC-32C of the payload bytes
 //     [12..16) CRC-32C of bytes [0..12) of this header
-//     n records of 32 bytes: the layout of vrec::Event (common/types.h)
+//     payload: n records of 32 bytes, the layout of vrec::Event (common/types.h); an IBLK block
+//     then has n 8-byte event-id hashes (EventIdHash; 0 for an event sent without an id), which
+//     make client retries idempotent (serving/event_ingestor.h). Readers return the events of
+//     both kinds; readers of builds before IBLK see such a block as corrupt.
 // A block is written with one write(2) and made durable by fdatasync. A crash before the sync
 // can leave the end of the log torn: a block whose header or payload is incomplete or fails its
 // checksum. Readers and writers classify such a block the same way (one function): when it is
@@ -36,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/types.h"
 
@@ -47,7 +51,11 @@ inline constexpr size_t kEventLogBlockHeaderBytes = 16;
 inline constexpr uint32_t kEventLogMaxBlockRecords = 65536;
 // The most bytes one unfinished block can leave at the end of a log: its header and payload.
 // A reopening writer verifies the payload checksums of the blocks this close to the end.
-inline constexpr uint64_t kEventLogMaxTornTailBytes = kEventLogBlockHeaderBytes + uint64_t{kEventLogMaxBlockRecords} * 32;
+inline constexpr uint64_t kEventLogMaxTornTailBytes = kEventLogBlockHeaderBytes + uint64_t{kEventLogMaxBlockRecords} * (32 + 8);
+
+// The stable 64-bit hash (never 0) under which a client's event_id is logged and deduplicated:
+// FNV-1a of its bytes, mixed by SplitMix64.
+uint64_t EventIdHash(absl::string_view event_id);
 
 struct EventLogWriterOptions {
   // Events buffered before a block is written. Larger blocks read faster; smaller ones lose
@@ -83,8 +91,9 @@ class EventLogWriter {
 
   // Buffers one event; writes a block when the buffer is full.
   [[nodiscard]] absl::Status Append(const Event& event);
-  // Buffers many events; written as one or more whole blocks at the next Flush().
-  [[nodiscard]] absl::Status AppendBatch(absl::Span<const Event> events);
+  // Buffers many events; written as one or more whole blocks at the next Flush(). `event_ids`
+  // is empty or holds one EventIdHash per event (0: none); a block with any id is an IBLK block.
+  [[nodiscard]] absl::Status AppendBatch(absl::Span<const Event> events, absl::Span<const uint64_t> event_ids = {});
   // Writes buffered events as blocks (to the OS page cache).
   [[nodiscard]] absl::Status Flush();
   // Flush() and fdatasync(): on OK every appended event is durable.
@@ -100,7 +109,7 @@ class EventLogWriter {
 
  private:
   EventLogWriter(const std::string& path, int fd, const EventLogWriterOptions& options);
-  [[nodiscard]] absl::Status WriteBlock(const Event* events, uint32_t count);
+  [[nodiscard]] absl::Status WriteBlock(const Event* events, const uint64_t* ids, uint32_t count);
   // Truncates back to the last synced end after `failure`; returns `failure`.
   absl::Status RollBack(absl::Status failure);
 
@@ -108,6 +117,7 @@ class EventLogWriter {
   int fd_ = -1;
   EventLogWriterOptions options_;
   std::vector<Event> buffer_;
+  std::vector<uint64_t> ids_;  // parallel to buffer_
   uint64_t event_count_ = 0;
   uint64_t truncated_bytes_ = 0;
   uint64_t synced_end_ = 0;    // file size at the last successful Sync (or Open)
@@ -137,6 +147,9 @@ class EventLogReader {
   // The next block's events, valid until the next call; an empty span at the end.
   // DataLoss (naming the byte offset) on a corrupt block.
   absl::StatusOr<absl::Span<const Event>> NextBlock();
+  // The event-id hashes of the block NextBlock() returned last, one per event; empty for a
+  // block without ids.
+  absl::Span<const uint64_t> block_event_ids() const { return block_ids_; }
 
   TimestampMs created_ms() const { return created_ms_; }
   uint64_t torn_tail_bytes() const { return torn_tail_bytes_; }
@@ -152,6 +165,7 @@ class EventLogReader {
   std::FILE* file_;
   EventLogReaderOptions options_;
   std::vector<Event> block_;
+  std::vector<uint64_t> block_ids_;
   TimestampMs created_ms_ = 0;
   uint64_t offset_ = 0;
   uint64_t file_bytes_ = 0;

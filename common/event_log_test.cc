@@ -144,6 +144,57 @@ TEST(EventLogTest, CorruptMiddleBlockIsDataLoss) {
   EXPECT_EQ(writer.status().code(), absl::StatusCode::kDataLoss) << writer.status();
 }
 
+TEST(EventLogTest, BlocksWithEventIdsRoundTripAndAreChecked) {
+  const std::string path = TempPath("ids.log");
+  std::vector<Event> events;
+  for (int i = 0; i < 6; ++i) events.push_back(MakeEvent(i));
+  const std::vector<uint64_t> ids = {EventIdHash("x"), 0, EventIdHash("y")};
+  {
+    auto writer = EventLogWriter::Open(path);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->AppendBatch(absl::MakeConstSpan(events).subspan(0, 3), ids).ok());
+    ASSERT_TRUE((*writer)->Flush().ok());
+    ASSERT_TRUE((*writer)->AppendBatch(absl::MakeConstSpan(events).subspan(3, 3)).ok());
+    ASSERT_TRUE((*writer)->Flush().ok());
+    ASSERT_TRUE((*writer)->AppendBatch(absl::MakeConstSpan(events).subspan(0, 2), ids).code() ==
+                absl::StatusCode::kInvalidArgument);
+  }
+  const long plain_block = static_cast<long>(kEventLogBlockHeaderBytes + 3 * sizeof(Event));
+  EXPECT_EQ(FileSize(path), static_cast<long>(kEventLogHeaderBytes) + plain_block + 3 * 8 + plain_block);
+  auto reader = EventLogReader::Open(path);
+  ASSERT_TRUE(reader.ok());
+  auto first = (*reader)->NextBlock();
+  ASSERT_TRUE(first.ok() && first->size() == 3u);
+  EXPECT_TRUE(SameEvent((*first)[2], events[2]));
+  EXPECT_EQ(std::vector<uint64_t>((*reader)->block_event_ids().begin(), (*reader)->block_event_ids().end()), ids);
+  auto second = (*reader)->NextBlock();
+  ASSERT_TRUE(second.ok() && second->size() == 3u);
+  EXPECT_TRUE((*reader)->block_event_ids().empty());
+  EXPECT_TRUE(SameEvent((*second)[0], events[3]));
+  // The ids are under the block's checksum: a flipped id byte is corruption, as in the events.
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(kEventLogHeaderBytes + kEventLogBlockHeaderBytes + 3 * sizeof(Event) + 4);
+    f.put('\x7f');
+  }
+  auto damaged = ReadEventLog(path);
+  EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss);
+  // A torn id block at the end is a torn tail like any other.
+  const std::string torn = TempPath("ids_torn.log");
+  {
+    auto writer = EventLogWriter::Open(torn);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->AppendBatch(absl::MakeConstSpan(events).subspan(0, 3), ids).ok());
+  }
+  ASSERT_EQ(::truncate(torn.c_str(), FileSize(torn) - 5), 0);
+  auto tolerant = ReadEventLog(torn);
+  ASSERT_TRUE(tolerant.ok()) << tolerant.status();
+  EXPECT_TRUE(tolerant->empty());
+  auto reopened = EventLogWriter::Open(torn);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->event_count(), 0u);
+}
+
 TEST(EventLogTest, OneWriterAtATime) {
   const std::string path = TempPath("locked.log");
   auto first = EventLogWriter::Open(path);

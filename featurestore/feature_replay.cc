@@ -87,6 +87,7 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
   FeatureReplay replay(catalog, options.update);
   FeaturizeSummary summary;
   const auto start = std::chrono::steady_clock::now();
+  std::vector<uint64_t> event_ids;  // of the events posted with one: retries stay recognised
   {
     VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader,
                           EventLogReader::Open(WorldEventsPath(world_dir)));
@@ -95,12 +96,15 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
     while (!done) {
       VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
       if (block.empty()) break;
-      for (const Event& e : block) {
+      const absl::Span<const uint64_t> ids = reader->block_event_ids();
+      for (size_t i = 0; i < block.size(); ++i) {
+        const Event& e = block[i];
         if (e.timestamp_ms >= options.as_of_ms) {
           done = true;  // the store reflects a prefix of the log
           break;
         }
         ++summary.events_read;
+        if (!ids.empty() && ids[i] != 0) event_ids.push_back(ids[i]);
         if (!options.keep || options.keep(e)) replay.Apply(e);
       }
       progress.Update(summary.events_read);
@@ -135,6 +139,12 @@ absl::StatusOr<FeaturizeSummary> Featurize(const std::string& world_dir, const s
                          users.begin() + std::min(i + kChunk, users.size()));
       batch.videos.assign(videos.begin() + std::min(i, videos.size()),
                           videos.begin() + std::min(i + kChunk, videos.size()));
+      VREC_RETURN_IF_ERROR(store->Write(batch, bulk));
+    }
+    batch.users.clear();
+    batch.videos.clear();
+    for (size_t i = 0; i < event_ids.size(); i += 100 * kChunk) {
+      batch.event_ids.assign(event_ids.begin() + i, event_ids.begin() + std::min(i + 100 * kChunk, event_ids.size()));
       VREC_RETURN_IF_ERROR(store->Write(batch, bulk));
     }
     VREC_RETURN_IF_ERROR(store->Compact());

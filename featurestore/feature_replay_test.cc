@@ -178,5 +178,28 @@ TEST(FeaturizeTest, ReplacesAnExistingStoreAtomically) {
   EXPECT_FALSE(std::filesystem::exists(store_dir + ".old"));
 }
 
+TEST(FeaturizeTest, CarriesLoggedEventIdsIntoTheStore) {
+  const std::string dir = TempPath("featurize_ids");
+  WriteWorld(dir, 3, 3, {E(1, 0, 0, EventType::kClick)});
+  {
+    auto writer = EventLogWriter::Open(WorldEventsPath(dir));
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)
+                    ->AppendBatch(std::vector<Event>{E(2, 1, 1, EventType::kClick), E(3, 2, 2, EventType::kClick)},
+                                  std::vector<uint64_t>{EventIdHash("p"), 0})
+                    .ok());
+    ASSERT_TRUE((*writer)->Sync().ok());
+  }
+  const std::string store_dir = TempPath("featurize_ids_store");
+  FeaturizeOptions options;
+  options.show_progress = false;
+  ASSERT_TRUE(Featurize(dir, store_dir, options).ok());
+  auto store = FeatureStore::Open(store_dir, FeatureStoreOptions());
+  ASSERT_TRUE(store.ok());
+  std::vector<bool> known;
+  ASSERT_TRUE((*store)->ContainsEventIds(std::vector<uint64_t>{EventIdHash("p"), EventIdHash("q")}, &known).ok());
+  EXPECT_EQ(known, (std::vector<bool>{true, false}));
+}
+
 }  // namespace
 }  // namespace vrec::featurestore

@@ -25,6 +25,12 @@ constexpr int kMeta = 0, kUsers = 1, kVideos = 2, kHistory = 3;
 constexpr char kSchemaKey[] = "vrec.schema_version";
 constexpr char kWatermarkKey[] = "vrec.watermark";
 constexpr char kAsOfKey[] = "vrec.as_of_ms";
+// An ingested event's id: 'e' and the 8 bytes of its EventIdHash, in the meta column family.
+std::string EventIdKey(uint64_t id) {
+  std::string key(9, 'e');
+  std::memcpy(key.data() + 1, &id, 8);
+  return key;
+}
 
 // The one place RocksDB statuses become absl::Status.
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
@@ -338,6 +344,27 @@ absl::Status FeatureStore::GetUserFeatures(absl::Span<const UserId> ids, std::ve
   return absl::OkStatus();
 }
 
+absl::Status FeatureStore::ContainsEventIds(absl::Span<const uint64_t> event_ids, std::vector<bool>* known) const {
+  known->assign(event_ids.size(), false);
+  if (event_ids.empty()) return absl::OkStatus();
+  std::vector<std::string> keys;
+  keys.reserve(event_ids.size());
+  for (const uint64_t id : event_ids) keys.push_back(EventIdKey(id));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), handles_[kMeta], slices.size(), slices.data(), values.data(),
+                statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].ok()) {
+      (*known)[i] = true;
+    } else if (!statuses[i].IsNotFound()) {
+      return FromRocks(statuses[i], "cannot read event ids");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FeatureStore::Write(const FeatureWriteBatch& batch, const FeatureWriteOptions& write_options) {
   rocksdb::WriteBatch wb;
   std::string value;
@@ -353,6 +380,7 @@ absl::Status FeatureStore::Write(const FeatureWriteBatch& batch, const FeatureWr
     EncodeVideo(*v, &value);
     wb.Put(handles_[kVideos], key.slice(), value);
   }
+  for (const uint64_t id : batch.event_ids) wb.Put(handles_[kMeta], EventIdKey(id), rocksdb::Slice());
   wb.Put(handles_[kMeta], kWatermarkKey, rocksdb::Slice(reinterpret_cast<const char*>(&batch.watermark), 8));
   wb.Put(handles_[kMeta], kAsOfKey, rocksdb::Slice(reinterpret_cast<const char*>(&batch.as_of_ms), 8));
   rocksdb::WriteOptions options;

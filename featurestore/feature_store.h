@@ -66,6 +66,9 @@ struct FeatureWriteBatch {
   std::vector<const VideoFeatures*> videos;
   uint64_t watermark = 0;
   TimestampMs as_of_ms = 0;
+  // EventIdHash of the batch's events sent with an event_id: remembered, so that a client's
+  // retry of them is recognised (ContainsEventIds).
+  std::vector<uint64_t> event_ids;
 };
 
 // The online FeatureView. Thread-safe: reads run concurrently with each other and with Write().
@@ -95,6 +98,9 @@ class FeatureStore : public FeatureView {
   [[nodiscard]] absl::Status GetUserFeatures(absl::Span<const UserId> ids,
                                              std::vector<UserFeatures>* out) const;
 
+  // known[i]: whether event_ids[i] was written by an earlier Write (one MultiGet). Ids are
+  // kept for the life of the store, about 20 bytes each on disk.
+  [[nodiscard]] absl::Status ContainsEventIds(absl::Span<const uint64_t> event_ids, std::vector<bool>* known) const;
   // Applies the batch atomically.
   [[nodiscard]] absl::Status Write(const FeatureWriteBatch& batch, const FeatureWriteOptions& options);
   // Calls fn for every video in id order; stops at the first error.

@@ -143,7 +143,11 @@ absl::StatusOr<double> FusionModel::TrainEpoch(absl::Span<const float> inputs, a
       int64_t start = 0;
       for (size_t q = q0; q < q1; ++q) {
         const int64_t rows_q = static_cast<int64_t>(queries[q].rows);
-        const torch::Tensor l = logits.slice(0, start, start + rows_q);
+        torch::Tensor l = logits.slice(0, start, start + rows_q);
+        if (!queries[q].exclude.empty()) {
+          std::vector<int64_t> excluded(queries[q].exclude.begin(), queries[q].exclude.end());
+          l = l.index_fill(0, torch::tensor(excluded, torch::kLong), -1e9);
+        }
         losses.push_back(torch::logsumexp(l, 0) - l[static_cast<int64_t>(queries[q].target)]);
         start += rows_q;
       }

@@ -48,11 +48,13 @@ class FusionModel {
   [[nodiscard]] absl::Status Score(absl::Span<const float> inputs, float* scores) const;
 
   // Training: listwise softmax cross-entropy over each query's candidates, the engaged one the
-  // target. `queries[q]` = (first row, rows, target row within the query).
+  // target. `queries[q]` = (first row, rows, target row within the query, rows within the query
+  // left out of its softmax: the request's other engaged videos, which are not negatives).
   struct Query {
     size_t first = 0;
     size_t rows = 0;
     size_t target = 0;
+    std::vector<uint32_t> exclude;
   };
   // One pass over `queries` in the given order, in batches of `batch` queries, with Adam at
   // `learning_rate` (the optimizer state lives in the model). Returns the mean loss.

@@ -64,27 +64,32 @@ absl::Status EventIngestor::Recover(const std::string& log_path) {
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<EventLogReader> reader, EventLogReader::Open(log_path));
   uint64_t index = 0;
   std::vector<Event> chunk;
+  std::vector<uint64_t> chunk_ids;
   while (index < in_log) {
     VREC_ASSIGN_OR_RETURN(absl::Span<const Event> block, reader->NextBlock());
     if (block.empty()) break;
-    for (const Event& e : block) {
+    const absl::Span<const uint64_t> ids = reader->block_event_ids();
+    for (size_t i = 0; i < block.size(); ++i) {
       if (index++ < applied) continue;
-      chunk.push_back(e);
+      chunk.push_back(block[i]);
+      if (!ids.empty() && ids[i] != 0) chunk_ids.push_back(ids[i]);
       if (chunk.size() >= options_.recovery_chunk_events) {
-        VREC_RETURN_IF_ERROR(ApplyToStore(chunk, index));
+        VREC_RETURN_IF_ERROR(ApplyToStore(chunk, chunk_ids, index));
         recovered_ += chunk.size();
         chunk.clear();
+        chunk_ids.clear();
       }
     }
   }
   if (!chunk.empty()) {
-    VREC_RETURN_IF_ERROR(ApplyToStore(chunk, index));
+    VREC_RETURN_IF_ERROR(ApplyToStore(chunk, chunk_ids, index));
     recovered_ += chunk.size();
   }
   return absl::OkStatus();
 }
 
-absl::Status EventIngestor::ApplyToStore(absl::Span<const Event> events, uint64_t watermark) {
+absl::Status EventIngestor::ApplyToStore(absl::Span<const Event> events, absl::Span<const uint64_t> ids,
+                                         uint64_t watermark) {
   std::vector<UserId> user_ids;
   std::vector<VideoId> video_ids;
   TimestampMs latest = store_->as_of_ms();
@@ -112,17 +117,42 @@ absl::Status EventIngestor::ApplyToStore(absl::Span<const Event> events, uint64_
   for (const featurestore::VideoFeatures& v : videos) batch.videos.push_back(&v);
   batch.watermark = watermark;
   batch.as_of_ms = latest;
+  batch.event_ids.assign(ids.begin(), ids.end());
   return store_->Write(batch, featurestore::FeatureWriteOptions());
 }
 
-absl::Status EventIngestor::Ingest(std::vector<Event> events) {
+absl::Status EventIngestor::DropDuplicates(Pending* p, absl::flat_hash_set<uint64_t>* seen) const {
+  if (p->ids.empty()) return absl::OkStatus();
+  std::vector<bool> known;
+  VREC_RETURN_IF_ERROR(store_->ContainsEventIds(p->ids, &known));
+  size_t kept = 0;
+  for (size_t i = 0; i < p->events.size(); ++i) {
+    const uint64_t id = p->ids[i];
+    if (id != 0 && (known[i] || !seen->insert(id).second)) continue;
+    p->events[kept] = p->events[i];
+    p->ids[kept] = id;
+    ++kept;
+  }
+  p->duplicates = p->events.size() - kept;
+  p->events.resize(kept);
+  p->ids.resize(kept);
+  return absl::OkStatus();
+}
+
+absl::Status EventIngestor::Ingest(std::vector<Event> events, std::vector<uint64_t> event_ids, size_t* duplicates) {
   if (events.empty()) return absl::InvalidArgumentError("no events");
   if (events.size() > options_.max_events_per_request) {
     return absl::InvalidArgumentError(
         absl::StrCat("at most ", options_.max_events_per_request, " events per request"));
   }
+  if (!event_ids.empty() && event_ids.size() != events.size()) {
+    return absl::InvalidArgumentError("event ids must be none or one per event");
+  }
   Pending pending;
   pending.events = std::move(events);
+  if (std::any_of(event_ids.begin(), event_ids.end(), [](uint64_t id) { return id != 0; })) {
+    pending.ids = std::move(event_ids);
+  }
   std::future<absl::Status> done = pending.done.get_future();
   {
     absl::MutexLock lock(&mu_);
@@ -131,7 +161,9 @@ absl::Status EventIngestor::Ingest(std::vector<Event> events) {
     queue_.push_back(&pending);
     wake_.Signal();
   }
-  return done.get();
+  absl::Status status = done.get();
+  if (duplicates != nullptr) *duplicates = pending.duplicates;
+  return status;
 }
 
 void EventIngestor::WriterLoop() {
@@ -146,17 +178,32 @@ void EventIngestor::WriterLoop() {
       queue_.clear();
       watermark = log_events_;
     }
-    // One block per request (all-or-nothing on a crash), one fdatasync for the group.
+    // Retries of ingested events dropped; then one block per request (all-or-nothing on a
+    // crash), one fdatasync for the group.
     absl::Status status;
+    absl::flat_hash_set<uint64_t> seen;
     std::vector<Event> all;
+    std::vector<uint64_t> all_ids;
     for (Pending* p : group) {
-      if (status.ok()) status = writer_->AppendBatch(p->events);
+      if (status.ok()) status = DropDuplicates(p, &seen);
+    }
+    const bool deduplicated = status.ok();
+    for (Pending* p : group) {
+      if (p->events.empty()) continue;
+      if (status.ok()) status = writer_->AppendBatch(p->events, p->ids);
       if (status.ok()) status = writer_->Flush();
       all.insert(all.end(), p->events.begin(), p->events.end());
+      for (const uint64_t id : p->ids) {
+        if (id != 0) all_ids.push_back(id);
+      }
     }
-    if (status.ok()) status = writer_->Sync();
+    if (status.ok() && !all.empty()) status = writer_->Sync();
     bool recoverable = false;
-    if (!status.ok()) {
+    if (!deduplicated) {
+      // Nothing was written: the store could not be asked for the ids.
+      recoverable = true;
+      status = absl::UnavailableError(absl::StrCat("could not check event ids (", status.message(), "); retry"));
+    } else if (!status.ok()) {
       // The writer rolled the log back to its last sync: none of the group's events is in it,
       // and later requests can still be logged, unless the roll-back itself failed.
       recoverable = writer_->health().ok();
@@ -165,7 +212,7 @@ void EventIngestor::WriterLoop() {
           recoverable ? "; none was recorded, retry" : "; restart the server to recover"));
     } else {
       watermark += all.size();
-      status = ApplyToStore(all, watermark);
+      if (!all.empty()) status = ApplyToStore(all, all_ids, watermark);
       if (!status.ok()) {
         status = absl::UnavailableError(absl::StrCat(
             "events are in the log but the feature store update failed (", status.message(),

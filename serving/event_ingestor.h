@@ -7,6 +7,12 @@
 // reflects) are written in one atomic RocksDB batch. At start-up the store is caught up with
 // whatever the log holds past its watermark, so an acknowledged event survives a crash at any
 // point.
+//
+// Retries are idempotent for events sent with an event_id: its EventIdHash is logged with the
+// event (an IBLK block) and written to the store in the same batch; an event whose id the store
+// (or an earlier request of the same group commit) already holds is acknowledged without being
+// logged again. Recovery re-applies the ids with their events, so a crash between the log's
+// sync and the store's write cannot let a retry through.
 #ifndef VREC_SERVING_EVENT_INGESTOR_H_
 #define VREC_SERVING_EVENT_INGESTOR_H_
 
@@ -19,6 +25,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
@@ -47,9 +54,12 @@ class EventIngestor {
   ~EventIngestor();
 
   // Appends the events durably and applies them to the store; returns when both are done.
-  // InvalidArgument for an empty or oversized batch; Unavailable after a failure that needs
-  // a restart (the log stays the source of truth).
-  [[nodiscard]] absl::Status Ingest(std::vector<Event> events);
+  // `event_ids` is empty or one EventIdHash per event (0: none); events whose id was ingested
+  // before are skipped and counted in `*duplicates` (when given). InvalidArgument for an empty
+  // or oversized batch; Unavailable after a failure that needs a restart (the log stays the
+  // source of truth).
+  [[nodiscard]] absl::Status Ingest(std::vector<Event> events, std::vector<uint64_t> event_ids = {},
+                                    size_t* duplicates = nullptr);
 
   uint64_t recovered_events() const { return recovered_; }
   // OK while events can be ingested; the failure that needs a restart otherwise.
@@ -59,6 +69,8 @@ class EventIngestor {
  private:
   struct Pending {
     std::vector<Event> events;
+    std::vector<uint64_t> ids;  // empty, or one per event
+    size_t duplicates = 0;      // set by the writer thread before `done`
     std::promise<absl::Status> done;
   };
 
@@ -66,7 +78,10 @@ class EventIngestor {
                 const EventIngestorOptions& options);
   absl::Status Recover(const std::string& log_path);
   // Read-modify-write of the affected users and videos, written with the new watermark.
-  absl::Status ApplyToStore(absl::Span<const Event> events, uint64_t watermark);
+  absl::Status ApplyToStore(absl::Span<const Event> events, absl::Span<const uint64_t> ids, uint64_t watermark);
+  // Drops the events of `p` whose id the store or `seen` (the group so far) holds; adds the
+  // rest's ids to `seen`.
+  absl::Status DropDuplicates(Pending* p, absl::flat_hash_set<uint64_t>* seen) const;
   void WriterLoop();
 
   featurestore::FeatureStore* store_;

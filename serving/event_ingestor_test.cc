@@ -118,6 +118,56 @@ TEST_F(EventIngestorTest, RestartAppliesLoggedEventsTheStoreMissed) {
   EXPECT_EQ(videos[0].features.counters.total[featurestore::kClicks], 3.0);  // each event applied exactly once
 }
 
+TEST_F(EventIngestorTest, RetriesWithEventIdsAreAppliedOnceAcrossRestarts) {
+  const uint64_t a = EventIdHash("a"), b = EventIdHash("b"), c = EventIdHash("c");
+  size_t duplicates = 99;
+  {
+    auto ingestor = EventIngestor::Create(log_path_, store_.get(), EventIngestorOptions());
+    ASSERT_TRUE(ingestor.ok());
+    ASSERT_TRUE((*ingestor)->Ingest({Click(1, 5, 100), Click(1, 5, 110)}, {a, 0}, &duplicates).ok());
+    EXPECT_EQ(duplicates, 0u);
+    // The client timed out and retries the batch, plus a new event; the id-less event counts again.
+    ASSERT_TRUE((*ingestor)->Ingest({Click(1, 5, 100), Click(1, 5, 110), Click(2, 5, 120)}, {a, 0, b}, &duplicates).ok());
+    EXPECT_EQ(duplicates, 1u);
+    // A batch that repeats an id within itself keeps the first.
+    ASSERT_TRUE((*ingestor)->Ingest({Click(3, 5, 130), Click(3, 5, 130)}, {c, c}, &duplicates).ok());
+    EXPECT_EQ(duplicates, 1u);
+    EXPECT_EQ((*ingestor)->log_events(), 5u);
+  }
+  // A crash after the log's sync, before the store heard of it: the log's ids come back with
+  // the recovered events, so the retry after the restart is still recognised.
+  {
+    auto writer = EventLogWriter::Open(log_path_);
+    ASSERT_TRUE(writer.ok());
+    const uint64_t d = EventIdHash("d");
+    ASSERT_TRUE((*writer)->AppendBatch(std::vector<Event>{Click(4, 5, 140)}, std::vector<uint64_t>{d}).ok());
+    ASSERT_TRUE((*writer)->Sync().ok());
+  }
+  auto ingestor = EventIngestor::Create(log_path_, store_.get(), EventIngestorOptions());
+  ASSERT_TRUE(ingestor.ok()) << ingestor.status();
+  EXPECT_EQ((*ingestor)->recovered_events(), 1u);
+  ASSERT_TRUE((*ingestor)->Ingest({Click(4, 5, 140), Click(2, 5, 120)}, {EventIdHash("d"), b}, &duplicates).ok());
+  EXPECT_EQ(duplicates, 2u);
+  EXPECT_EQ((*ingestor)->log_events(), 6u);
+  std::vector<featurestore::VideoRead> videos;
+  ASSERT_TRUE(store_->GetVideos({5}, 300, &videos).ok());
+  EXPECT_EQ(videos[0].features.counters.total[featurestore::kClicks], 6.0);
+  // The log keeps the ids with the events; readers see the same events either way.
+  auto reader = EventLogReader::Open(log_path_);
+  ASSERT_TRUE(reader.ok());
+  std::vector<uint64_t> logged_ids;
+  size_t events = 0;
+  while (true) {
+    auto block = (*reader)->NextBlock();
+    ASSERT_TRUE(block.ok()) << block.status();
+    if (block->empty()) break;
+    events += block->size();
+    for (uint64_t id : (*reader)->block_event_ids()) logged_ids.push_back(id);
+  }
+  EXPECT_EQ(events, 6u);
+  EXPECT_EQ(logged_ids, (std::vector<uint64_t>{a, 0, 0, b, c, EventIdHash("d")}));
+}
+
 TEST_F(EventIngestorTest, StoreAheadOfTheLogIsRefused) {
   featurestore::FeatureWriteBatch batch;
   batch.watermark = 10;

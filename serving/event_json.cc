@@ -1,5 +1,7 @@
 #include "serving/event_json.h"
 
+#include "common/event_log.h"
+
 #include <limits>
 
 #include "absl/strings/numbers.h"
@@ -19,7 +21,8 @@ absl::Status IntegerField(const JsonValue& v, absl::string_view name, int64_t mi
   return absl::OkStatus();
 }
 
-absl::Status ParseEvent(const JsonValue& v, TimestampMs now_ms, const EventJsonOptions& options, Event* e) {
+absl::Status ParseEvent(const JsonValue& v, TimestampMs now_ms, const EventJsonOptions& options, Event* e,
+                        uint64_t* event_id) {
   if (!v.is_object()) return absl::InvalidArgumentError("an event must be a JSON object");
   e->timestamp_ms = now_ms;
   e->position = kUnknownPosition;
@@ -68,10 +71,16 @@ absl::Status ParseEvent(const JsonValue& v, TimestampMs now_ms, const EventJsonO
       } else {
         return absl::InvalidArgumentError("request_id must be a hex string of up to 16 digits or an integer");
       }
+    } else if (name == "event_id") {
+      if (!value.is_string() || value.string().empty() || value.string().size() > 128) {
+        return absl::InvalidArgumentError("event_id must be a string of 1 to 128 bytes");
+      }
+      *event_id = EventIdHash(value.string());
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown field '", name,
-          "' (allowed: user_id, video_id, type, timestamp_ms, watch_time_ms, position, device, request_id)"));
+          "' (allowed: user_id, video_id, type, timestamp_ms, watch_time_ms, position, device, request_id, "
+          "event_id)"));
     }
   }
   if (!has_user) return absl::InvalidArgumentError("missing user_id");
@@ -85,7 +94,7 @@ absl::Status ParseEvent(const JsonValue& v, TimestampMs now_ms, const EventJsonO
 
 }  // namespace
 
-absl::StatusOr<std::vector<Event>> ParseEventsJson(absl::string_view body, TimestampMs now_ms,
+absl::StatusOr<EventBatch> ParseEventsJson(absl::string_view body, TimestampMs now_ms,
                                                    const EventJsonOptions& options) {
   absl::StatusOr<JsonValue> doc = ParseJson(body);
   if (!doc.ok()) return doc.status();
@@ -107,15 +116,20 @@ absl::StatusOr<std::vector<Event>> ParseEventsJson(absl::string_view body, Times
     return absl::InvalidArgumentError(
         absl::StrCat("a batch holds at most ", options.max_events, " events, got ", items.size()));
   }
-  std::vector<Event> events(items.size());
+  EventBatch out;
+  out.events.resize(items.size());
+  out.event_ids.assign(items.size(), 0);
+  bool any_id = false;
   for (size_t i = 0; i < items.size(); ++i) {
-    absl::Status s = ParseEvent(*items[i], now_ms, options, &events[i]);
+    absl::Status s = ParseEvent(*items[i], now_ms, options, &out.events[i], &out.event_ids[i]);
     if (!s.ok()) {
       return absl::InvalidArgumentError(
           batch ? absl::StrCat("events[", i, "]: ", s.message()) : std::string(s.message()));
     }
+    any_id |= out.event_ids[i] != 0;
   }
-  return events;
+  if (!any_id) out.event_ids.clear();
+  return out;
 }
 
 }  // namespace vrec::serving

@@ -1,5 +1,8 @@
 #include "serving/event_json.h"
 
+#include "absl/strings/str_cat.h"
+#include "common/event_log.h"
+#include "common/random.h"
 #include "gtest/gtest.h"
 
 namespace vrec::serving {
@@ -11,8 +14,9 @@ TEST(EventJsonTest, ParsesOneEventAndBatches) {
   auto one = ParseEventsJson(R"({"user_id": 7, "video_id": 42, "type": "watch", "watch_time_ms": 31000,
                                  "position": 3, "device": "tv", "request_id": "00ab"})", kNow, {});
   ASSERT_TRUE(one.ok()) << one.status();
-  ASSERT_EQ(one->size(), 1u);
-  const Event& e = (*one)[0];
+  ASSERT_EQ(one->events.size(), 1u);
+  EXPECT_TRUE(one->event_ids.empty());
+  const Event& e = one->events[0];
   EXPECT_EQ(e.user_id, 7u);
   EXPECT_EQ(e.video_id, 42u);
   EXPECT_EQ(e.type, EventType::kWatch);
@@ -24,9 +28,31 @@ TEST(EventJsonTest, ParsesOneEventAndBatches) {
   auto batch = ParseEventsJson(R"({"events": [{"user_id": 1, "video_id": 2, "type": "click", "timestamp_ms": 5},
                                               {"user_id": 1, "video_id": 3, "type": "like"}]})", kNow, {});
   ASSERT_TRUE(batch.ok()) << batch.status();
-  ASSERT_EQ(batch->size(), 2u);
-  EXPECT_EQ((*batch)[0].timestamp_ms, 5);
-  EXPECT_EQ((*batch)[1].position, kUnknownPosition);
+  ASSERT_EQ(batch->events.size(), 2u);
+  EXPECT_EQ(batch->events[0].timestamp_ms, 5);
+  EXPECT_EQ(batch->events[1].position, kUnknownPosition);
+}
+
+TEST(EventJsonTest, EventIdsHashStablyAndOnlyWhereGiven) {
+  auto batch = ParseEventsJson(R"({"events": [{"user_id": 1, "video_id": 2, "type": "click", "event_id": "a-1"},
+                                              {"user_id": 1, "video_id": 3, "type": "like"},
+                                              {"user_id": 1, "video_id": 3, "type": "like", "event_id": "a-2"}]})",
+                               kNow, {});
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->event_ids.size(), 3u);
+  EXPECT_EQ(batch->event_ids[0], EventIdHash("a-1"));
+  EXPECT_EQ(batch->event_ids[1], 0u);
+  EXPECT_EQ(batch->event_ids[2], EventIdHash("a-2"));
+  EXPECT_NE(EventIdHash("a-1"), EventIdHash("a-2"));
+  // The hash is part of the log format: it must not change between builds.
+  EXPECT_EQ(EventIdHash(""), SplitMix64(0xcbf29ce484222325ULL));
+  for (const char* bad : {R"({"user_id": 1, "video_id": 1, "type": "click", "event_id": ""})",
+                          R"({"user_id": 1, "video_id": 1, "type": "click", "event_id": 7})"}) {
+    EXPECT_NE(ParseEventsJson(bad, kNow, {}).status().message().find("event_id must be"), std::string::npos) << bad;
+  }
+  const std::string too_long = absl::StrCat(R"({"user_id": 1, "video_id": 1, "type": "click", "event_id": ")",
+                                            std::string(129, 'x'), R"("})");
+  EXPECT_FALSE(ParseEventsJson(too_long, kNow, {}).ok());
 }
 
 TEST(EventJsonTest, ErrorsNameTheEventAndTheProblem) {

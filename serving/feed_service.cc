@@ -306,11 +306,11 @@ HttpResponse FeedService::Events(const HttpRequest& request) {
   if (ingestor_ == nullptr) {
     return StatusToResponse(absl::UnavailableError("event ingestion is not enabled on this server"));
   }
-  absl::StatusOr<std::vector<Event>> events = ParseEventsJson(request.body, clock_->NowMs(), options_.events);
-  if (!events.ok()) return StatusToResponse(events.status());
+  absl::StatusOr<EventBatch> batch = ParseEventsJson(request.body, clock_->NowMs(), options_.events);
+  if (!batch.ok()) return StatusToResponse(batch.status());
   // Every video must exist: one MultiGet for the batch.
   std::vector<VideoId> ids;
-  for (const Event& e : *events) ids.push_back(e.video_id);
+  for (const Event& e : batch->events) ids.push_back(e.video_id);
   std::vector<featurestore::VideoFeatures> videos;
   std::vector<bool> found;
   if (absl::Status s = store_->GetVideoFeatures(ids, &videos, &found); !s.ok()) return StatusToResponse(s);
@@ -320,11 +320,22 @@ HttpResponse FeedService::Events(const HttpRequest& request) {
           absl::StrCat(ids.size() > 1 ? absl::StrCat("events[", i, "]: ") : "", "unknown video_id ", ids[i])));
     }
   }
-  const size_t count = events->size();
-  if (absl::Status s = ingestor_->Ingest(std::move(*events)); !s.ok()) return StatusToResponse(s);
-  metrics_.Increment("vrec_events_ingested_total", count);
+  const size_t count = batch->events.size();
+  size_t duplicates = 0;
+  if (absl::Status s = ingestor_->Ingest(std::move(batch->events), std::move(batch->event_ids), &duplicates); !s.ok()) {
+    return StatusToResponse(s);
+  }
+  metrics_.Increment("vrec_events_ingested_total", count - duplicates);
+  if (duplicates > 0) metrics_.Increment("vrec_events_duplicate_total", duplicates);
   JsonWriter w;
-  w.BeginObject().Key("accepted").Uint(count).Key("log_events").Uint(ingestor_->log_events()).EndObject();
+  w.BeginObject()
+      .Key("accepted")
+      .Uint(count)
+      .Key("duplicates")
+      .Uint(duplicates)
+      .Key("log_events")
+      .Uint(ingestor_->log_events())
+      .EndObject();
   return JsonOk(w.Release());
 }
 

@@ -112,10 +112,15 @@ TEST_F(FeedServiceTest, UnknownUserGetsColdStartFeedFilledFromAllTimePopularity)
 TEST_F(FeedServiceTest, PostedWatchIsExcludedFromTheNextFeed) {
   HttpResponse before = service_->Handle(Get("/v1/feed", {{"user_id", "1"}, {"count", "1"}}));
   ASSERT_NE(before.body.find("\"video_id\":8"), std::string::npos) << before.body;
-  HttpResponse posted = service_->Handle(
-      Post("/v1/events", R"({"events": [{"user_id": 1, "video_id": 8, "type": "watch", "watch_time_ms": 5000}]})"));
+  const char* watch = R"({"events": [{"user_id": 1, "video_id": 8, "type": "watch", "watch_time_ms": 5000,
+                                       "event_id": "4b1f-retry-me"}]})";
+  HttpResponse posted = service_->Handle(Post("/v1/events", watch));
   ASSERT_EQ(posted.status, 200) << posted.body;
-  EXPECT_EQ(posted.body, R"({"accepted":1,"log_events":1})");
+  EXPECT_EQ(posted.body, R"({"accepted":1,"duplicates":0,"log_events":1})");
+  // The client's retry (same event_id) is acknowledged and not counted twice.
+  HttpResponse retried = service_->Handle(Post("/v1/events", watch));
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(retried.body, R"({"accepted":1,"duplicates":1,"log_events":1})");
   HttpResponse after = service_->Handle(Get("/v1/feed", {{"user_id", "1"}, {"count", "1"}}));
   EXPECT_EQ(after.body.find("\"video_id\":8"), std::string::npos) << after.body;
   EXPECT_NE(after.body.find("\"video_id\":7"), std::string::npos) << after.body;

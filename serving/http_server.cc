@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 #include <exception>
+#include <optional>
 #include <thread>
 
 #include <boost/asio/dispatch.hpp>
@@ -267,11 +268,61 @@ struct Shared {
   LanePool* ingest = nullptr;
 };
 
+// The most bytes a connection buffers that the parser has not consumed: a request line and
+// headers (header_limit_bytes) plus a read's worth. A chunk header with an endless extension or
+// an endless trailer overflows it (400) instead of growing memory without bound.
+size_t ReadBufferLimit(const HttpServerOptions& o) { return o.header_limit_bytes + (16 << 10); }
+
+// The parser every request is read with.
+void ConfigureParser(const HttpServerOptions& o, http::request_parser<http::string_body>* parser) {
+  parser->body_limit(o.body_limit_bytes);
+  parser->header_limit(static_cast<std::uint32_t>(o.header_limit_bytes));
+}
+
+// The answer to a failed read, or nullopt when the connection just closes (the peer went away,
+// or was idle past the timeout).
+std::optional<HttpResponse> ReadErrorResponse(beast::error_code ec, const HttpServerOptions& o) {
+  if (ec == http::error::body_limit) {
+    return JsonError(413, "payload_too_large", absl::StrCat("request body exceeds ", o.body_limit_bytes, " bytes"));
+  }
+  if (ec == http::error::header_limit) return JsonError(431, "headers_too_large", "request headers are too large");
+  if (ec == http::error::buffer_overflow) {
+    return JsonError(400, "bad_request",
+                     absl::StrCat("malformed HTTP request: a line (chunk header, extension or trailer) exceeds ",
+                                  ReadBufferLimit(o), " bytes"));
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::partial_message &&
+      ec != http::error::end_of_stream) {
+    return JsonError(400, "bad_request", absl::StrCat("malformed HTTP request: ", ec.message()));
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<HttpRequest> ToRequest(const http::request<http::string_body>& raw) {
+  HttpRequest request;
+  request.method = std::string(raw.method_string());
+  const absl::string_view target(raw.target().data(), raw.target().size());
+  const size_t q = target.find('?');
+  auto path = PercentDecode(target.substr(0, q), false);
+  if (!path.ok()) return path.status();
+  request.path = std::move(*path);
+  if (q != absl::string_view::npos) {
+    auto params = ParseQueryString(target.substr(q + 1));
+    if (!params.ok()) return params.status();
+    request.params = std::move(*params);
+  }
+  request.body = raw.body();
+  if (auto it = raw.find(http::field::content_type); it != raw.end()) {
+    request.content_type = std::string(it->value());
+  }
+  return request;
+}
+
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, std::shared_ptr<const Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
+      : stream_(std::move(socket)), buffer_(ReadBufferLimit(shared->options)), shared_(std::move(shared)) {
     shared_->counters.connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() { shared_->counters.connections.fetch_sub(1, std::memory_order_relaxed); }
@@ -284,8 +335,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void Read() {
     parser_.emplace();
-    parser_->body_limit(shared_->options.body_limit_bytes);
-    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.header_limit_bytes));
+    ConfigureParser(shared_->options, &*parser_);
     stream_.expires_after(std::chrono::milliseconds(shared_->options.request_timeout_ms));
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
@@ -296,21 +346,9 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == net::error::operation_aborted) {
       return Close();
     }
-    if (ec == http::error::body_limit) {
-      return Send(JsonError(413, "payload_too_large",
-                            absl::StrCat("request body exceeds ", shared_->options.body_limit_bytes,
-                                         " bytes")),
-                  11, /*keep_alive=*/false);
-    }
-    if (ec == http::error::header_limit) {
-      return Send(JsonError(431, "headers_too_large", "request headers are too large"), 11, false);
-    }
     if (ec) {
-      if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-          ec != http::error::partial_message) {
-        return Send(JsonError(400, "bad_request", absl::StrCat("malformed HTTP request: ", ec.message())),
-                    11, false);
-      }
+      // An answered read error closes the connection: the stream's framing is lost.
+      if (std::optional<HttpResponse> answer = ReadErrorResponse(ec, shared_->options)) return Send(*answer, 11, false);
       return Close();  // the peer went away
     }
     const http::request<http::string_body>& raw = parser_->get();
@@ -330,26 +368,6 @@ class Session : public std::enable_shared_from_this<Session> {
             }};
     LanePool* pool = lane == HttpLane::kIngest ? shared_->ingest : shared_->work;
     if (!pool->Submit(job)) Send(Overloaded(o, "too many requests waiting"), version, keep_alive, head);
-  }
-
-  static absl::StatusOr<HttpRequest> ToRequest(const http::request<http::string_body>& raw) {
-    HttpRequest request;
-    request.method = std::string(raw.method_string());
-    const absl::string_view target(raw.target().data(), raw.target().size());
-    const size_t q = target.find('?');
-    auto path = PercentDecode(target.substr(0, q), false);
-    if (!path.ok()) return path.status();
-    request.path = std::move(*path);
-    if (q != absl::string_view::npos) {
-      auto params = ParseQueryString(target.substr(q + 1));
-      if (!params.ok()) return params.status();
-      request.params = std::move(*params);
-    }
-    request.body = raw.body();
-    if (auto it = raw.find(http::field::content_type); it != raw.end()) {
-      request.content_type = std::string(it->value());
-    }
-    return request;
   }
 
   // `head`: the headers a GET would get, Content-Length included, and no body (RFC 9110 9.3.2);
@@ -528,5 +546,53 @@ void HttpServer::Stop() {
 }
 uint16_t HttpServer::port() const { return impl_->port(); }
 HttpServerStats HttpServer::stats() const { return impl_->stats(); }
+
+HttpResponse AnswerWire(absl::string_view wire, const HttpServerOptions& options, const HttpHandler& handler) {
+  // What http::async_read does on a connection: fill the bounded buffer a read at a time, let
+  // the parser consume it, and at the end of the input either finish or fail the message.
+  beast::flat_buffer buffer(ReadBufferLimit(options));
+  http::request_parser<http::string_body> parser;
+  ConfigureParser(options, &parser);
+  beast::error_code ec;
+  size_t offset = 0;
+  while (!parser.is_done()) {
+    if (buffer.size() > 0) {
+      const size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+      } else if (ec) {
+        break;
+      } else if (used > 0) {
+        continue;
+      }
+    }
+    if (parser.is_done()) break;
+    if (offset == wire.size()) {
+      if (parser.got_some()) {
+        parser.put_eof(ec);
+      } else {
+        ec = http::error::end_of_stream;
+      }
+      if (!ec && !parser.is_done()) ec = http::error::partial_message;
+      break;
+    }
+    const size_t room = std::min<size_t>(buffer.max_size() - buffer.size(), 65536);
+    if (room == 0) {
+      ec = http::error::buffer_overflow;
+      break;
+    }
+    const size_t n = std::min(room, wire.size() - offset);
+    buffer.commit(net::buffer_copy(buffer.prepare(n), net::buffer(wire.data() + offset, n)));
+    offset += n;
+  }
+  if (ec) {
+    if (std::optional<HttpResponse> answer = ReadErrorResponse(ec, options)) return *answer;
+    return JsonError(400, "bad_request", "incomplete HTTP request");
+  }
+  absl::StatusOr<HttpRequest> request = ToRequest(parser.get());
+  if (!request.ok()) return JsonError(400, "bad_request", request.status().message());
+  return RunHandler(handler, *request);
+}
 
 }  // namespace vrec::serving

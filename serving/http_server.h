@@ -120,6 +120,11 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Reads `wire` as one request the way a connection reads it (the same parser, limits, bounded
+// read buffer and error answers) and answers it through `handler` on the calling thread; input
+// that ends before the request does is a 400. For the HTTP fuzzer (fuzz/) and tests.
+HttpResponse AnswerWire(absl::string_view wire, const HttpServerOptions& options, const HttpHandler& handler);
+
 // Splits "a=1&b=x%20y" into decoded pairs ('+' is a space). InvalidArgument on a bad escape.
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQueryString(
     absl::string_view query);

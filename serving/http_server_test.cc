@@ -43,6 +43,31 @@ class HttpServerTest : public ::testing::Test {
   uint16_t port_ = 0;
 };
 
+TEST(AnswerWireTest, ReadsOneRequestAsAConnectionWould) {
+  HttpServerOptions options;
+  options.body_limit_bytes = 64;
+  const HttpHandler echo = [](const HttpRequest& r) {
+    HttpResponse response;
+    response.body = absl::StrCat(r.method, " ", r.path, " ", r.body);
+    return response;
+  };
+  EXPECT_EQ(AnswerWire("POST /a%20b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", options, echo).body, "POST /a b hi");
+  EXPECT_EQ(AnswerWire("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", options, echo).body,
+            "POST /c hi");
+  EXPECT_EQ(AnswerWire("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhi", options, echo).status, 400);
+  EXPECT_EQ(AnswerWire("", options, echo).status, 400);
+  EXPECT_EQ(AnswerWire("GARBAGE\r\n\r\n", options, echo).status, 400);
+  EXPECT_EQ(AnswerWire(absl::StrCat("POST /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n", std::string(100, 'x')), options,
+                       echo)
+                .status,
+            413);
+  const HttpResponse extension = AnswerWire(
+      absl::StrCat("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x=", std::string(100000, 'e'), "\r\nhi\r\n0\r\n\r\n"),
+      options, echo);
+  EXPECT_EQ(extension.status, 400);
+  EXPECT_NE(extension.body.find("exceeds"), std::string::npos) << extension.body;
+}
+
 TEST_F(HttpServerTest, DecodesPathAndQuery) {
   auto reply = HttpGet(port_, "/v1/x%20y?a=1&b=two+words&c=%2C&flag");
   ASSERT_TRUE(reply.ok()) << reply.status();

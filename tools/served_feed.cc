@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 
 #include "absl/strings/match.h"
@@ -19,6 +21,10 @@ class ServedFeedSystem : public evaluation::ReplaySystem {
   ServedFeedSystem(uint32_t address, uint16_t port, uint32_t max_count)
       : address_(address), port_(port), max_count_(max_count) {}
   ~ServedFeedSystem() override {
+    if (shed_ > 0) {
+      std::fprintf(stderr, "replay: served-feed: the server shed %llu requests with 503; each was retried\n",
+                   static_cast<unsigned long long>(shed_.load()));
+    }
     if (failures_ > 0) {
       std::fprintf(stderr, "replay: served-feed: %llu requests failed (scored as empty lists)\n",
                    static_cast<unsigned long long>(failures_.load()));
@@ -35,6 +41,14 @@ class ServedFeedSystem : public evaluation::ReplaySystem {
     std::string body;
     int status = connection->Get(target, &body);
     if (status < 0) status = connection->Get(target, &body);  // a closed keep-alive connection
+    // A busy server sheds with 503 (Retry-After): the replay waits and asks again, as a client
+    // would, rather than scoring an empty feed.
+    for (int attempt = 1; status == 503 && attempt <= 50; ++attempt) {
+      ++shed_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100, 5 * attempt)));
+      status = connection->Get(target, &body);
+      if (status < 0) status = connection->Get(target, &body);
+    }
     absl::StatusOr<JsonValue> json = status == 200 ? ParseJson(body) : absl::UnknownError("status");
     const JsonValue* items = json.ok() ? json->Find("items") : nullptr;
     if (items == nullptr || !items->is_array()) {
@@ -54,6 +68,7 @@ class ServedFeedSystem : public evaluation::ReplaySystem {
   uint16_t port_;
   uint32_t max_count_;
   mutable std::atomic<uint64_t> failures_{0};
+  mutable std::atomic<uint64_t> shed_{0};
 };
 
 }  // namespace

@@ -44,11 +44,13 @@ struct RequestResult {
 
 double Gain(uint32_t rank) { return rank >= 1 && rank <= 10 ? 1.0 / std::log2(1.0 + rank) : 0.0; }
 
-// The 1-based rank of scores[i] among all of them, best first, ties to the lower index (the
-// order FusionInputs ranks the ranker's scores in).
-uint32_t RankOf(absl::Span<const float> scores, size_t i) {
+// The 1-based rank of scores[i] among all of them but the rows in `skip` (the request's other
+// engaged videos), best first, ties to the lower index (the order FusionInputs ranks the
+// ranker's scores in).
+uint32_t RankOf(absl::Span<const float> scores, size_t i, absl::Span<const uint32_t> skip = {}) {
   uint32_t rank = 1;
   for (size_t j = 0; j < scores.size(); ++j) rank += scores[j] > scores[i] || (scores[j] == scores[i] && j < i);
+  for (const uint32_t j : skip) rank -= scores[j] > scores[i] || (scores[j] == scores[i] && j < i);
   return rank;
 }
 
@@ -166,8 +168,11 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
                                                        pipeline::FeedModelOptions()));
 
   // Every request through the pipeline; rows kept for the requests with a retrieved target.
+  // Request q is in fold q % folds: every fold is validated once by a fusion trained on the
+  // others (cross-fitting), which picks the number of epochs; the exported fusion is then refit
+  // on every fold for that many epochs.
   const size_t n = split.queries.size();
-  const size_t validation_from = n - static_cast<size_t>(o.validation_share * n);
+  const int folds = std::max(2, static_cast<int>(std::lround(1.0 / o.validation_share)));
   // Query q's feed request (its user, as of its time, ten items).
   auto request_of = [&split](size_t q) {
     pipeline::FeedRequest request;
@@ -181,109 +186,162 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
       n, o.threads, *features.view, *feed, request_of,
       [&](size_t q, pipeline::FeedResult& result) {
         RequestResult& out = results[q];
-        out.validation = q >= validation_from;
         const std::vector<retrieval::Candidate>& c = result.candidates;
-        bool any = false;
         for (VideoId target : split.queries[q].targets) {
           QueryRanks r;
           for (size_t i = 0; i < c.size(); ++i) {
             if (c[i].video == target) r.target = static_cast<int>(i);
           }
-          if (r.target >= 0) {
-            any = true;
-            r.source = c[r.target].source_rank;
-            if (result.ranked) r.ranker = RankOf(result.ranker_scores, r.target);
-          }
           out.queries.push_back(r);
         }
-        if (any) {
+        // Each engaged video's ranks leave out the request's other engaged videos: they are
+        // not negatives (random splits hold out about ten per user).
+        std::vector<uint32_t> others;
+        for (QueryRanks& r : out.queries) {
+          if (r.target < 0) continue;
+          others.clear();
+          for (const QueryRanks& o : out.queries) {
+            if (o.target >= 0 && o.target != r.target) others.push_back(static_cast<uint32_t>(o.target));
+          }
+          const retrieval::Candidate& t = c[r.target];
+          for (int s = 0; s < retrieval::kNumSources; ++s) {
+            uint32_t rank = t.source_rank[s];
+            for (const uint32_t o : others) rank -= rank > 0 && c[o].source_rank[s] > 0 && c[o].source_rank[s] < rank;
+            r.source[s] = static_cast<uint16_t>(rank);
+          }
+          if (result.ranked) r.ranker = RankOf(result.ranker_scores, r.target, others);
+        }
+        if (std::any_of(out.queries.begin(), out.queries.end(), [](const QueryRanks& r) { return r.target >= 0; })) {
           ranking::FusionInputs(c, result.ranker_scores, &out.rows);
           out.candidates = c.size();
         }
       }));
+  const double pipeline_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::vector<float> inputs;
-  std::vector<ranking::FusionModel::Query> train, validation;
-  size_t retrieved = 0, targets = 0, validation_targets = 0;
-  std::vector<QueryRanks> validation_ranks;  // every validation target, retrieved or not
-  for (RequestResult& r : results) {
+  std::vector<std::vector<ranking::FusionModel::Query>> by_fold(folds);
+  size_t retrieved = 0, targets = 0;
+  std::array<double, retrieval::kNumSources> source_gain{};
+  double ranker_gain = 0;
+  for (size_t q = 0; q < n; ++q) {
+    RequestResult& r = results[q];
     const size_t first = inputs.size() / ranking::kFusionFeatures;
     inputs.insert(inputs.end(), r.rows.begin(), r.rows.end());
     r.rows = {};
-    for (const QueryRanks& q : r.queries) {
+    for (const QueryRanks& t : r.queries) {
       ++targets;
-      if (r.validation) {
-        ++validation_targets;
-        validation_ranks.push_back(q);
-      }
-      if (q.target < 0) continue;
+      if (t.target < 0) continue;
       ++retrieved;
-      (r.validation ? validation : train).push_back({first, r.candidates, static_cast<size_t>(q.target)});
+      ranking::FusionModel::Query query{first, r.candidates, static_cast<size_t>(t.target), {}};
+      for (const QueryRanks& o : r.queries) {
+        if (o.target >= 0 && o.target != t.target) query.exclude.push_back(static_cast<uint32_t>(o.target));
+      }
+      by_fold[q % folds].push_back(std::move(query));
+      // The orders the fusion competes with, over the same queries.
+      ranker_gain += Gain(t.ranker);
+      for (int s = 0; s < retrieval::kNumSources; ++s) source_gain[s] += Gain(t.source[s]);
     }
   }
+  results = {};
   bundle::FusionInfo info;
   info.hidden = o.hidden;
-  info.train_queries = static_cast<int64_t>(train.size());
-  info.validation_queries = static_cast<int64_t>(validation_targets);
+  info.train_queries = static_cast<int64_t>(retrieved);
+  info.validation_queries = static_cast<int64_t>(targets);
   info.candidate_recall = targets > 0 ? static_cast<double>(retrieved) / targets : 0.0;
-  // The orders the fusion competes with, on the validation queries.
-  std::array<double, retrieval::kNumSources> source_gain{};
-  double ranker_gain = 0;
-  for (const QueryRanks& r : validation_ranks) {
-    if (r.target < 0) continue;
-    ranker_gain += Gain(r.ranker);
-    for (int s = 0; s < retrieval::kNumSources; ++s) source_gain[s] += Gain(r.source[s]);
-  }
-  const double per_query = 1.0 / std::max<int64_t>(1, info.validation_queries);
+  const double per_query = 1.0 / std::max<size_t>(1, targets);
   info.ranker_ndcg = ranker_gain * per_query;
   const int best = static_cast<int>(std::max_element(source_gain.begin(), source_gain.end()) - source_gain.begin());
   info.best_source = retrieval::SourceName(static_cast<retrieval::SourceId>(best));
   info.best_source_ndcg = source_gain[best] * per_query;
 
-  // Training, keeping the epoch with the best validation NDCG.
-  VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> model, ranking::FusionModel::Create(o.hidden, o.seed));
-  const std::string best_path = bundle::BundleFusionPath(bundle_dir) + ".best";
+  // NDCG@10 gain of `model`'s order over `queries` (misses, the unretrieved targets, add 0).
   std::vector<float> scores;
-  for (int epoch = 1; epoch <= o.epochs && !train.empty(); ++epoch) {
-    for (size_t i = train.size(); i > 1; --i) std::swap(train[i - 1], train[rng.UniformInt(i)]);
-    VREC_ASSIGN_OR_RETURN(const double loss, model->TrainEpoch(inputs, train, o.batch_queries, o.learning_rate));
+  auto gain_of = [&](const ranking::FusionModel& model,
+                     absl::Span<const ranking::FusionModel::Query> queries) -> absl::StatusOr<double> {
     double gain = 0;
-    for (const ranking::FusionModel::Query& q : validation) {
+    for (const ranking::FusionModel::Query& q : queries) {
       scores.resize(q.rows);
-      VREC_RETURN_IF_ERROR(model->Score(
+      VREC_RETURN_IF_ERROR(model.Score(
           absl::MakeConstSpan(inputs).subspan(q.first * ranking::kFusionFeatures, q.rows * ranking::kFusionFeatures),
           scores.data()));
-      gain += Gain(RankOf(scores, q.target));
+      gain += Gain(RankOf(scores, q.target, q.exclude));
     }
-    const double ndcg = gain * per_query;
+    return gain;
+  };
+  // Every fold but `held` (all of them when held < 0).
+  auto training_folds = [&](int held) {
+    std::vector<ranking::FusionModel::Query> train;
+    for (int f = 0; f < folds; ++f) {
+      if (f != held) train.insert(train.end(), by_fold[f].begin(), by_fold[f].end());
+    }
+    return train;
+  };
+  // A fusion trained on `train` for `epochs` epochs (seeded: the same arguments give the same
+  // model); `after_epoch` sees it after each one.
+  auto train_fusion = [&](std::vector<ranking::FusionModel::Query> train, int epochs, uint64_t seed,
+                          const std::function<absl::Status(int, const ranking::FusionModel&)>& after_epoch)
+      -> absl::StatusOr<std::unique_ptr<ranking::FusionModel>> {
+    Rng order(seed);
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> model, ranking::FusionModel::Create(o.hidden, seed));
+    for (int epoch = 1; epoch <= epochs && !train.empty(); ++epoch) {
+      for (size_t i = train.size(); i > 1; --i) std::swap(train[i - 1], train[order.UniformInt(i)]);
+      VREC_RETURN_IF_ERROR(model->TrainEpoch(inputs, train, o.batch_queries, o.learning_rate).status());
+      if (after_epoch) VREC_RETURN_IF_ERROR(after_epoch(epoch, *model));
+    }
+    return model;
+  };
+
+  // Cross-fitting: the validation gain of every epoch, summed over the folds.
+  std::vector<double> epoch_gain(o.epochs + 1, 0.0);
+  for (int f = 0; f < folds && retrieved > 0; ++f) {
+    VREC_RETURN_IF_ERROR(train_fusion(training_folds(f), o.epochs, o.seed + f,
+                                      [&](int epoch, const ranking::FusionModel& model) -> absl::Status {
+                                        VREC_ASSIGN_OR_RETURN(const double gain, gain_of(model, by_fold[f]));
+                                        epoch_gain[epoch] += gain;
+                                        return absl::OkStatus();
+                                      })
+                             .status());
+  }
+  for (int epoch = 1; epoch <= o.epochs && retrieved > 0; ++epoch) {
+    const double ndcg = epoch_gain[epoch] * per_query;
     if (o.show_progress) {
-      std::fprintf(stderr, "fusion: epoch %d: loss %.4f, validation NDCG@10 %.4f (ranker %.4f, best source %s %.4f)\n",
-                   epoch, loss, ndcg, info.ranker_ndcg, info.best_source.c_str(), info.best_source_ndcg);
+      std::fprintf(stderr,
+                   "fusion: epoch %d: validation NDCG@10 %.4f over %d folds (ranker %.4f, best source %s %.4f)\n",
+                   epoch, ndcg, folds, info.ranker_ndcg, info.best_source.c_str(), info.best_source_ndcg);
     }
     if (ndcg > info.validation_ndcg || epoch == 1) {
       info.validation_ndcg = ndcg;
-      VREC_RETURN_IF_ERROR(model->Save(best_path));
+      info.epochs = epoch;
     }
   }
   // Ties go to the fusion: it reproduces a single source's order when that is the best there is,
   // while the alternative when it is not used is the ranker's order.
-  info.used = !train.empty() && info.validation_ndcg >= std::max(info.ranker_ndcg, info.best_source_ndcg) &&
+  info.used = retrieved > 0 && info.validation_ndcg >= std::max(info.ranker_ndcg, info.best_source_ndcg) &&
               info.validation_ndcg > 0;
-  std::error_code ec;
+  std::unique_ptr<ranking::FusionModel> rules_fusion;  // the last fold's, for measuring the rules
   if (info.used) {
-    std::filesystem::rename(best_path, bundle::BundleFusionPath(bundle_dir), ec);
-    if (ec) return absl::InternalError(absl::StrCat("cannot write ", bundle::BundleFusionPath(bundle_dir)));
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> refit,
+                          train_fusion(training_folds(-1), info.epochs, o.seed + folds, nullptr));
+    VREC_RETURN_IF_ERROR(refit->Save(bundle::BundleFusionPath(bundle_dir)));
+    VREC_ASSIGN_OR_RETURN(rules_fusion, train_fusion(training_folds(folds - 1), info.epochs, o.seed + folds - 1, nullptr));
   } else {
-    std::filesystem::remove(best_path, ec);
+    std::error_code ec;
+    std::filesystem::remove(bundle::BundleFusionPath(bundle_dir), ec);
+  }
+  if (o.show_progress) {
+    std::fprintf(stderr, "fusion: pipeline over %zu requests %.0f s, training %.0f s\n", n, pipeline_seconds,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() - pipeline_seconds);
   }
 
-  // The re-ranking rules: the validation queries' feeds (ordered as served: by the fusion when
-  // used) with each combination of the rules; a rule stays unless dropping it raises NDCG@10.
-  if (info.used) {
-    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> fused,
-                          ranking::FusionModel::Load(bundle::BundleFusionPath(bundle_dir), info.hidden));
-    rule_parts.fusion = std::move(fused);
-  }
+  // The re-ranking rules: the last fold's feeds (ordered as served: by that fold's fusion, which
+  // never saw them, when the fusion is used) with each combination of the rules; a rule stays
+  // unless dropping it raises NDCG@10.
+  rule_parts.fusion = std::move(rules_fusion);
+  std::vector<size_t> rule_requests;
+  for (size_t q = folds - 1; q < n; q += folds) rule_requests.push_back(q);
+  size_t rule_targets = 0;
+  for (size_t q : rule_requests) rule_targets += split.queries[q].targets.size();
+  const double per_rule_query = 1.0 / std::max<size_t>(1, rule_targets);
   bundle::RulesInfo rules;
   double best_ndcg = -1;
   for (const bool diversity : {true, false}) {
@@ -293,20 +351,22 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
       VREC_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::FeedModel> model,
                             pipeline::PointInTimeFeedModel(*features.view, index, split.as_of_ms, std::move(variant),
                                                            pipeline::FeedModelOptions()));
-      std::vector<double> gain(n - validation_from, 0.0);
+      std::vector<double> gain(rule_requests.size(), 0.0);
       VREC_RETURN_IF_ERROR(pipeline::RecommendEach(
-          n - validation_from, o.threads, *features.view, *model,
-          [&](size_t q) { return request_of(validation_from + q); },
+          rule_requests.size(), o.threads, *features.view, *model,
+          [&](size_t q) { return request_of(rule_requests[q]); },
           [&](size_t q, pipeline::FeedResult& result) {
-            for (VideoId target : split.queries[validation_from + q].targets) {
-              for (size_t p = 0; p < result.items.size(); ++p) {
-                if (result.items[p].video == target) gain[q] += Gain(static_cast<uint32_t>(p + 1));
-              }
+            // Each engaged video at its position among the items that are not engaged ones.
+            const std::vector<VideoId>& targets = split.queries[rule_requests[q]].targets;
+            uint32_t engaged_above = 0;
+            for (size_t p = 0; p < result.items.size(); ++p) {
+              if (std::find(targets.begin(), targets.end(), result.items[p].video) == targets.end()) continue;
+              gain[q] += Gain(static_cast<uint32_t>(p + 1) - engaged_above++);
             }
           }));
       double total = 0;
       for (double g : gain) total += g;
-      const double ndcg = total * per_query;
+      const double ndcg = total * per_rule_query;
       if (o.show_progress) {
         std::fprintf(stderr, "rules: diversity %s, freshness boost %s: validation NDCG@10 %.4f\n",
                      diversity ? "on" : "off", freshness ? "on" : "off", ndcg);

@@ -1,6 +1,9 @@
 // Trains the learned fusion (ranking/fusion.h) of a ranker bundle on held-out next engagements,
 // and keeps it only when it is at least as good as both the ranker's order and the best single
 // source (a tie means it reproduces that source's order, which the ranker alone would not).
+// The decision and the number of epochs come from cross-fitting (every user's engagements are
+// validated once, by a fusion trained on the other folds); the exported fusion is then refit on
+// all of them.
 //
 // Queries are the engagements the bundle's models never trained on: each user's validation
 // item (leave-last-out), validation pairs (random), or new engaged videos in the ranker's
@@ -29,7 +32,7 @@ struct FusionTrainOptions {
   // Users with held-out engagements asked (deterministic sample); each of their held-out
   // engagements is one query.
   uint32_t max_queries = 6000;
-  double validation_share = 0.25;  // of those users, for the decision
+  double validation_share = 0.25;  // each cross-fitting fold's share of those users (0.25: 4 folds)
   int hidden = 32;
   int epochs = 12;
   int batch_queries = 32;
