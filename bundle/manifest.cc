@@ -179,6 +179,7 @@ absl::StatusOr<BundleManifest> ParseBundleManifest(const KeyValueFile& file, con
   if (r.Has("fusion.used")) {
     FusionInfo& u = m.fusion.emplace();
     u.used = r.String("fusion.used") == "1";
+    if (r.Has("fusion.order")) u.order = r.String("fusion.order");
     r.OptionalInt("fusion.hidden", &u.hidden);
     r.OptionalInt("fusion.train_queries", &u.train_queries);
     r.OptionalInt("fusion.validation_queries", &u.validation_queries);
@@ -337,6 +338,7 @@ KeyValueFile FormatBundleManifest(const BundleManifest& m) {
   if (m.fusion.has_value()) {
     const FusionInfo& u = *m.fusion;
     f.Set("fusion.used", u.used ? "1" : "0");
+    f.Set("fusion.order", u.order);
     f.SetInt("fusion.hidden", u.hidden);
     f.SetInt("fusion.train_queries", u.train_queries);
     f.SetInt("fusion.validation_queries", u.validation_queries);

@@ -97,7 +97,10 @@ struct RankerInfo {
 // The learned fusion (train-ranker; training/fusion_trainer.h), validated on held-out next
 // engagements against the ranker's order and every single source's.
 struct FusionInfo {
-  bool used = false;                 // it won: fusion.pt is in the bundle and orders the feed
+  bool used = false;                 // fusion.pt is in the bundle and orders the feed
+  // "learned" (it won), or the best single source's name: the learned fusion lost to that
+  // source, which beat the ranker, so fusion.pt is the fixed net ordering by it.
+  std::string order = "learned";
   int hidden = 0;
   int64_t train_queries = 0;         // held-out engagements found among the candidates
   int64_t validation_queries = 0;    // all held-out queries (each validated once, cross-fitted)

@@ -170,10 +170,12 @@ absl::StatusOr<JsonValue> ParseJson(absl::string_view text, const JsonLimits& li
   rapidjson::MemoryStream memory(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(memory);
   rapidjson::Reader reader;
-  // Iterative: no recursion, so depth costs no stack; the builder bounds it anyway.
+  // Iterative: no recursion, so depth costs no stack; the builder bounds it anyway. Not
+  // kParseFullPrecisionFlag: in RapidJSON 1.1.0 (Debian's) its slow path calls clz(0) on some
+  // long mantissas (undefined behaviour, found by tests/fuzz/event_json_fuzzer under UBSan).
+  // The default path is within a few ULP for doubles, and integers stay exact.
   const rapidjson::ParseResult result =
-      reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-                   rapidjson::kParseFullPrecisionFlag>(in, builder);
+      reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(in, builder);
   if (result.IsError()) {
     const std::string why = result.Code() == rapidjson::kParseErrorTermination
                                 ? builder.failure()

@@ -38,6 +38,10 @@ class FusionNetHolder;
 class FusionModel {
  public:
   static absl::StatusOr<std::unique_ptr<FusionModel>> Create(int hidden, uint64_t seed);
+  // A fixed (untrained) fusion that orders by one source's rank, the candidates that source
+  // did not return after all of its own, by the ranker's score. What the feed uses when no
+  // learned fusion beats the best single source (hidden >= 2).
+  static absl::StatusOr<std::unique_ptr<FusionModel>> OrderBySource(int hidden, retrieval::SourceId source);
   // DataLoss for a missing or corrupt file or one of another shape.
   static absl::StatusOr<std::unique_ptr<FusionModel>> Load(const std::string& path, int hidden);
   ~FusionModel();

@@ -41,6 +41,36 @@ TEST(FusionTest, InputsDescribeEverySourceAndTheRanker) {
   EXPECT_EQ(in[r], 0.0f);  // not ranked
 }
 
+TEST(FusionTest, OrderBySourceFollowsThatSourceThenTheRanker) {
+  // 300 candidates from ease at ranks 1..300 (shuffled), then 3 from trending only.
+  std::vector<retrieval::Candidate> c;
+  std::vector<float> ranker;
+  for (uint16_t i = 0; i < 300; ++i) {
+    const uint16_t rank = static_cast<uint16_t>((i * 7) % 300 + 1);
+    c.push_back(Make(i, retrieval::kSourceEase, rank, 1.0f / rank));
+    ranker.push_back(static_cast<float>((i * 13) % 17) + 1.0f);  // disagrees with ease
+  }
+  for (uint16_t i = 0; i < 3; ++i) {
+    c.push_back(Make(300 + i, retrieval::kSourceTrending, static_cast<uint16_t>(i + 1), 1.0f));
+    ranker.push_back(static_cast<float>(10 + i));
+  }
+  auto model = FusionModel::OrderBySource(32, retrieval::kSourceEase);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<float> in, scores(c.size());
+  FusionInputs(c, ranker, &in);
+  ASSERT_TRUE((*model)->Score(in, scores.data()).ok());
+  for (size_t a = 0; a < c.size(); ++a) {
+    for (size_t b = 0; b < c.size(); ++b) {
+      const uint16_t ra = c[a].source_rank[retrieval::kSourceEase], rb = c[b].source_rank[retrieval::kSourceEase];
+      if (ra > 0 && rb > 0 && ra < rb) EXPECT_GT(scores[a], scores[b]) << ra << " vs " << rb;
+      if (ra > 0 && rb == 0) EXPECT_GT(scores[a], scores[b]);
+    }
+  }
+  EXPECT_GT(scores[302], scores[301]);  // among the rest, the ranker decides
+  EXPECT_GT(scores[301], scores[300]);
+  EXPECT_FALSE(FusionModel::OrderBySource(1, retrieval::kSourceEase).ok());
+}
+
 TEST(FusionTest, LearnsWhichSourceToTrustAndRoundTrips) {
   // 200 queries of 20 candidates: half from ease, half from trending; the engaged one is always
   // ease's first. A fresh model does not know that; a trained one puts it first.

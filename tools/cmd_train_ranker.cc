@@ -94,7 +94,10 @@ absl::Status RunTrainRanker(int argc, char** argv) {
     std::printf(
         "fusion: %s; validation NDCG@10 %.4f vs ranker %.4f and best source %s %.4f over %lld held-out engagements "
         "(%.1f%% among the candidates), %.1f s\n",
-        f.used ? "in use" : "not used (it loses to the ranker or a single source)", f.validation_ndcg, f.ranker_ndcg, f.best_source.c_str(),
+        !f.used                ? "not used (the ranker's order is the best)"
+        : f.order == "learned" ? "in use"
+                               : absl::StrCat("the learned fusion lost to source ", f.order,
+                                              ", so the feed orders by it").c_str(), f.validation_ndcg, f.ranker_ndcg, f.best_source.c_str(),
         f.best_source_ndcg, static_cast<long long>(f.validation_queries), 100 * f.candidate_recall, f.seconds);
   }
   return absl::OkStatus();

@@ -324,6 +324,22 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
                           train_fusion(training_folds(-1), info.epochs, o.seed + folds, nullptr));
     VREC_RETURN_IF_ERROR(refit->Save(bundle::BundleFusionPath(bundle_dir)));
     VREC_ASSIGN_OR_RETURN(rules_fusion, train_fusion(training_folds(folds - 1), info.epochs, o.seed + folds - 1, nullptr));
+  } else if (info.best_source_ndcg > info.ranker_ndcg) {
+    // The learned fusion lost to a source that beats the ranker: the feed orders by that source.
+    const auto source = static_cast<retrieval::SourceId>(best);
+    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> by_source,
+                          ranking::FusionModel::OrderBySource(o.hidden, source));
+    double gain = 0;
+    for (int f = 0; f < folds; ++f) {
+      VREC_ASSIGN_OR_RETURN(const double g, gain_of(*by_source, by_fold[f]));
+      gain += g;
+    }
+    info.validation_ndcg = gain * per_query;
+    info.order = info.best_source;
+    info.epochs = 0;
+    info.used = true;
+    VREC_RETURN_IF_ERROR(by_source->Save(bundle::BundleFusionPath(bundle_dir)));
+    VREC_ASSIGN_OR_RETURN(rules_fusion, ranking::FusionModel::OrderBySource(o.hidden, source));
   } else {
     std::error_code ec;
     std::filesystem::remove(bundle::BundleFusionPath(bundle_dir), ec);
