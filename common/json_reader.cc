@@ -69,6 +69,9 @@ class TreeBuilder {
   bool StartObject() { return Open(JsonValue::Type::kObject); }
   bool Key(const char* str, rapidjson::SizeType length, bool) {
     Frame& top = stack_.back();
+    if (top.keys.size() >= limits_.max_members) {
+      return Fail(absl::StrCat("an object with more than ", limits_.max_members, " members"));
+    }
     if (!Text(str, length, &top.key)) return false;
     if (!top.keys.insert(top.key).second) return Fail(absl::StrCat("duplicate key \"", top.key, "\""));
     return true;

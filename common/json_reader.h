@@ -62,6 +62,7 @@ struct JsonLimits {
   size_t max_bytes = size_t{16} << 20;
   int max_depth = 32;              // open objects and arrays
   size_t max_elements = 1 << 20;   // values of every kind, containers included
+  size_t max_members = 1 << 20;    // members of any one object
 };
 
 // InvalidArgument naming the offset and the problem.

@@ -96,7 +96,12 @@ absl::Status ParseEvent(const JsonValue& v, TimestampMs now_ms, const EventJsonO
 
 absl::StatusOr<EventBatch> ParseEventsJson(absl::string_view body, TimestampMs now_ms,
                                                    const EventJsonOptions& options) {
-  absl::StatusOr<JsonValue> doc = ParseJson(body);
+  // An event has at most 9 fields and a batch one; the bounds stop a hostile body (say 80,000
+  // keys, or 80,000 tiny events) early instead of building all of it first.
+  JsonLimits limits;
+  limits.max_members = 32;
+  limits.max_elements = options.max_events * 32 + 8;
+  absl::StatusOr<JsonValue> doc = ParseJson(body, limits);
   if (!doc.ok()) return doc.status();
   std::vector<const JsonValue*> items;
   bool batch = false;

@@ -81,6 +81,10 @@ TEST(EventJsonTest, ErrorsNameTheEventAndTheProblem) {
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_NE(parsed.status().message().find(c.message), std::string::npos) << parsed.status();
   }
+  std::string many_keys = "{";
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&many_keys, i > 0 ? "," : "", "\"k", i, "\": 1");
+  many_keys += "}";
+  EXPECT_NE(ParseEventsJson(many_keys, kNow, {}).status().message().find("more than 32 members"), std::string::npos);
   EventJsonOptions small;
   small.max_events = 1;
   auto too_many = ParseEventsJson(R"({"events": [{"user_id": 1, "video_id": 1, "type": "click"},

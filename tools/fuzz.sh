@@ -31,6 +31,9 @@ bazel --output_base="$OUT" build "${FLAGS[@]}" "//tests/fuzz:$TARGET" >&2
 BIN=$(bazel --output_base="$OUT" info "${FLAGS[@]}" bazel-bin 2>/dev/null)/tests/fuzz/$TARGET
 WORK=$HOME/.cache/vrec/fuzz/$TARGET
 mkdir -p "$WORK/corpus" "$WORK/artifacts"
+# Scratch files (logs, worlds, indexes the targets write per input) in memory: fsync is free there.
+export TEST_TMPDIR=${TEST_TMPDIR:-/dev/shm/vrec_fuzz_$TARGET}
+mkdir -p "$TEST_TMPDIR"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:alloc_dealloc_mismatch=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$WORK"
@@ -39,6 +42,7 @@ set +e
   "$@" "$WORK/corpus" "$OLDPWD/tests/fuzz/corpus/$TARGET" 2>"$WORK/log"
 status=$?
 set -e
+rm -rf "$TEST_TMPDIR"
 grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY|invariant" "$WORK/log" || true
 echo "fuzz: $TARGET exit $status; log $WORK/log"
 exit $status
