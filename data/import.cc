@@ -301,7 +301,14 @@ absl::Status ImportCsv(const ImportOptions& o, WorldBuilder& b, ImportSummary* s
     }
     TimestampMs time;
     int64_t raw;
+    // Times from 1970 to the end of year 9999, in ms (larger integers would overflow).
+    constexpr TimestampMs kLatestMs = 253402300799999;
     if (absl::SimpleAtoi(f[2], &raw)) {
+      if (raw < 0 || raw > kLatestMs / scale) {
+        VREC_RETURN_IF_ERROR(b.Bad(o.input, csv.line(),
+                                   absl::StrCat("timestamp ", f[2], " (", o.time_unit, ") is outside 1970 to 9999")));
+        continue;
+      }
       time = raw * scale;
     } else if (absl::StatusOr<TimestampMs> parsed = ParseTimestamp(f[2]); parsed.ok()) {
       time = *parsed;

@@ -32,7 +32,7 @@ inline constexpr int kFusionFeatures = kFusionSourceFeatures * retrieval::kNumSo
 void FusionInputs(absl::Span<const retrieval::Candidate> candidates, absl::Span<const float> ranker_scores,
                   std::vector<float>* out);
 
-class FusionNetHolder;
+struct FusionNetHolder;
 
 // Thread-safe for concurrent Score calls (inference only).
 class FusionModel {

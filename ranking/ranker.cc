@@ -268,8 +268,8 @@ float RankerModel::Combine(const float* heads) const {
 
 double RankerModel::FlopsPerCandidate() const {
   const double in = static_cast<double>(internal::VideoInputWidth(config_));
-  return 2.0 * (in * config_.hidden_dim + double{config_.hidden_dim} * config_.hidden2_dim +
-                double{config_.hidden2_dim} * kNumRankerHeads);
+  return 2.0 * (in * config_.hidden_dim + static_cast<double>(config_.hidden_dim) * config_.hidden2_dim +
+                static_cast<double>(config_.hidden2_dim) * kNumRankerHeads);
 }
 
 }  // namespace vrec::ranking

@@ -76,6 +76,24 @@ TEST(ImportE2eTest, BadRowNamesFileAndLineOrIsSkipped) {
   EXPECT_NE(lenient->bad_examples[1].find("bad.csv:3: unknown event type 'purchase'"), std::string::npos);
 }
 
+TEST(ImportE2eTest, TimestampsThatWouldOverflowAreBadRows) {
+  // Found by tests/fuzz/csv_import_fuzzer: 1700000000000000000 s overflowed when scaled to ms.
+  const std::string input = TempPath("overflow.csv");
+  WriteFile(input, "1,10,1700000000\n2,20,1700000000000000000\n3,30,-5\n");
+  data::ImportOptions options;
+  options.format = data::ImportFormat::kCsv;
+  options.input = input;
+  auto strict = data::ImportWorld(options, TempPath("overflow_world"));
+  EXPECT_NE(strict.status().message().find("overflow.csv:2: timestamp 1700000000000000000 (s) is outside 1970 to 9999"),
+            std::string::npos)
+      << strict.status();
+  options.skip_bad = true;
+  auto lenient = data::ImportWorld(options, TempPath("overflow_world"));
+  ASSERT_TRUE(lenient.ok()) << lenient.status();
+  EXPECT_EQ(lenient->bad_rows, 2u);
+  EXPECT_EQ(lenient->manifest.num_events, 1u);
+}
+
 TEST(ImportE2eTest, MissingInputIsNotFound) {
   data::ImportOptions options;
   options.format = data::ImportFormat::kMovieLens;
