@@ -166,16 +166,22 @@ absl::StatusOr<double> FusionModel::TrainEpoch(absl::Span<const float> inputs, a
       std::vector<torch::Tensor> losses;
       int64_t start = 0;
       for (size_t q = q0; q < q1; ++q) {
-        const int64_t rows_q = static_cast<int64_t>(queries[q].rows);
-        torch::Tensor l = logits.slice(0, start, start + rows_q);
-        if (!queries[q].exclude.empty()) {
-          std::vector<int64_t> excluded(queries[q].exclude.begin(), queries[q].exclude.end());
-          l = l.index_fill(0, torch::tensor(excluded, torch::kLong), -1e9);
-        }
-        losses.push_back(torch::logsumexp(l, 0) - l[static_cast<int64_t>(queries[q].target)]);
+        const Query& query = queries[q];
+        const int64_t rows_q = static_cast<int64_t>(query.rows);
+        const torch::Tensor l = logits.slice(0, start, start + rows_q);
         start += rows_q;
+        if (query.targets.size() == 1) {
+          losses.push_back((torch::logsumexp(l, 0) - l[static_cast<int64_t>(query.targets[0])]).unsqueeze(0));
+          continue;
+        }
+        // Each target against the non-engaged rows: log(exp(l_t) + sum over negatives) - l_t.
+        std::vector<int64_t> targets(query.targets.begin(), query.targets.end());
+        const torch::Tensor index = torch::tensor(targets, torch::kLong);
+        const torch::Tensor negatives = torch::logsumexp(l.index_fill(0, index, -1e9), 0);
+        const torch::Tensor target_logits = l.index_select(0, index);
+        losses.push_back(torch::logaddexp(target_logits, negatives) - target_logits);
       }
-      const torch::Tensor loss = torch::stack(losses).mean();
+      const torch::Tensor loss = torch::cat(losses).mean();
       net_->optimizer->zero_grad();
       loss.backward();
       net_->optimizer->step();

@@ -51,14 +51,15 @@ class FusionModel {
   // Scores (in [0, 1], the best 1) of the n rows of FusionInputs of one request.
   [[nodiscard]] absl::Status Score(absl::Span<const float> inputs, float* scores) const;
 
-  // Training: listwise softmax cross-entropy over each query's candidates, the engaged one the
-  // target. `queries[q]` = (first row, rows, target row within the query, rows within the query
-  // left out of its softmax: the request's other engaged videos, which are not negatives).
+  // Training: listwise softmax cross-entropy over each query's candidates, for each of its
+  // engaged ones: the target against the candidates that are not engaged ones (the request's
+  // other engaged videos are not negatives). `queries[q]` = (first row, rows, the target rows
+  // within the query); a request is one query however many targets it has, so its rows go
+  // through the network once.
   struct Query {
     size_t first = 0;
     size_t rows = 0;
-    size_t target = 0;
-    std::vector<uint32_t> exclude;
+    std::vector<uint32_t> targets;
   };
   // One pass over `queries` in the given order, in batches of `batch` queries, with Adam at
   // `learning_rate` (the optimizer state lives in the model). Returns the mean loss.

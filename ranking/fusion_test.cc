@@ -83,7 +83,8 @@ TEST(FusionTest, LearnsWhichSourceToTrustAndRoundTrips) {
       c.push_back(Make(200 + i, retrieval::kSourceEase, i + 1, 1.0f - 0.05f * i));
     }
     FusionInputs(c, {}, &rows);
-    queries.push_back({inputs.size() / kFusionFeatures, c.size(), 1});  // ease rank 1 is candidate 1
+    // Ease rank 1 is candidate 1; every fifth query also counts ease rank 2 (candidate 3) engaged.
+    queries.push_back({inputs.size() / kFusionFeatures, c.size(), q % 5 == 0 ? std::vector<uint32_t>{1, 3} : std::vector<uint32_t>{1}});
     inputs.insert(inputs.end(), rows.begin(), rows.end());
   }
   auto model = FusionModel::Create(8, 1);

@@ -228,19 +228,17 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
     const size_t first = inputs.size() / ranking::kFusionFeatures;
     inputs.insert(inputs.end(), r.rows.begin(), r.rows.end());
     r.rows = {};
+    ranking::FusionModel::Query query{first, r.candidates, {}};
     for (const QueryRanks& t : r.queries) {
       ++targets;
       if (t.target < 0) continue;
       ++retrieved;
-      ranking::FusionModel::Query query{first, r.candidates, static_cast<size_t>(t.target), {}};
-      for (const QueryRanks& o : r.queries) {
-        if (o.target >= 0 && o.target != t.target) query.exclude.push_back(static_cast<uint32_t>(o.target));
-      }
-      by_fold[q % folds].push_back(std::move(query));
+      query.targets.push_back(static_cast<uint32_t>(t.target));
       // The orders the fusion competes with, over the same queries.
       ranker_gain += Gain(t.ranker);
       for (int s = 0; s < retrieval::kNumSources; ++s) source_gain[s] += Gain(t.source[s]);
     }
+    if (!query.targets.empty()) by_fold[q % folds].push_back(std::move(query));
   }
   results = {};
   bundle::FusionInfo info;
@@ -259,12 +257,19 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
   auto gain_of = [&](const ranking::FusionModel& model,
                      absl::Span<const ranking::FusionModel::Query> queries) -> absl::StatusOr<double> {
     double gain = 0;
+    std::vector<uint32_t> others;
     for (const ranking::FusionModel::Query& q : queries) {
       scores.resize(q.rows);
       VREC_RETURN_IF_ERROR(model.Score(
           absl::MakeConstSpan(inputs).subspan(q.first * ranking::kFusionFeatures, q.rows * ranking::kFusionFeatures),
           scores.data()));
-      gain += Gain(RankOf(scores, q.target, q.exclude));
+      for (const uint32_t t : q.targets) {
+        others.clear();
+        for (const uint32_t o : q.targets) {
+          if (o != t) others.push_back(o);
+        }
+        gain += Gain(RankOf(scores, t, others));
+      }
     }
     return gain;
   };
