@@ -127,6 +127,10 @@ absl::StatusOr<KeyValueFile> KeyValueFile::Read(const std::string& path) {
     ++line_number;
     absl::string_view text = absl::StripSuffix(line, "\r");
     if (text.empty() || text[0] == '#') continue;
+    // Write() could not reproduce a control character (found by tests/fuzz/bundle_fuzzer).
+    if (std::any_of(text.begin(), text.end(), [](char c) { return (c >= 0 && c < 0x20) || c == 0x7F; })) {
+      return LineError(path, line_number, "control character");
+    }
     const size_t eq = text.find('=');
     if (eq == absl::string_view::npos || eq == 0) {
       return LineError(path, line_number, "expected key=value");

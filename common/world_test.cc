@@ -32,6 +32,22 @@ TEST(WorldTest, ManifestRoundTrip) {
   EXPECT_EQ(read->extra.at("seed"), "9");
 }
 
+TEST(WorldTest, KeyValueFileRefusesWhatItCouldNotWriteBack) {
+  // Found by tests/fuzz/bundle_fuzzer: a value with a control character read fine, but Write()
+  // changes it, so a MANIFEST did not round-trip.
+  const std::string path = TempDir("kv_control");
+  for (const std::string text : {std::string("a=1\nworld=\r\0x\n", 15), std::string("a=x\ty\n")}) {
+    std::ofstream(path, std::ios::binary) << text;
+    auto read = KeyValueFile::Read(path);
+    ASSERT_FALSE(read.ok()) << text;
+    EXPECT_NE(read.status().message().find("control character"), std::string::npos) << read.status();
+  }
+  std::ofstream(path, std::ios::binary) << "a=1\r\nb=two words\n";  // CRLF line ends are fine
+  auto read = KeyValueFile::Read(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->GetOr("b", ""), "two words");
+}
+
 TEST(WorldTest, MissingManifestSaysNotAWorld) {
   auto read = ReadWorldManifest(TempDir("nothing_here"));
   ASSERT_FALSE(read.ok());

@@ -26,7 +26,7 @@ if ! command -v clang >/dev/null 2>&1 || ! ls /usr/lib/llvm-14/lib/clang/*/lib/l
   apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
 fi
 OUT=$HOME/.cache/vrec/bazel-fuzz
-FLAGS=(--config=fuzz)
+FLAGS=(--config=fuzz --symlink_prefix=/)  # no bazel-* links: those belong to the normal build
 bazel --output_base="$OUT" build "${FLAGS[@]}" "//tests/fuzz:$TARGET" >&2
 BIN=$(bazel --output_base="$OUT" info "${FLAGS[@]}" bazel-bin 2>/dev/null)/tests/fuzz/$TARGET
 WORK=$HOME/.cache/vrec/fuzz/$TARGET
