@@ -172,6 +172,10 @@ absl::StatusOr<std::shared_ptr<const ranking::FusionModel>> LoadBundleFusion(con
   }
   VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> model,
                         ranking::FusionModel::Load(BundleFusionPath(bundle_dir), manifest.fusion->hidden));
+  if (manifest.fusion->order != "learned") {
+    VREC_ASSIGN_OR_RETURN(const retrieval::SourceId lead, retrieval::ParseSourceName(manifest.fusion->order));
+    model->LeadBy(lead);
+  }
   return std::shared_ptr<const ranking::FusionModel>(std::move(model));
 }
 

@@ -82,30 +82,6 @@ absl::StatusOr<std::unique_ptr<FusionModel>> FusionModel::Create(int hidden, uin
   return std::unique_ptr<FusionModel>(new FusionModel(hidden, std::move(holder)));
 }
 
-absl::StatusOr<std::unique_ptr<FusionModel>> FusionModel::OrderBySource(int hidden, retrieval::SourceId source) {
-  if (hidden < 2) return absl::InvalidArgumentError("a source-order fusion needs hidden >= 2");
-  auto model = Create(hidden, 0);
-  if (!model.ok()) return model.status();
-  torch::NoGradGuard no_grad;
-  auto& first = (*model)->net_->net[0]->as<torch::nn::Linear>()->weight;
-  auto& first_bias = (*model)->net_->net[0]->as<torch::nn::Linear>()->bias;
-  auto& second = (*model)->net_->net[2]->as<torch::nn::Linear>()->weight;
-  auto& second_bias = (*model)->net_->net[2]->as<torch::nn::Linear>()->bias;
-  first.zero_();
-  first_bias.zero_();
-  second.zero_();
-  second_bias.zero_();
-  // Unit 0: the source's rank input (1 / log2(1 + rank), 0 when absent), in (0, 1]; unit 1: the
-  // ranker's relative score. A logit spread of 50 keeps every softmax weight a normal float,
-  // and separates ranks 200 and 201 by 5e-3, more than the ranker's tie-break (at most 1e-3).
-  first[0][static_cast<int64_t>(source) * kFusionSourceFeatures + 1] = 1.0f;
-  first[1][kFusionSourceFeatures * retrieval::kNumSources + 1] = 1.0f;
-  second[0][0] = 50.0f;
-  second[0][1] = 1e-3f;
-  (*model)->net_->net->eval();
-  return model;
-}
-
 absl::StatusOr<std::unique_ptr<FusionModel>> FusionModel::Load(const std::string& path, int hidden) {
   auto model = Create(hidden, 0);
   if (!model.ok()) return model.status();
@@ -133,6 +109,17 @@ absl::Status FusionModel::Score(absl::Span<const float> inputs, float* scores) c
     const torch::Tensor logits = net_->net->forward(x).squeeze(1);
     const torch::Tensor p = torch::exp(logits - logits.max()).contiguous();
     std::memcpy(scores, p.data_ptr<float>(), sizeof(float) * n);
+    if (lead_ >= 0) {
+      // The lead source's candidates in (1, 2] by their rank input (1 / log2(1 + rank)), above
+      // every other candidate's fused score in (0, 1]; then all scaled back into (0, 1].
+      const int64_t rank_column = static_cast<int64_t>(lead_) * kFusionSourceFeatures + 1;
+      for (int64_t i = 0; i < n; ++i) {
+        const float rank_input = inputs[i * kFusionFeatures + rank_column];
+        if (rank_input > 0) scores[i] = 1.0f + rank_input;
+      }
+      const float best = *std::max_element(scores, scores + n);
+      for (int64_t i = 0; i < n; ++i) scores[i] /= best;
+    }
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("fusion forward failed: ", e.what_without_backtrace()));
   }

@@ -38,10 +38,10 @@ struct FusionNetHolder;
 class FusionModel {
  public:
   static absl::StatusOr<std::unique_ptr<FusionModel>> Create(int hidden, uint64_t seed);
-  // A fixed (untrained) fusion that orders by one source's rank, the candidates that source
-  // did not return after all of its own, by the ranker's score. What the feed uses when no
-  // learned fusion beats the best single source (hidden >= 2).
-  static absl::StatusOr<std::unique_ptr<FusionModel>> OrderBySource(int hidden, retrieval::SourceId source);
+  // From now on, Score orders the candidates `source` returned first, by their rank there, and
+  // the others after them by this fusion. What the feed uses when the learned fusion alone
+  // loses to the best single source (MANIFEST fusion.order names the source).
+  void LeadBy(retrieval::SourceId source) { lead_ = source; }
   // DataLoss for a missing or corrupt file or one of another shape.
   static absl::StatusOr<std::unique_ptr<FusionModel>> Load(const std::string& path, int hidden);
   ~FusionModel();
@@ -70,6 +70,7 @@ class FusionModel {
   FusionModel(int hidden, std::unique_ptr<FusionNetHolder> net);
   int hidden_;
   std::unique_ptr<FusionNetHolder> net_;
+  int lead_ = -1;  // a SourceId, or -1
 };
 
 }  // namespace vrec::ranking

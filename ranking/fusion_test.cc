@@ -41,34 +41,35 @@ TEST(FusionTest, InputsDescribeEverySourceAndTheRanker) {
   EXPECT_EQ(in[r], 0.0f);  // not ranked
 }
 
-TEST(FusionTest, OrderBySourceFollowsThatSourceThenTheRanker) {
-  // 300 candidates from ease at ranks 1..300 (shuffled), then 3 from trending only.
+TEST(FusionTest, LeadBySourceOrdersByThatSourceThenByTheFusion) {
+  // 300 candidates from ease at ranks 1..300 (shuffled), then 20 from trending only.
   std::vector<retrieval::Candidate> c;
-  std::vector<float> ranker;
   for (uint16_t i = 0; i < 300; ++i) {
     const uint16_t rank = static_cast<uint16_t>((i * 7) % 300 + 1);
     c.push_back(Make(i, retrieval::kSourceEase, rank, 1.0f / rank));
-    ranker.push_back(static_cast<float>((i * 13) % 17) + 1.0f);  // disagrees with ease
   }
-  for (uint16_t i = 0; i < 3; ++i) {
-    c.push_back(Make(300 + i, retrieval::kSourceTrending, static_cast<uint16_t>(i + 1), 1.0f));
-    ranker.push_back(static_cast<float>(10 + i));
-  }
-  auto model = FusionModel::OrderBySource(32, retrieval::kSourceEase);
+  for (uint16_t i = 0; i < 20; ++i) c.push_back(Make(300 + i, retrieval::kSourceTrending, i + 1, 20.0f - i));
+  auto model = FusionModel::Create(32, 3);
   ASSERT_TRUE(model.ok()) << model.status();
-  std::vector<float> in, scores(c.size());
-  FusionInputs(c, ranker, &in);
-  ASSERT_TRUE((*model)->Score(in, scores.data()).ok());
+  std::vector<float> in, fused(c.size()), led(c.size());
+  FusionInputs(c, {}, &in);
+  ASSERT_TRUE((*model)->Score(in, fused.data()).ok());
+  (*model)->LeadBy(retrieval::kSourceEase);
+  ASSERT_TRUE((*model)->Score(in, led.data()).ok());
   for (size_t a = 0; a < c.size(); ++a) {
+    EXPECT_GT(led[a], 0.0f);
+    EXPECT_LE(led[a], 1.0f);
     for (size_t b = 0; b < c.size(); ++b) {
       const uint16_t ra = c[a].source_rank[retrieval::kSourceEase], rb = c[b].source_rank[retrieval::kSourceEase];
-      if (ra > 0 && rb > 0 && ra < rb) EXPECT_GT(scores[a], scores[b]) << ra << " vs " << rb;
-      if (ra > 0 && rb == 0) EXPECT_GT(scores[a], scores[b]);
+      if (ra > 0 && rb > 0 && ra < rb) EXPECT_GT(led[a], led[b]) << ra << " vs " << rb;
+      if (ra > 0 && rb == 0) EXPECT_GT(led[a], led[b]);
+      // The rest keep the fusion's own order.
+      if (ra == 0 && rb == 0 && fused[a] > fused[b]) EXPECT_GT(led[a], led[b]);
     }
   }
-  EXPECT_GT(scores[302], scores[301]);  // among the rest, the ranker decides
-  EXPECT_GT(scores[301], scores[300]);
-  EXPECT_FALSE(FusionModel::OrderBySource(1, retrieval::kSourceEase).ok());
+  EXPECT_FLOAT_EQ(led[0], 1.0f);  // ease rank 1
+  EXPECT_TRUE(retrieval::ParseSourceName("ease").ok());
+  EXPECT_FALSE(retrieval::ParseSourceName("eas").ok());
 }
 
 TEST(FusionTest, LearnsWhichSourceToTrustAndRoundTrips) {

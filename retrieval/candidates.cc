@@ -20,6 +20,13 @@ const char* SourceName(SourceId source) {
   return source < kNumSources ? kSources[source].name : "unknown";
 }
 
+absl::StatusOr<SourceId> ParseSourceName(absl::string_view name) {
+  for (int source = 0; source < kNumSources; ++source) {
+    if (name == kSources[source].name) return static_cast<SourceId>(source);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown candidate source '", name, "'"));
+}
+
 absl::Status ParseQuotas(absl::string_view spec, RetrieverOptions* options) {
   for (absl::string_view entry : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
     const std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(entry, absl::MaxSplits(':', 1));

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/types.h"
@@ -63,6 +64,8 @@ inline constexpr SourceInfo kSources[kNumSources] = {
     {"item_knn", 100},  {"ease", 200},         {"transitions", 50},
 };
 const char* SourceName(SourceId source);
+// The source named `name` (as SourceName gives it); InvalidArgument for any other name.
+absl::StatusOr<SourceId> ParseSourceName(absl::string_view name);
 
 // What the sources know about one request.
 struct RetrievalQuery {

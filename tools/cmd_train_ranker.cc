@@ -96,8 +96,8 @@ absl::Status RunTrainRanker(int argc, char** argv) {
         "(%.1f%% among the candidates), %.1f s\n",
         !f.used                ? "not used (the ranker's order is the best)"
         : f.order == "learned" ? "in use"
-                               : absl::StrCat("the learned fusion lost to source ", f.order,
-                                              ", so the feed orders by it").c_str(), f.validation_ndcg, f.ranker_ndcg, f.best_source.c_str(),
+                               : absl::StrCat("the learned fusion alone lost to source ", f.order,
+                                              ", so the feed orders by that source, then by the fusion").c_str(), f.validation_ndcg, f.ranker_ndcg, f.best_source.c_str(),
         f.best_source_ndcg, static_cast<long long>(f.validation_queries), 100 * f.candidate_recall, f.seconds);
   }
   return absl::OkStatus();

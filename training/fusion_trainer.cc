@@ -324,27 +324,22 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
   info.used = retrieved > 0 && info.validation_ndcg >= std::max(info.ranker_ndcg, info.best_source_ndcg) &&
               info.validation_ndcg > 0;
   std::unique_ptr<ranking::FusionModel> rules_fusion;  // the last fold's, for measuring the rules
+  // When the learned fusion loses to a source that beats the ranker, the feed orders by that
+  // source and the learned fusion orders the candidates it did not return: its validation
+  // NDCG@10 is the source's (an engaged video missing from the source's list is below rank 10
+  // in either order whenever the source returns 10 or more).
+  const bool lead = !info.used && retrieved > 0 && info.best_source_ndcg > info.ranker_ndcg;
+  if (lead) {
+    info.order = info.best_source;
+    info.validation_ndcg = info.best_source_ndcg;
+    info.used = true;
+  }
   if (info.used) {
     VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> refit,
                           train_fusion(training_folds(-1), info.epochs, o.seed + folds, nullptr));
     VREC_RETURN_IF_ERROR(refit->Save(bundle::BundleFusionPath(bundle_dir)));
     VREC_ASSIGN_OR_RETURN(rules_fusion, train_fusion(training_folds(folds - 1), info.epochs, o.seed + folds - 1, nullptr));
-  } else if (info.best_source_ndcg > info.ranker_ndcg) {
-    // The learned fusion lost to a source that beats the ranker: the feed orders by that source.
-    const auto source = static_cast<retrieval::SourceId>(best);
-    VREC_ASSIGN_OR_RETURN(std::unique_ptr<ranking::FusionModel> by_source,
-                          ranking::FusionModel::OrderBySource(o.hidden, source));
-    double gain = 0;
-    for (int f = 0; f < folds; ++f) {
-      VREC_ASSIGN_OR_RETURN(const double g, gain_of(*by_source, by_fold[f]));
-      gain += g;
-    }
-    info.validation_ndcg = gain * per_query;
-    info.order = info.best_source;
-    info.epochs = 0;
-    info.used = true;
-    VREC_RETURN_IF_ERROR(by_source->Save(bundle::BundleFusionPath(bundle_dir)));
-    VREC_ASSIGN_OR_RETURN(rules_fusion, ranking::FusionModel::OrderBySource(o.hidden, source));
+    if (lead) rules_fusion->LeadBy(static_cast<retrieval::SourceId>(best));
   } else {
     std::error_code ec;
     std::filesystem::remove(bundle::BundleFusionPath(bundle_dir), ec);
