@@ -72,7 +72,7 @@ absl::Status EventIngestor::Recover(const std::string& log_path) {
     for (size_t i = 0; i < block.size(); ++i) {
       if (index++ < applied) continue;
       chunk.push_back(block[i]);
-      if (!ids.empty() && ids[i] != 0) chunk_ids.push_back(ids[i]);
+      if (!ids.empty()) chunk_ids.push_back(ids[i]);
       if (chunk.size() >= options_.recovery_chunk_events) {
         VREC_RETURN_IF_ERROR(ApplyToStore(chunk, chunk_ids, index));
         recovered_ += chunk.size();
@@ -117,7 +117,9 @@ absl::Status EventIngestor::ApplyToStore(absl::Span<const Event> events, absl::S
   for (const featurestore::VideoFeatures& v : videos) batch.videos.push_back(&v);
   batch.watermark = watermark;
   batch.as_of_ms = latest;
-  batch.event_ids.assign(ids.begin(), ids.end());
+  for (const uint64_t id : ids) {
+    if (id != 0) batch.event_ids.push_back(id);  // 0: sent without an id
+  }
   return store_->Write(batch, featurestore::FeatureWriteOptions());
 }
 
@@ -193,9 +195,7 @@ void EventIngestor::WriterLoop() {
       if (status.ok()) status = writer_->AppendBatch(p->events, p->ids);
       if (status.ok()) status = writer_->Flush();
       all.insert(all.end(), p->events.begin(), p->events.end());
-      for (const uint64_t id : p->ids) {
-        if (id != 0) all_ids.push_back(id);
-      }
+      all_ids.insert(all_ids.end(), p->ids.begin(), p->ids.end());
     }
     if (status.ok() && !all.empty()) status = writer_->Sync();
     bool recoverable = false;

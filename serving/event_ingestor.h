@@ -77,7 +77,8 @@ class EventIngestor {
   EventIngestor(featurestore::FeatureStore* store, std::unique_ptr<EventLogWriter> writer,
                 const EventIngestorOptions& options);
   absl::Status Recover(const std::string& log_path);
-  // Read-modify-write of the affected users and videos, written with the new watermark.
+  // Read-modify-write of the affected users and videos, written with the new watermark and the
+  // event-id hashes in `ids` (any order and length; 0s are skipped).
   absl::Status ApplyToStore(absl::Span<const Event> events, absl::Span<const uint64_t> ids, uint64_t watermark);
   // Drops the events of `p` whose id the store or `seen` (the group so far) holds; adds the
   // rest's ids to `seen`.

@@ -18,6 +18,18 @@ void WriteFile(const std::string& path, const std::string& content) {
   out << content;
 }
 
+// Writes `content` as NAME.csv and imports it into NAME_world.
+absl::StatusOr<data::ImportSummary> ImportCsvText(const std::string& name, const std::string& content,
+                                                  bool skip_bad) {
+  const std::string input = TempPath(name + ".csv");
+  WriteFile(input, content);
+  data::ImportOptions options;
+  options.format = data::ImportFormat::kCsv;
+  options.input = input;
+  options.skip_bad = skip_bad;
+  return data::ImportWorld(options, TempPath(name + "_world"));
+}
+
 TEST(ImportE2eTest, GenericCsvWithStringIdsEventsAndTimeFormats) {
   const std::string input = TempPath("log.csv");
   WriteFile(input,
@@ -56,18 +68,13 @@ TEST(ImportE2eTest, GenericCsvWithStringIdsEventsAndTimeFormats) {
 }
 
 TEST(ImportE2eTest, BadRowNamesFileAndLineOrIsSkipped) {
-  const std::string input = TempPath("bad.csv");
-  WriteFile(input, "1,10,1700000000\n2,20,yesterday\n3,30,1700000001,purchase\n4,40,1700000002\n");
-  data::ImportOptions options;
-  options.format = data::ImportFormat::kCsv;
-  options.input = input;
-  auto strict = data::ImportWorld(options, TempPath("bad_world"));
+  const std::string csv = "1,10,1700000000\n2,20,yesterday\n3,30,1700000001,purchase\n4,40,1700000002\n";
+  auto strict = ImportCsvText("bad", csv, false);
   ASSERT_FALSE(strict.ok());
   EXPECT_EQ(strict.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(strict.status().message().find("bad.csv:2: bad timestamp 'yesterday'"), std::string::npos)
       << strict.status();
-  options.skip_bad = true;
-  auto lenient = data::ImportWorld(options, TempPath("bad_world"));
+  auto lenient = ImportCsvText("bad", csv, true);
   ASSERT_TRUE(lenient.ok()) << lenient.status();
   EXPECT_EQ(lenient->bad_rows, 2u);
   EXPECT_EQ(lenient->manifest.num_events, 2u);
@@ -78,17 +85,12 @@ TEST(ImportE2eTest, BadRowNamesFileAndLineOrIsSkipped) {
 
 TEST(ImportE2eTest, TimestampsThatWouldOverflowAreBadRows) {
   // Found by tests/fuzz/csv_import_fuzzer: 1700000000000000000 s overflowed when scaled to ms.
-  const std::string input = TempPath("overflow.csv");
-  WriteFile(input, "1,10,1700000000\n2,20,1700000000000000000\n3,30,-5\n");
-  data::ImportOptions options;
-  options.format = data::ImportFormat::kCsv;
-  options.input = input;
-  auto strict = data::ImportWorld(options, TempPath("overflow_world"));
+  const std::string csv = "1,10,1700000000\n2,20,1700000000000000000\n3,30,-5\n";
+  auto strict = ImportCsvText("overflow", csv, false);
   EXPECT_NE(strict.status().message().find("overflow.csv:2: timestamp 1700000000000000000 (s) is outside 1970 to 9999"),
             std::string::npos)
       << strict.status();
-  options.skip_bad = true;
-  auto lenient = data::ImportWorld(options, TempPath("overflow_world"));
+  auto lenient = ImportCsvText("overflow", csv, true);
   ASSERT_TRUE(lenient.ok()) << lenient.status();
   EXPECT_EQ(lenient->bad_rows, 2u);
   EXPECT_EQ(lenient->manifest.num_events, 1u);

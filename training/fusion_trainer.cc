@@ -54,6 +54,15 @@ uint32_t RankOf(absl::Span<const float> scores, size_t i, absl::Span<const uint3
   return rank;
 }
 
+// The rows of `targets` other than `t`: the request's other engaged videos, which a target's
+// ranks leave out.
+void OtherTargets(absl::Span<const uint32_t> targets, uint32_t t, std::vector<uint32_t>* out) {
+  out->clear();
+  for (const uint32_t o : targets) {
+    if (o != t) out->push_back(o);
+  }
+}
+
 // The held-out engagements and the events before them, per the bundle's protocol.
 struct Split {
   std::vector<HeldOut> queries;
@@ -196,13 +205,13 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
         }
         // Each engaged video's ranks leave out the request's other engaged videos: they are
         // not negatives (random splits hold out about ten per user).
-        std::vector<uint32_t> others;
+        std::vector<uint32_t> retrieved_targets, others;
+        for (const QueryRanks& r : out.queries) {
+          if (r.target >= 0) retrieved_targets.push_back(static_cast<uint32_t>(r.target));
+        }
         for (QueryRanks& r : out.queries) {
           if (r.target < 0) continue;
-          others.clear();
-          for (const QueryRanks& o : out.queries) {
-            if (o.target >= 0 && o.target != r.target) others.push_back(static_cast<uint32_t>(o.target));
-          }
+          OtherTargets(retrieved_targets, static_cast<uint32_t>(r.target), &others);
           const retrieval::Candidate& t = c[r.target];
           for (int s = 0; s < retrieval::kNumSources; ++s) {
             uint32_t rank = t.source_rank[s];
@@ -211,7 +220,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
           }
           if (result.ranked) r.ranker = RankOf(result.ranker_scores, r.target, others);
         }
-        if (std::any_of(out.queries.begin(), out.queries.end(), [](const QueryRanks& r) { return r.target >= 0; })) {
+        if (!retrieved_targets.empty()) {
           ranking::FusionInputs(c, result.ranker_scores, &out.rows);
           out.candidates = c.size();
         }
@@ -264,10 +273,7 @@ absl::StatusOr<bundle::FusionInfo> TrainFusion(const std::string& world_dir, con
           absl::MakeConstSpan(inputs).subspan(q.first * ranking::kFusionFeatures, q.rows * ranking::kFusionFeatures),
           scores.data()));
       for (const uint32_t t : q.targets) {
-        others.clear();
-        for (const uint32_t o : q.targets) {
-          if (o != t) others.push_back(o);
-        }
+        OtherTargets(q.targets, t, &others);
         gain += Gain(RankOf(scores, t, others));
       }
     }
