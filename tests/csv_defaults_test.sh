@@ -40,6 +40,11 @@ run build-index "$VREC" build-index --world "$W" --models "$M"
 run train-ranker "$VREC" train-ranker --world "$W" --models "$M"
 check "the bundle has collaborative tables" grep -q '^collab.ease_videos=' "$M/2/MANIFEST"
 check "the bundle records the fusion's verdict" grep -q '^fusion.used=' "$M/2/MANIFEST"
+# Damaged copies of the bundle handed to a serving server as new versions (issue 14): every feed
+# answers 200, from the good version when the damage is refused.
+run drill "$VREC" drill bundle --models "$M" --world "$W" --trials 3 --scratch "$TMP/drill"
+check "damaged bundles never fail a served feed" grep -q "every feed answered 200" "$TMP/drill.out"
+rm -rf "$TMP/drill"
 
 start_server() {  # start_server LOG serve-flags...: sets pid and port (empty if it never listened)
   local log="$1"

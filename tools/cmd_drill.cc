@@ -3,6 +3,12 @@
 // crash ends the drill (the last line printed names the file and trial). Two modes per trial:
 // the damaged file as it is (the MANIFEST's digests refuse it) and with the MANIFEST rewritten
 // to match it (so the parsers and checks behind the digests face the damage).
+//
+// With --world, the drill serves instead: a real HTTP server (127.0.0.1, an ephemeral port) on
+// the world's feature store and the good bundle; each damaged copy appears as a new bundle
+// version, the server's model updater refreshes, and a feed is requested over HTTP. Every feed
+// must answer 200 from the version that served before (the damage was refused) or from the new
+// version (the damage passed every check); anything else is counted and fails the drill.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +20,12 @@
 #include "absl/strings/str_format.h"
 #include "bundle/bundle.h"
 #include "bundle/manifest.h"
+#include "common/clock.h"
+#include "featurestore/feature_store.h"
+#include "serving/feed_service.h"
+#include "serving/http_server.h"
+#include "serving/model_updater.h"
+#include "tools/http_connection.h"
 #include "common/random.h"
 #include "common/status.h"
 #include "tools/commands.h"
@@ -23,7 +35,7 @@ namespace vrec {
 namespace {
 
 struct Tally {
-  uint64_t refused = 0, loaded = 0;
+  uint64_t refused = 0, loaded = 0, failed_feeds = 0;
   std::map<std::string, uint64_t> codes;
 };
 
@@ -64,14 +76,65 @@ std::string Damage(const std::string& original, Rng& rng) {
   return bytes;
 }
 
+// A server on the world's features and the bundles under `models` (its newest loads first).
+class DrillServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<DrillServer>> Start(const std::string& world, const std::string& models) {
+    auto d = std::unique_ptr<DrillServer>(new DrillServer());
+    featurestore::FeatureStoreOptions store_options;
+    store_options.read_only = true;
+    VREC_ASSIGN_OR_RETURN(d->store_, featurestore::FeatureStore::Open(world + "/features", store_options));
+    d->clock_ = std::make_unique<ManualClock>(d->store_->as_of_ms());
+    d->updater_ = std::make_unique<serving::ModelUpdater>(d->store_.get(), models, d->clock_.get(),
+                                                          pipeline::FeedModelOptions());
+    VREC_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::FeedModel> model, d->updater_->LoadInitial());
+    d->service_ = std::make_unique<serving::FeedService>(serving::FeedServiceOptions(), model, d->store_.get(),
+                                                         nullptr, d->clock_.get());
+    serving::HttpServerOptions options;
+    options.port = 0;
+    serving::FeedService* service = d->service_.get();
+    VREC_ASSIGN_OR_RETURN(d->server_, serving::HttpServer::Create(options, [service](const serving::HttpRequest& r) {
+                            return service->Handle(r);
+                          }));
+    d->server_->Start();
+    d->connection_ = std::make_unique<HttpConnection>(d->server_->port());
+    return d;
+  }
+  ~DrillServer() {
+    if (server_ != nullptr) server_->Stop();
+  }
+
+  absl::Status Refresh() { return updater_->RefreshOnce(service_.get()); }
+
+  // The version a feed for `user` is served from, or "" when the feed was not a 200.
+  std::string FeedVersion(uint64_t user) {
+    std::string body;
+    if (connection_->Get(absl::StrCat("/v1/feed?user_id=", user, "&count=10"), &body) != 200) return "";
+    const std::string key = "\"model_version\":\"";
+    const size_t at = body.find(key);
+    if (at == std::string::npos) return "";
+    return body.substr(at + key.size(), body.find('"', at + key.size()) - at - key.size());
+  }
+
+ private:
+  DrillServer() = default;
+  std::unique_ptr<featurestore::FeatureStore> store_;
+  std::unique_ptr<ManualClock> clock_;
+  std::unique_ptr<serving::ModelUpdater> updater_;
+  std::unique_ptr<serving::FeedService> service_;
+  std::unique_ptr<serving::HttpServer> server_;
+  std::unique_ptr<HttpConnection> connection_;
+};
+
 }  // namespace
 
 absl::Status RunDrill(int argc, char** argv) {
   std::string what = argc > 2 ? argv[2] : "";
   if (what != "bundle") {
-    return absl::InvalidArgumentError("usage: vrec drill bundle --models DIR [--version V --trials 200 --seed 1]");
+    return absl::InvalidArgumentError(
+        "usage: vrec drill bundle --models DIR [--world DIR --version V --trials 200 --seed 1]");
   }
-  std::string models, scratch = "/tmp/vrec-drill-bundle";
+  std::string models, world, scratch = "/tmp/vrec-drill-bundle";
   int64_t version = 0;
   uint64_t trials = 200, seed = 1;
   FlagSet flags("vrec drill bundle",
@@ -83,6 +146,9 @@ absl::Status RunDrill(int argc, char** argv) {
   flags.Uint64("trials", &trials, "corruptions per file and mode");
   flags.Uint64("seed", &seed, "random seed");
   flags.String("scratch", &scratch, "scratch models directory (replaced)");
+  flags.String("world", &world,
+               "serve WORLD's features and the bundle over HTTP, hand each damaged copy to the server as a new "
+               "version and request a feed after each refresh (default: load only)");
   flags.Require("models");
   VREC_ASSIGN_OR_RETURN(const bool run, flags.ParseOrPrintHelp(argc, argv, 3));
   if (!run) return absl::OkStatus();
@@ -108,8 +174,45 @@ absl::Status RunDrill(int argc, char** argv) {
   WriteAll(bundle::BundleManifestPath(dir), manifest_bytes);
   VREC_RETURN_IF_ERROR(bundle::LoadBundle(scratch, 1).status());  // the undamaged copy loads
 
+  std::unique_ptr<DrillServer> server;
+  std::string serving = "1";  // the version the server answers from
+  int64_t next_version = 2;
+  if (!world.empty()) {
+    VREC_ASSIGN_OR_RETURN(server, DrillServer::Start(world, scratch));
+    if (server->FeedVersion(3) != serving) return absl::InternalError("the undamaged bundle does not serve");
+  }
+  // One damaged copy in the serving drill: a new version whose files are hard links to the good
+  // copy's, but `name`, which is written anew. Returns the version the next feed came from.
+  auto serve_damaged = [&](const std::string& name, const std::string& bytes, bool rewrite) -> absl::StatusOr<std::string> {
+    const std::string version = absl::StrCat(next_version);
+    const std::string vdir = bundle::BundleDir(scratch, next_version++);
+    std::filesystem::create_directories(vdir);
+    for (const auto& [file, unused] : manifest.files) {
+      if (file == name) {
+        WriteAll(vdir + "/" + file, bytes);
+      } else {
+        std::filesystem::create_hard_link(dir + "/" + file, vdir + "/" + file);
+      }
+    }
+    if (rewrite) {
+      VREC_RETURN_IF_ERROR(bundle::WriteBundleManifest(vdir, manifest));
+    } else {
+      WriteAll(bundle::BundleManifestPath(vdir), manifest_bytes);
+    }
+    (void)server->Refresh();  // a refused bundle is an error here, and the service keeps its model
+    const std::string answered = server->FeedVersion(3);
+    std::error_code ec;
+    if (answered == version && serving != "1") {
+      std::filesystem::remove_all(bundle::BundleDir(scratch, std::stoll(serving)), ec);
+    }
+    if (answered != version) std::filesystem::remove_all(vdir, ec);
+    return answered;
+  };
+
   Rng rng(seed);
-  std::printf("%-22s %-18s %7s %8s %7s  refusals by code\n", "file", "mode", "trials", "refused", "loaded");
+  std::printf("%-22s %-18s %7s %8s %7s %s\n", "file", "mode", "trials", "refused", "loaded",
+              server != nullptr ? "failed feeds" : " refusals by code");
+  uint64_t failed_feeds = 0;
   for (const auto& [name, digest] : manifest.files) {
     const std::string path = dir + "/" + name;
     const std::string original = ReadAll(path);
@@ -118,7 +221,21 @@ absl::Status RunDrill(int argc, char** argv) {
       for (uint64_t trial = 0; trial < trials; ++trial) {
         std::fprintf(stderr, "\rdrill: %s %s trial %llu   ", name.c_str(), rewrite ? "rewritten" : "digests",
                      static_cast<unsigned long long>(trial + 1));
-        WriteAll(path, Damage(original, rng));
+        const std::string damaged = Damage(original, rng);
+        if (server != nullptr) {
+          const std::string before = serving;
+          VREC_ASSIGN_OR_RETURN(const std::string answered, serve_damaged(name, damaged, rewrite));
+          if (answered == before) {
+            ++t.refused;
+          } else if (answered == absl::StrCat(next_version - 1)) {
+            ++t.loaded;
+            serving = answered;
+          } else {
+            ++t.failed_feeds;
+          }
+          continue;
+        }
+        WriteAll(path, damaged);
         if (rewrite) VREC_RETURN_IF_ERROR(bundle::WriteBundleManifest(dir, manifest));
         const absl::Status s = bundle::LoadBundle(scratch, 1).status();
         if (s.ok()) {
@@ -132,12 +249,20 @@ absl::Status RunDrill(int argc, char** argv) {
       WriteAll(path, original);
       std::string codes;
       for (const auto& [code, n] : t.codes) absl::StrAppend(&codes, code, " ", n, "  ");
+      if (server != nullptr) codes = absl::StrCat(t.failed_feeds);
+      failed_feeds += t.failed_feeds;
       std::fprintf(stderr, "\r");
       std::printf("%-22s %-18s %7llu %8llu %7llu  %s\n", name.c_str(), rewrite ? "MANIFEST rewritten" : "as written",
                   static_cast<unsigned long long>(trials), static_cast<unsigned long long>(t.refused),
                   static_cast<unsigned long long>(t.loaded), codes.c_str());
       std::fflush(stdout);
     }
+  }
+  if (failed_feeds > 0) {
+    return absl::InternalError(absl::StrCat(failed_feeds, " feeds failed or came from an unexpected version"));
+  }
+  if (server != nullptr) {
+    std::printf("every feed answered 200, from the version before when the damage was refused\n");
   }
   std::printf("no crash; a damaged file that loads changed only weights or embeddings within their checks\n");
   return absl::OkStatus();
