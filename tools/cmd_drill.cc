@@ -13,23 +13,26 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bundle/bundle.h"
 #include "bundle/manifest.h"
 #include "common/clock.h"
+#include "common/json_reader.h"
+#include "common/random.h"
+#include "common/status.h"
 #include "featurestore/feature_store.h"
 #include "serving/feed_service.h"
 #include "serving/http_server.h"
 #include "serving/model_updater.h"
-#include "tools/http_connection.h"
-#include "common/random.h"
-#include "common/status.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/http_connection.h"
 
 namespace vrec {
 namespace {
@@ -106,14 +109,15 @@ class DrillServer {
 
   absl::Status Refresh() { return updater_->RefreshOnce(service_.get()); }
 
-  // The version a feed for `user` is served from, or "" when the feed was not a 200.
-  std::string FeedVersion(uint64_t user) {
+  // The bundle version a feed is served from, or -1 when the feed was not a 200 with a version.
+  int64_t FeedVersion() {
     std::string body;
-    if (connection_->Get(absl::StrCat("/v1/feed?user_id=", user, "&count=10"), &body) != 200) return "";
-    const std::string key = "\"model_version\":\"";
-    const size_t at = body.find(key);
-    if (at == std::string::npos) return "";
-    return body.substr(at + key.size(), body.find('"', at + key.size()) - at - key.size());
+    if (connection_->Get("/v1/feed?user_id=3&count=10", &body) != 200) return -1;
+    const absl::StatusOr<JsonValue> json = ParseJson(body);
+    const JsonValue* version = json.ok() ? json->Find("model_version") : nullptr;
+    int64_t v = -1;
+    if (version == nullptr || !version->is_string() || !absl::SimpleAtoi(version->string(), &v)) return -1;
+    return v;
   }
 
  private:
@@ -175,17 +179,19 @@ absl::Status RunDrill(int argc, char** argv) {
   VREC_RETURN_IF_ERROR(bundle::LoadBundle(scratch, 1).status());  // the undamaged copy loads
 
   std::unique_ptr<DrillServer> server;
-  std::string serving = "1";  // the version the server answers from
+  int64_t serving = 1;  // the version the server answers from
   int64_t next_version = 2;
   if (!world.empty()) {
     VREC_ASSIGN_OR_RETURN(server, DrillServer::Start(world, scratch));
-    if (server->FeedVersion(3) != serving) return absl::InternalError("the undamaged bundle does not serve");
+    if (server->FeedVersion() != serving) return absl::InternalError("the undamaged bundle does not serve");
   }
   // One damaged copy in the serving drill: a new version whose files are hard links to the good
-  // copy's, but `name`, which is written anew. Returns the version the next feed came from.
-  auto serve_damaged = [&](const std::string& name, const std::string& bytes, bool rewrite) -> absl::StatusOr<std::string> {
-    const std::string version = absl::StrCat(next_version);
-    const std::string vdir = bundle::BundleDir(scratch, next_version++);
+  // copy's but `name`, which holds `bytes`. Tallies where the next feed came from, and keeps only
+  // the good copy and the version serving.
+  auto serve_damaged = [&](const std::string& name, const std::string& bytes, bool rewrite,
+                           Tally* t) -> absl::Status {
+    const int64_t version = next_version++;
+    const std::string vdir = bundle::BundleDir(scratch, version);
     std::filesystem::create_directories(vdir);
     for (const auto& [file, unused] : manifest.files) {
       if (file == name) {
@@ -200,13 +206,21 @@ absl::Status RunDrill(int argc, char** argv) {
       WriteAll(bundle::BundleManifestPath(vdir), manifest_bytes);
     }
     (void)server->Refresh();  // a refused bundle is an error here, and the service keeps its model
-    const std::string answered = server->FeedVersion(3);
+    const int64_t answered = server->FeedVersion();
     std::error_code ec;
-    if (answered == version && serving != "1") {
-      std::filesystem::remove_all(bundle::BundleDir(scratch, std::stoll(serving)), ec);
+    if (answered == version) {
+      ++t->loaded;
+      if (serving != 1) std::filesystem::remove_all(bundle::BundleDir(scratch, serving), ec);
+      serving = version;
+      return absl::OkStatus();
     }
-    if (answered != version) std::filesystem::remove_all(vdir, ec);
-    return answered;
+    if (answered == serving) {
+      ++t->refused;
+    } else {
+      ++t->failed_feeds;
+    }
+    std::filesystem::remove_all(vdir, ec);
+    return absl::OkStatus();
   };
 
   Rng rng(seed);
@@ -223,16 +237,7 @@ absl::Status RunDrill(int argc, char** argv) {
                      static_cast<unsigned long long>(trial + 1));
         const std::string damaged = Damage(original, rng);
         if (server != nullptr) {
-          const std::string before = serving;
-          VREC_ASSIGN_OR_RETURN(const std::string answered, serve_damaged(name, damaged, rewrite));
-          if (answered == before) {
-            ++t.refused;
-          } else if (answered == absl::StrCat(next_version - 1)) {
-            ++t.loaded;
-            serving = answered;
-          } else {
-            ++t.failed_feeds;
-          }
+          VREC_RETURN_IF_ERROR(serve_damaged(name, damaged, rewrite, &t));
           continue;
         }
         WriteAll(path, damaged);
@@ -246,7 +251,7 @@ absl::Status RunDrill(int argc, char** argv) {
         }
         if (rewrite) WriteAll(bundle::BundleManifestPath(dir), manifest_bytes);
       }
-      WriteAll(path, original);
+      if (server == nullptr) WriteAll(path, original);
       std::string codes;
       for (const auto& [code, n] : t.codes) absl::StrAppend(&codes, code, " ", n, "  ");
       if (server != nullptr) codes = absl::StrCat(t.failed_feeds);
